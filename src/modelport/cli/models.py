@@ -1,0 +1,225 @@
+"""``modelport models list|show|search`` and ``modelport register``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelport.cli.output import console, print_json, table
+from modelport.model_files import read_model_file
+from modelport.registration import register_model
+from modelport.registry import Registry
+from modelport.settings import Settings
+from modelport.tabular import read_table
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+models_app = typer.Typer(
+    help="List, show and search registered models.\n\nExample:\n\n    modelport models list",
+    no_args_is_help=True,
+)
+
+
+def _registry() -> Registry:
+    return Registry(Settings())
+
+
+@models_app.command("list")
+def list_models(as_json: JsonOpt = False) -> None:
+    """Every model with its latest version and aliases.
+
+    Example:
+
+        modelport models list --json
+    """
+    registry = _registry()
+    infos = registry.list_models()
+    if as_json:
+        print_json([i.summary() for i in infos])
+        return
+    if not infos:
+        console.print("No models registered yet. Try: modelport demo")
+        return
+    table(
+        "Models",
+        ["name", "latest", "versions", "aliases", "created"],
+        [
+            (
+                i.name,
+                i.latest_version,
+                i.version_count,
+                ", ".join(f"{a}→{v}" for a, v in i.aliases.items()),
+                i.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for i in infos
+        ],
+    )
+
+
+@models_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="name (all versions), name:3 or name@alias")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A model's versions, or one version in detail (signature, metrics, lineage).
+
+    Example:
+
+        modelport models show credit-risk@production
+    """
+    from modelport.reference import parse
+
+    registry = _registry()
+    parsed = parse(ref)
+    if parsed.is_latest and ":" not in ref and "@" not in ref:
+        versions = registry.list_versions(parsed.name)
+        if as_json:
+            print_json([v.summary() for v in versions])
+            return
+        table(
+            f"{parsed.name}",
+            ["version", "flavor", "aliases", "metrics", "tags", "sha256", "created", "by"],
+            [
+                (
+                    v.version,
+                    v.flavor,
+                    ", ".join(v.aliases),
+                    " ".join(f"{k}={m:.4g}" for k, m in v.metrics.items()),
+                    " ".join(f"{k}={t}" for k, t in v.tags.items()),
+                    v.artifact_sha256[:12],
+                    v.created_at.strftime("%Y-%m-%d %H:%M"),
+                    v.created_by,
+                )
+                for v in versions
+            ],
+        )
+        return
+    version = registry.get(parsed)
+    if as_json:
+        data = version.summary()
+        data["signature"] = version.signature
+        print_json(data)
+        return
+    summary = version.summary()
+    summary.pop("features")
+    table(f"{version.ref}", ["field", "value"], [(k, v) for k, v in summary.items()])
+    if version.signature:
+        table(
+            "signature",
+            ["feature", "kind", "dtype", "nullable", "categories / range"],
+            [
+                (
+                    f["name"],
+                    f["kind"],
+                    f["dtype"],
+                    "yes" if f["nullable"] else "no",
+                    ", ".join(map(str, f["categories"][:6]))
+                    + (" ..." if len(f["categories"]) > 6 else "")
+                    if f.get("categories")
+                    else (
+                        f"{f['min']:.4g} .. {f['max']:.4g}" if f.get("min") is not None else ""
+                    ),
+                )
+                for f in version.signature["inputs"]
+            ],
+        )
+
+
+@models_app.command("search")
+def search(
+    text: Annotated[str | None, typer.Argument(help="part of the model name")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="KEY=VALUE; repeat for several")
+    ] = None,
+    flavor: Annotated[str | None, typer.Option(help="sklearn, xgboost, lightgbm, onnx, python")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Versions by name, tags and flavor.
+
+    Example:
+
+        modelport models search credit --tag team=risk
+    """
+    tags = _pairs(tag or [], "--tag")
+    versions = _registry().search(text, tags=tags, flavor=flavor)
+    if as_json:
+        print_json([v.summary() for v in versions])
+        return
+    table(
+        "Matching versions",
+        ["model", "version", "flavor", "aliases", "tags"],
+        [
+            (v.name, v.version, v.flavor, ", ".join(v.aliases), " ".join(f"{k}={t}" for k, t in v.tags.items()))
+            for v in versions
+        ],
+    )
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
+        out[key] = value
+    return out
+
+
+def register(
+    path: Annotated[Path, typer.Argument(help="model file: .skops, .onnx, .ubj, .txt, .joblib")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name")],
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="training input sample (.parquet/.csv/.jsonl) for signature and profile"),
+    ] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=NUMBER")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE")] = None,
+    description: Annotated[str | None, typer.Option(help="free text")] = None,
+    parent: Annotated[int | None, typer.Option(help="the version this one was derived from")] = None,
+    training_data: Annotated[
+        Path | None, typer.Option(help="training data file, hashed (sha256) into the lineage")
+    ] = None,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="the file is yours: allow pickle / unknown skops types")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a model file as the next version of NAME.
+
+    Example:
+
+        modelport register model.skops --name credit-risk --sample train.parquet --metric auc=0.91
+    """
+    metrics_raw = _pairs(metric or [], "--metric")
+    try:
+        metrics = {k: float(v) for k, v in metrics_raw.items()}
+    except ValueError as exc:
+        raise typer.BadParameter(f"metric values must be numbers ({exc})", param_hint="--metric") from exc
+    tags = _pairs(tag or [], "--tag")
+    model = read_model_file(path, trusted=trust)
+    frame = read_table(sample) if sample else None
+    registry = _registry()
+    version = register_model(
+        registry,
+        model,
+        name,
+        sample=frame,
+        metrics=metrics,
+        tags=tags,
+        description=description,
+        parent=parent,
+        training_data=training_data,
+    )
+    if as_json:
+        print_json(version.summary())
+        return
+    console.print(
+        f"Registered [bold]{version.ref}[/] ({version.flavor}, sha256 {version.artifact_sha256[:12]})"
+    )
+
+
+def attach(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.command("register")(register)

@@ -1,0 +1,68 @@
+"""``modelport serve``: online serving of registry models over KServe V2 and V1."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport.serving.config import BatchConfig, ServeConfig, parse_model_batch
+
+
+def serve(
+    refs: Annotated[
+        list[str] | None,
+        typer.Argument(help="name (latest), name:3 or name@alias; none: every model"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Processes sharing the port.")] = 1,
+    max_batch_size: Annotated[int, typer.Option(help="Requests per model call, at most.")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option(help="Wait this long for a fuller batch when idle (0: never).")
+    ] = 0.0,
+    max_queue: Annotated[
+        int, typer.Option(help="Queued requests per version before answering 503.")
+    ] = 2048,
+    model_batch: Annotated[
+        list[str] | None,
+        typer.Option(help="Per-model batching, NAME=SIZE or NAME=SIZE/WAIT_MS (repeatable)."),
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = 8 * 1024 * 1024,
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between checks for alias moves.")
+    ] = 1.0,
+    access_log: Annotated[bool, typer.Option(help="JSON access log lines on stdout.")] = True,
+) -> None:
+    """Serve models over HTTP: KServe V2 (/v2/...) and V1 (/v1/models/NAME:predict).
+
+    Aliases and latest are followed: when `production` moves, the new version is loaded,
+    warmed and swapped in without a restart. Metrics at /metrics, API docs at /docs.
+
+    Example:
+
+        modelport serve credit-risk@production credit-risk:1 --port 8080
+
+        curl -d '{"instances": [{"age": 31, ...}]}' \\
+            localhost:8080/v1/models/credit-risk@production:predict
+    """
+    from modelport.serving.server import run
+
+    batch = BatchConfig(max_batch_size, max_wait_ms, max_queue)
+    config = ServeConfig(
+        refs=tuple(refs or ()),
+        host=host,
+        port=port,
+        workers=workers,
+        batch=batch,
+        model_batch=dict(parse_model_batch(s) for s in model_batch or ()),
+        max_body_bytes=max_body_bytes,
+        poll_interval=poll_interval,
+        access_log=access_log,
+    )
+    run(config)
+
+
+def attach(app: typer.Typer) -> None:
+    """Register ``serve`` on the main CLI."""
+    app.command("serve")(serve)

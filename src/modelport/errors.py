@@ -1,0 +1,208 @@
+"""The one error hierarchy of modelport.
+
+Every error says what was wrong and what to do about it, and carries the HTTP
+status the web layer answers with. Only the web layer turns errors into
+responses; this module imports nothing from a web framework.
+
+    ModelportError
+    ├── InvalidArgument               400  an argument that cannot work
+    ├── ConfigurationError            500  settings that cannot work
+    ├── MissingExtraError             500  an optional library is not installed
+    ├── InvalidReference              400  a model reference that does not parse
+    ├── NotFoundError                 404
+    │   ├── ModelNotFound
+    │   ├── VersionNotFound
+    │   ├── AliasNotFound
+    │   └── DeploymentNotFound
+    ├── RegistryError                 500  the metadata store failed
+    │   └── RegistryUnavailable       503
+    ├── ConflictError                 409  the change contradicts what is stored
+    ├── ArtifactError                 500
+    │   ├── ArtifactMissing
+    │   └── ArtifactIntegrityError         sha256 mismatch: the artifact was changed
+    ├── UntrustedArtifactError        403  loading would unpickle without trust
+    ├── FlavorError                   400  no flavor for this object / flavor failed
+    ├── ValidationError               422  input does not match the signature
+    ├── PayloadTooLarge               413
+    ├── ModelNotReady                 503
+    ├── Overloaded                    503  a bounded queue is full
+    └── DataError                     400  an input file or data set cannot be read
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+
+class ModelportError(Exception):
+    """Base of every error modelport raises on purpose."""
+
+    status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    code: str = "modelport_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} ({hint})" if hint else message)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        return data
+
+
+class InvalidArgument(ModelportError):
+    """An argument has a value that cannot work (a metric that is not a number, ...)."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "invalid_argument"
+
+
+class ConfigurationError(ModelportError):
+    code = "configuration_error"
+
+
+class MissingExtraError(ModelportError):
+    code = "missing_extra"
+
+    def __init__(self, library: str, extra: str) -> None:
+        super().__init__(
+            f"the optional library '{library}' is not installed",
+            hint=f"install it with: pip install 'modelport[{extra}]'",
+        )
+        self.library = library
+        self.extra = extra
+
+
+class InvalidReference(ModelportError):
+    """A model reference such as ``name:3`` or ``name@production`` does not parse."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "invalid_reference"
+
+
+class NotFoundError(ModelportError):
+    status = HTTPStatus.NOT_FOUND
+    code = "not_found"
+
+
+class ModelNotFound(NotFoundError):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFoundError):
+    code = "version_not_found"
+
+
+class AliasNotFound(NotFoundError):
+    code = "alias_not_found"
+
+
+class DeploymentNotFound(NotFoundError):
+    code = "deployment_not_found"
+
+
+class RegistryError(ModelportError):
+    code = "registry_error"
+
+
+class RegistryUnavailable(RegistryError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "registry_unavailable"
+
+
+class ConflictError(ModelportError):
+    status = HTTPStatus.CONFLICT
+    code = "conflict"
+
+
+class ArtifactError(ModelportError):
+    code = "artifact_error"
+
+
+class ArtifactMissing(ArtifactError):
+    code = "artifact_missing"
+
+
+class ArtifactIntegrityError(ArtifactError):
+    code = "artifact_integrity"
+
+
+class UntrustedArtifactError(ModelportError):
+    status = HTTPStatus.FORBIDDEN
+    code = "untrusted_artifact"
+
+
+class FlavorError(ModelportError):
+    status = HTTPStatus.BAD_REQUEST
+    code = "flavor_error"
+
+
+class ValidationError(ModelportError):
+    """Input does not match a signature. ``problems`` lists every bad field."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "invalid_input"
+
+    def __init__(self, problems: list[FieldProblem], *, hint: str | None = None) -> None:
+        self.problems = problems
+        summary = "; ".join(p.describe() for p in problems[:20])
+        if len(problems) > 20:
+            summary += f"; and {len(problems) - 20} more"
+        super().__init__(f"invalid input: {summary}", hint=hint)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["problems"] = [p.to_dict() for p in self.problems]
+        return data
+
+
+class FieldProblem:
+    """One bad field: which, what kind of problem, and a message naming the fix."""
+
+    __slots__ = ("field", "kind", "detail", "rows")
+
+    def __init__(self, field: str, kind: str, detail: str, rows: list[int] | None = None) -> None:
+        self.field = field
+        self.kind = kind  # unknown | missing | type | category | null | shape
+        self.detail = detail
+        self.rows = rows
+
+    def describe(self) -> str:
+        where = ""
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[:5])
+            more = "" if len(self.rows) <= 5 else f" and {len(self.rows) - 5} more"
+            where = f" (rows {shown}{more})"
+        return f"'{self.field}': {self.detail}{where}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "kind": self.kind, "detail": self.detail}
+        if self.rows is not None:
+            out["rows"] = self.rows[:100]
+        return out
+
+    def __repr__(self) -> str:
+        return f"FieldProblem({self.field!r}, {self.kind!r}, {self.detail!r})"
+
+
+class PayloadTooLarge(ModelportError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+
+
+class ModelNotReady(ModelportError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "model_not_ready"
+
+
+class Overloaded(ModelportError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "overloaded"
+
+
+class DataError(ModelportError):
+    status = HTTPStatus.BAD_REQUEST
+    code = "data_error"

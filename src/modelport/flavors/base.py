@@ -1,0 +1,61 @@
+"""The flavor contract: how one kind of model is saved, loaded and called.
+
+A flavor is a small stateless object with four members. Framework code lives
+only in the flavor modules and is imported lazily, inside ``save``/``load``,
+so that ``import modelport`` never pulls in xgboost, lightgbm or onnx.
+
+``Predictor`` is what ``load`` returns: the runtime model. It is called on a
+*batch* that the signature already validated: a pandas DataFrame (columns in
+signature order, dtypes coerced) when the model was trained on a frame, or a
+2-D NumPy array when it was trained on an array. It returns one prediction per
+row, so the batch length is always preserved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Task = Literal["classification", "regression", "other"]
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded model, ready to predict."""
+
+    task: Task
+    #: class labels in the column order of ``predict_proba``; None for regressors
+    classes: list[Any] | None
+
+    def predict(self, batch: Any) -> np.ndarray:
+        """One prediction per row of ``batch``."""
+        ...
+
+    def predict_proba(self, batch: Any) -> np.ndarray | None:
+        """Class probabilities (rows x classes), or None when the model has none."""
+        ...
+
+
+class Flavor(Protocol):
+    """Saves, loads and recognises one kind of model."""
+
+    #: stable identifier recorded with each version: "sklearn", "xgboost", ...
+    name: ClassVar[str]
+    #: the pip extra that installs this flavor's library, or None if always present
+    extra: ClassVar[str | None]
+
+    def handles(self, obj: Any) -> bool:
+        """True if this flavor can save ``obj``. Must not import heavy libraries."""
+        ...
+
+    def save(
+        self, obj: Any, directory: Path, *, serialization: str | None = None
+    ) -> dict[str, Any]:
+        """Write ``obj`` into the empty ``directory``; return JSON-able load options."""
+        ...
+
+    def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
+        """Read what ``save`` wrote. ``trusted`` permits pickle-based formats."""
+        ...

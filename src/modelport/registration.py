@@ -1,0 +1,113 @@
+"""Registering a model: save with its flavor, infer its signature and reference profile,
+record lineage, and store it as a new immutable version.
+
+The saved artifact is loaded back and run on the sample before anything is
+recorded, so a version that cannot be loaded or cannot take its own signature's
+input never enters the registry.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport.errors import InvalidArgument
+from modelport.flavors import detect_flavor, get_flavor
+from modelport.reference import parse, validate_name
+from modelport.registry import ModelVersion, Registry
+from modelport.registry.artifacts import directory_sha256
+from modelport.registry.lineage import data_sha256, git_sha
+from modelport.schema import infer_signature, validate
+from modelport.schema.signature import sample_to_frame
+
+
+def register_model(
+    registry: Registry,
+    model: Any,
+    name: str,
+    *,
+    sample: Any | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    parent: int | str | None = None,
+    training_data: Any | None = None,
+    flavor: str | None = None,
+    serialization: str | None = None,
+    allow_unknown_categories: bool = False,
+    cwd: Path | None = None,
+) -> ModelVersion:
+    """Save ``model`` as the next version of ``name``. See :func:`modelport.register`."""
+    validate_name(name)
+    chosen = get_flavor(flavor) if flavor else detect_flavor(model)
+    parent_version = _parent_version(name, parent)
+    with tempfile.TemporaryDirectory(prefix="modelport-") as tmp:
+        directory = Path(tmp) / "artifact"
+        directory.mkdir()
+        options = chosen.save(model, directory, serialization=serialization)
+        signature = profile = None
+        if sample is not None:
+            frame, _ = sample_to_frame(sample)
+            signature = infer_signature(sample, allow_unknown_categories=allow_unknown_categories)
+            # Round-trip: what we stored must load and accept its own signature's input.
+            predictor = chosen.load(directory, options, trusted=True)
+            predictions = np.asarray(predictor.predict(validate(signature, sample)))
+            if len(predictions) != len(frame):
+                raise InvalidArgument(
+                    f"the model returned {len(predictions)} predictions for {len(frame)} rows",
+                    hint="predict must return one prediction per input row",
+                )
+            has_proba = predictor.predict_proba(validate(signature, frame.head(2))) is not None
+            signature = infer_signature(
+                sample,
+                predictions=predictions,
+                classes=predictor.classes,
+                has_proba=has_proba,
+                allow_unknown_categories=allow_unknown_categories,
+            )
+            profile = _profile(frame, signature.categorical, predictions, predictor.classes)
+        sha, size = directory_sha256(directory)
+        return registry.create_version(
+            name,
+            directory,
+            flavor=chosen.name,
+            flavor_options=options,
+            artifact_sha256=sha,
+            artifact_size=size,
+            signature=signature.to_dict() if signature else None,
+            profile=profile,
+            metrics=metrics,
+            tags=tags,
+            git_sha=git_sha(cwd),
+            data_sha256=data_sha256(training_data) if training_data is not None else None,
+            parent_version=parent_version,
+            description=description,
+        )
+
+
+def _parent_version(name: str, parent: int | str | None) -> int | None:
+    if parent is None:
+        return None
+    if isinstance(parent, int) and not isinstance(parent, bool):
+        return parent
+    ref = parse(str(parent))
+    if ref.name != name or ref.version is None:
+        raise InvalidArgument(
+            f"parent {parent!r} must be an earlier version of {name!r}",
+            hint=f"write parent={name}:N or parent=N",
+        )
+    return ref.version
+
+
+def _profile(
+    frame: Any, categorical: list[str], predictions: np.ndarray, classes: list[Any] | None
+) -> dict[str, Any]:
+    from modelport.monitoring.profile import build_profile
+
+    kind = "class" if classes is not None else "value"
+    return build_profile(
+        frame, categorical=categorical, predictions=predictions, prediction_kind=kind
+    ).to_dict()

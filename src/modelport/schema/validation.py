@@ -1,0 +1,346 @@
+"""The single gate: turn a request into model-ready input, or raise one error listing
+every bad field.
+
+Every entry point (Python API, REST protocols, batch scoring) calls :func:`validate`.
+It accepts the shapes clients send: a DataFrame, a 2-D array, rows (lists in
+signature order), records (dicts keyed by feature name), one record, or columns
+(a dict of lists). It returns what the flavor expects: a DataFrame with the
+training dtypes and column order, or a 2-D NumPy array.
+
+It is written for the serving hot path: list inputs are coerced with one
+``np.asarray`` per column and the slow per-value scan runs only to name the
+rows of a column already known to be bad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from modelport.errors import FieldProblem, ValidationError
+from modelport.schema.signature import FeatureSpec, Signature
+
+Extra = Literal["error", "ignore"]
+_ABSENT = object()  # a key missing from a record, as opposed to an explicit null
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+
+
+def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
+    """Validate and coerce ``data`` against ``signature``.
+
+    Returns a pandas DataFrame (``input_kind == "dataframe"``) or a 2-D float/int
+    NumPy array (``input_kind == "ndarray"``). Raises :class:`ValidationError`
+    whose ``problems`` name every unknown, missing, mistyped, null or
+    out-of-vocabulary field. ``extra="ignore"`` drops unknown columns instead
+    (batch scoring, where inputs carry id columns).
+    """
+    if signature.input_kind == "ndarray":
+        fast = _ndarray_fast_path(signature, data)
+        if fast is not None:
+            return fast
+    columns, n_rows, problems = _to_columns(signature, data, extra)
+    if any(p.kind == "shape" for p in problems):
+        raise ValidationError(problems, hint=f"expected features: {_listing(signature)}")
+    coerced: dict[str, Any] = {}
+    for spec in signature.inputs:
+        values = columns.get(spec.name, _ABSENT)
+        if values is _ABSENT:
+            if spec.nullable:
+                values = [None] * n_rows
+            else:
+                problems.append(FieldProblem(spec.name, "missing", f"is required: {spec.describe()}"))
+                continue
+        column, problem = _coerce(spec, values, signature.allow_unknown_categories)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            coerced[spec.name] = column
+    if problems:
+        raise ValidationError(problems, hint=f"expected features: {_listing(signature)}")
+    if signature.input_kind == "ndarray":
+        return np.column_stack([coerced[n] for n in signature.names]) if n_rows else np.empty(
+            (0, len(signature.inputs))
+        )
+    return pd.DataFrame(coerced, columns=signature.names, index=pd.RangeIndex(n_rows))
+
+
+def _listing(signature: Signature) -> str:
+    names = signature.names
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
+    """Rows of numbers for an array-trained model: one asarray, a NaN check, done."""
+    if not isinstance(data, (list, np.ndarray)):
+        return None
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if array.ndim == 1 and len(signature.inputs) == array.shape[0] and array.shape[0]:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != len(signature.inputs):
+        return None
+    nulls = np.isnan(array)
+    if nulls.any():
+        nullable = np.array([f.nullable for f in signature.inputs])
+        if (nulls & ~nullable).any():
+            return None
+    dtype = signature.inputs[0].dtype if signature.inputs else "float64"
+    if any(f.kind != "float" for f in signature.inputs):
+        return None  # integer columns need the whole-number check of the slow path
+    return array if dtype == "float64" else array.astype(dtype)
+
+
+def _to_columns(
+    signature: Signature, data: Any, extra: Extra
+) -> tuple[dict[str, Any], int, list[FieldProblem]]:
+    """Any accepted input shape -> ({feature: values}, row count, shape problems)."""
+    names = signature.names
+    problems: list[FieldProblem] = []
+    if isinstance(data, pd.DataFrame):
+        columns = {str(c): data[c] for c in data.columns}
+        n_rows = len(data)
+    elif isinstance(data, np.ndarray):
+        array = data.reshape(1, -1) if data.ndim == 1 else data
+        if array.ndim != 2 or array.shape[1] != len(names):
+            problems.append(_shape_problem(signature, array.shape))
+            return {}, 0, problems
+        columns = {n: array[:, i] for i, n in enumerate(names)}
+        n_rows = array.shape[0]
+    elif isinstance(data, Mapping):
+        if data and all(_is_sequence(v) for v in data.values()):
+            columns = {str(k): v for k, v in data.items()}
+            lengths = {len(v) for v in columns.values()}
+            if len(lengths) > 1:
+                problems.append(
+                    FieldProblem("*", "shape", f"columns have different lengths {sorted(lengths)}")
+                )
+                return {}, 0, problems
+            n_rows = lengths.pop() if lengths else 0
+        else:
+            return _to_columns(signature, [data], extra)
+    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        rows = list(data)
+        if not rows:
+            return {n: [] for n in names}, 0, problems
+        if all(isinstance(r, Mapping) for r in rows):
+            keys: set[str] = set()
+            for r in rows:
+                keys.update(r)
+            columns = {k: [r.get(k, None) for r in rows] for k in keys}
+            for k in keys:  # an absent key on a non-nullable feature is "missing"
+                spec = signature.feature(k)
+                if spec is not None and not spec.nullable:
+                    absent = [i for i, r in enumerate(rows) if k not in r]
+                    if absent:
+                        problems.append(
+                            FieldProblem(k, "missing", f"is required: {spec.describe()}", absent)
+                        )
+                        columns.pop(k)
+            n_rows = len(rows)
+        elif all(_is_sequence(r) for r in rows):
+            bad = [i for i, r in enumerate(rows) if len(r) != len(names)]
+            if bad:
+                problems.append(
+                    FieldProblem(
+                        "*",
+                        "shape",
+                        f"rows must have {len(names)} values in the order {_listing(signature)}",
+                        bad,
+                    )
+                )
+                return {}, 0, problems
+            columns = {n: list(col) for n, col in zip(names, zip(*rows, strict=True), strict=True)}
+            n_rows = len(rows)
+        else:
+            problems.append(
+                FieldProblem(
+                    "*", "shape", "expected rows (lists), records (objects) or a 2-D array"
+                )
+            )
+            return {}, 0, problems
+    else:
+        problems.append(
+            FieldProblem(
+                "*",
+                "shape",
+                f"cannot read input of type {type(data).__name__}; send records, rows or columns",
+            )
+        )
+        return {}, 0, problems
+    if extra == "error":
+        known = set(names)
+        for name in columns:
+            if name not in known:
+                problems.append(FieldProblem(name, "unknown", _unknown_detail(name, names)))
+    return columns, n_rows, problems
+
+
+def _unknown_detail(name: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"unknown feature; did you mean '{close[0]}'?"
+    return f"unknown feature; expected one of: {', '.join(names[:12])}"
+
+
+def _shape_problem(signature: Signature, shape: tuple[int, ...]) -> FieldProblem:
+    return FieldProblem(
+        "*", "shape", f"expected (rows, {len(signature.inputs)}) values, got shape {shape}"
+    )
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray, pd.Series))
+
+
+def _coerce(spec: FeatureSpec, values: Any, allow_unknown: bool) -> tuple[Any, FieldProblem | None]:
+    kind = spec.kind
+    if kind in ("float", "integer"):
+        return _coerce_number(spec, values)
+    if kind == "category":
+        return _coerce_category(spec, values, allow_unknown)
+    if kind == "boolean":
+        return _coerce_boolean(spec, values)
+    if kind == "datetime":
+        return _coerce_datetime(spec, values)
+    return _coerce_string(spec, values)
+
+
+def _null_problem(spec: FeatureSpec, rows: Sequence[int]) -> FieldProblem:
+    return FieldProblem(
+        spec.name,
+        "null",
+        f"must not be null (the model was trained without missing values here): {spec.describe()}",
+        [int(r) for r in rows],
+    )
+
+
+def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
+    if isinstance(values, pd.Series) and pd.api.types.is_numeric_dtype(values.dtype):
+        array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            array = np.asarray(values, dtype=np.float64)
+            if array.ndim != 1:
+                raise ValueError
+        except (ValueError, TypeError):
+            bad = [i for i, v in enumerate(values) if not _is_number_like(v)]
+            return None, FieldProblem(
+                spec.name, "type", f"expected {spec.describe()}", bad or None
+            )
+    nulls = np.isnan(array)
+    if not spec.nullable and nulls.any():
+        return None, _null_problem(spec, np.flatnonzero(nulls))
+    if spec.kind == "integer":
+        finite = ~nulls
+        fraction = np.flatnonzero(finite & (np.mod(np.where(finite, array, 0), 1) != 0))
+        if fraction.size:
+            return None, FieldProblem(spec.name, "type", "expected a whole number", fraction.tolist())
+        if not nulls.any() and spec.dtype.startswith(("int", "uint")):
+            return array.astype(spec.dtype), None
+        return array, None
+    if spec.dtype in ("float32", "float16"):
+        return array.astype(spec.dtype), None
+    return array, None
+
+
+def _is_number_like(value: Any) -> bool:
+    if value is None or isinstance(value, (int, float, np.number)):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _coerce_category(
+    spec: FeatureSpec, values: Any, allow_unknown: bool
+) -> tuple[Any, FieldProblem | None]:
+    categories = spec.categories or []
+    if isinstance(values, (pd.Series, np.ndarray)) and len(values) > 256:
+        series = pd.Series(values, copy=False).astype(object)
+        nulls = series.isna().to_numpy()
+        known = series.isin(categories).to_numpy()
+        bad_rows = np.flatnonzero(~nulls & ~known)
+        null_rows = np.flatnonzero(nulls)
+        items: Any = series.to_numpy()
+    else:
+        items = list(values)
+        catset = set(categories)
+        null_rows = [i for i, v in enumerate(items) if _is_null(v)]
+        bad_rows = [i for i, v in enumerate(items) if v not in catset and not _is_null(v)]
+    if len(null_rows) and not spec.nullable:
+        return None, _null_problem(spec, null_rows)
+    if len(bad_rows) and not allow_unknown:
+        seen = sorted({str(items[i]) for i in bad_rows[:50]})
+        shown = ", ".join(repr(s) for s in seen[:5])
+        return None, FieldProblem(
+            spec.name,
+            "category",
+            f"unknown categor{'y' if len(seen) == 1 else 'ies'} {shown}; expected {spec.describe()}",
+            [int(r) for r in bad_rows],
+        )
+    if spec.dtype == "category":
+        return pd.Categorical(items, categories=categories), None
+    column = np.asarray(items, dtype=object)
+    if len(null_rows):
+        column[np.asarray(null_rows, dtype=int)] = None
+    return column, None
+
+
+def _coerce_boolean(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
+    out: list[Any] = []
+    bad: list[int] = []
+    nulls: list[int] = []
+    for i, v in enumerate(values):
+        if _is_null(v):
+            nulls.append(i)
+            out.append(None)
+        elif isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+            out.append(bool(v))
+        elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+            out.append(v.strip().lower() in _TRUE)
+        else:
+            bad.append(i)
+    if bad:
+        return None, FieldProblem(spec.name, "type", "expected true or false", bad)
+    if nulls and not spec.nullable:
+        return None, _null_problem(spec, nulls)
+    return (np.asarray(out, dtype=object) if nulls else np.asarray(out, dtype=bool)), None
+
+
+def _coerce_datetime(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
+    series = pd.Series(values, copy=False)
+    parsed = pd.to_datetime(series, errors="coerce", utc="UTC" in spec.dtype)
+    was_null = series.isna().to_numpy()
+    bad = np.flatnonzero(parsed.isna().to_numpy() & ~was_null)
+    if bad.size:
+        return None, FieldProblem(spec.name, "type", "expected a date/time", bad.tolist())
+    if was_null.any() and not spec.nullable:
+        return None, _null_problem(spec, np.flatnonzero(was_null))
+    return parsed.to_numpy(), None
+
+
+def _coerce_string(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
+    items = list(values)
+    bad = [i for i, v in enumerate(items) if not isinstance(v, str) and not _is_null(v)]
+    if bad:
+        return None, FieldProblem(spec.name, "type", "expected a string", bad)
+    nulls = [i for i, v in enumerate(items) if _is_null(v)]
+    if nulls and not spec.nullable:
+        return None, _null_problem(spec, nulls)
+    return np.asarray(items, dtype=object), None
