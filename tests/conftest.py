@@ -35,7 +35,12 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", user="tester")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration]),
+    ]
+)
 def registry_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for a fresh registry, once on SQLite and once on a real PostgreSQL server."""
     home = tmp_path / "home"

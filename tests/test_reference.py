@@ -22,7 +22,8 @@ def test_parse(text: str, expected: Reference) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "  ", "a:0", "a:-1", "a:1.5", "a:", "a@", "@prod", "a@1x", "a@p:1", "a b", "../x", 7]
+    "text",
+    ["", "  ", "a:0", "a:-1", "a:1.5", "a:", "a@", "@prod", "a@1x", "a@p:1", "a b", "../x", 7],
 )
 def test_invalid_references_say_how_to_write_one(text: object) -> None:
     with pytest.raises(InvalidReference) as info:

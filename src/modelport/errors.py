@@ -23,6 +23,7 @@ responses; this module imports nothing from a web framework.
     ├── UntrustedArtifactError        403  loading would unpickle without trust
     ├── FlavorError                   400  no flavor for this object / flavor failed
     ├── ValidationError               422  input does not match the signature
+    ├── PredictionError               500  the model failed on valid input
     ├── PayloadTooLarge               413
     ├── ModelNotReady                 503
     ├── Overloaded                    503  a bounded queue is full
@@ -162,7 +163,7 @@ class ValidationError(ModelportError):
 class FieldProblem:
     """One bad field: which, what kind of problem, and a message naming the fix."""
 
-    __slots__ = ("field", "kind", "detail", "rows")
+    __slots__ = ("detail", "field", "kind", "rows")
 
     def __init__(self, field: str, kind: str, detail: str, rows: list[int] | None = None) -> None:
         self.field = field
@@ -186,6 +187,12 @@ class FieldProblem:
 
     def __repr__(self) -> str:
         return f"FieldProblem({self.field!r}, {self.kind!r}, {self.detail!r})"
+
+
+class PredictionError(ModelportError):
+    """The model itself failed on input that passed validation: a fault of the model."""
+
+    code = "prediction_failed"
 
 
 class PayloadTooLarge(ModelportError):

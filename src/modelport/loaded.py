@@ -56,7 +56,9 @@ class LoadedModel:
         return f"LoadedModel({self.ref}, flavor={self.version.flavor!r})"
 
 
-def load_model(registry: Registry, ref: str | Reference, *, trusted: bool | None = None) -> LoadedModel:
+def load_model(
+    registry: Registry, ref: str | Reference, *, trusted: bool | None = None
+) -> LoadedModel:
     """Resolve ``ref``, fetch and verify the artifact (sha256), and load it with its flavor."""
     version = registry.get(ref)
     allowed = registry.settings.trust_pickles if trusted is None else trusted

@@ -10,16 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import importlib
-
-from modelport.errors import DataError, MissingExtraError, UntrustedArtifactError
-
-
-def require(module: str, extra: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingExtraError(module.split(".")[0], extra) from exc
+from modelport.errors import DataError, UntrustedArtifactError
+from modelport.flavors._common import import_optional as require
 
 
 def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:

@@ -53,7 +53,8 @@ def validate_alias(alias: str) -> str:
     if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
         raise InvalidReference(
             f"invalid alias {alias!r}",
-            hint="use 1-64 letters, digits, '_' or '-', starting with a letter; 'latest' is reserved",
+            hint="use 1-64 letters, digits, '_' or '-', starting with a letter; "
+            "'latest' is reserved",
         )
     return alias
 

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     )
     log_uri: str | None = Field(
         default=None,
-        description="Directory or fsspec URL for prediction logs and feedback; default <home>/logs.",
+        description="Directory or fsspec URL for prediction logs and feedback; "
+        "default <home>/logs.",
     )
     trust_pickles: bool = Field(
         default=False,

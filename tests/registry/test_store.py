@@ -117,7 +117,9 @@ def test_bad_writes_change_nothing(
     assert registry.history("churn") == []
 
 
-def test_alias_moves_are_audited_and_rollback_walks_back(registry: Registry, tmp_path: Path) -> None:
+def test_alias_moves_are_audited_and_rollback_walks_back(
+    registry: Registry, tmp_path: Path
+) -> None:
     for i in range(3):
         add(registry, tmp_path, content=str(i))
     registry.set_alias("churn:1", "production", reason="first")

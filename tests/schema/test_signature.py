@@ -25,7 +25,12 @@ def test_infers_names_kinds_ranges_categories_and_nullability() -> None:
     sig = infer_signature(frame())
     by = {f.name: f for f in sig.inputs}
     assert sig.names == ["age", "income", "home", "active", "segment", "when"]
-    assert (by["age"].kind, by["age"].dtype, by["age"].min, by["age"].max) == ("integer", "int64", 31, 52)
+    assert (by["age"].kind, by["age"].dtype, by["age"].min, by["age"].max) == (
+        "integer",
+        "int64",
+        31,
+        52,
+    )
     assert by["income"].kind == "float" and by["income"].nullable and not by["age"].nullable
     assert by["home"].kind == "category" and by["home"].categories == ["own", "rent"]
     assert by["active"].kind == "boolean"

@@ -60,7 +60,9 @@ def test_every_bad_field_is_named_in_one_error() -> None:
 
 def test_missing_null_and_fractional_values() -> None:
     assert problems([{"income": 1.0, "home": "own", "active": True}]) == {"age": "missing"}
-    assert problems([{"age": None, "income": 1.0, "home": "own", "active": True}]) == {"age": "null"}
+    assert problems([{"age": None, "income": 1.0, "home": "own", "active": True}]) == {
+        "age": "null"
+    }
     assert problems([{"age": 3.5, "income": 1.0, "home": "own", "active": True}]) == {"age": "type"}
     # income was nullable in training: an absent key is a null, not an error
     out = validate(SIG, [{"age": 3, "home": "own", "active": True}])

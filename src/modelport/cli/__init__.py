@@ -1,4 +1,7 @@
-"""The ``modelport`` command line (Typer + Rich). Commands only adapt: the work is in the library."""
+"""The ``modelport`` command line (Typer + Rich).
+
+Commands only adapt: the work is in the library.
+"""
 
 from __future__ import annotations
 
@@ -29,21 +32,9 @@ demo.attach(app)
 
 
 def main() -> None:
-    """Console entry point: library errors become one clear line and exit code 1."""
+    """Console entry point: library errors become one clear message and exit code 1."""
     try:
-        app(standalone_mode=False)
+        app()
     except ModelportError as exc:
         fail(exc.message, exc.hint)
         sys.exit(1)
-    except typer.Abort:
-        fail("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise

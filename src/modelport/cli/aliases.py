@@ -1,4 +1,4 @@
-"""``modelport alias set|rm``, ``promote``, ``rollback`` and ``history``: moving aliases, audited."""
+"""``modelport alias set|rm``, ``promote``, ``rollback``, ``history``: audited alias moves."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def _report(event: AliasEvent, as_json: bool) -> None:
         return
     before = f"{event.from_version}" if event.from_version is not None else "(none)"
     after = f"{event.to_version}" if event.to_version is not None else "(removed)"
-    console.print(f"{event.name}@{event.alias}: {before} → {after} ({event.action} by {event.actor})")
+    console.print(
+        f"{event.name}@{event.alias}: {before} → {after} ({event.action} by {event.actor})"
+    )
 
 
 @alias_app.command("set")
@@ -82,7 +84,9 @@ def promote(
 
 
 def rollback(
-    ref: Annotated[str, typer.Argument(help="name@alias to move back, e.g. credit-risk@production")],
+    ref: Annotated[
+        str, typer.Argument(help="name@alias to move back, e.g. credit-risk@production")
+    ],
     reason: Reason = None,
     as_json: JsonOpt = False,
 ) -> None:

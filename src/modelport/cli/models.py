@@ -118,9 +118,7 @@ def show(
                     ", ".join(map(str, f["categories"][:6]))
                     + (" ..." if len(f["categories"]) > 6 else "")
                     if f.get("categories")
-                    else (
-                        f"{f['min']:.4g} .. {f['max']:.4g}" if f.get("min") is not None else ""
-                    ),
+                    else (f"{f['min']:.4g} .. {f['max']:.4g}" if f.get("min") is not None else ""),
                 )
                 for f in version.signature["inputs"]
             ],
@@ -133,7 +131,9 @@ def search(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="KEY=VALUE; repeat for several")
     ] = None,
-    flavor: Annotated[str | None, typer.Option(help="sklearn, xgboost, lightgbm, onnx, python")] = None,
+    flavor: Annotated[
+        str | None, typer.Option(help="sklearn, xgboost, lightgbm, onnx, python")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Versions by name, tags and flavor.
@@ -151,7 +151,13 @@ def search(
         "Matching versions",
         ["model", "version", "flavor", "aliases", "tags"],
         [
-            (v.name, v.version, v.flavor, ", ".join(v.aliases), " ".join(f"{k}={t}" for k, t in v.tags.items()))
+            (
+                v.name,
+                v.version,
+                v.flavor,
+                ", ".join(v.aliases),
+                " ".join(f"{k}={t}" for k, t in v.tags.items()),
+            )
             for v in versions
         ],
     )
@@ -177,7 +183,9 @@ def register(
     metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=NUMBER")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE")] = None,
     description: Annotated[str | None, typer.Option(help="free text")] = None,
-    parent: Annotated[int | None, typer.Option(help="the version this one was derived from")] = None,
+    parent: Annotated[
+        int | None, typer.Option(help="the version this one was derived from")
+    ] = None,
     training_data: Annotated[
         Path | None, typer.Option(help="training data file, hashed (sha256) into the lineage")
     ] = None,
@@ -196,7 +204,9 @@ def register(
     try:
         metrics = {k: float(v) for k, v in metrics_raw.items()}
     except ValueError as exc:
-        raise typer.BadParameter(f"metric values must be numbers ({exc})", param_hint="--metric") from exc
+        raise typer.BadParameter(
+            f"metric values must be numbers ({exc})", param_hint="--metric"
+        ) from exc
     tags = _pairs(tag or [], "--tag")
     model = read_model_file(path, trusted=trust)
     frame = read_table(sample) if sample else None
@@ -216,7 +226,8 @@ def register(
         print_json(version.summary())
         return
     console.print(
-        f"Registered [bold]{version.ref}[/] ({version.flavor}, sha256 {version.artifact_sha256[:12]})"
+        f"Registered [bold]{version.ref}[/] "
+        f"({version.flavor}, sha256 {version.artifact_sha256[:12]})"
     )
 
 

@@ -1,4 +1,4 @@
-"""Terminal output for the CLI: Rich tables for people, ``--json`` for scripts, errors in one style."""
+"""CLI output: Rich tables for people, ``--json`` for scripts, errors in one style."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ errors = Console(stderr=True)
 
 def print_json(data: Any) -> None:
     sys.stdout.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
+        orjson.dumps(
+            data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY, default=str
+        ).decode()
         + "\n"
     )
 

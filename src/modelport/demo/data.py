@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 
 HOME_OWNERSHIP = ["mortgage", "own", "rent"]
-PURPOSES = ["car", "debt_consolidation", "education", "home_improvement", "medical", "small_business"]
+PURPOSES = [
+    "car",
+    "debt_consolidation",
+    "education",
+    "home_improvement",
+    "medical",
+    "small_business",
+]
 REGIONS = ["midwest", "northeast", "south", "west"]
 FEATURES = [
     "age",
@@ -44,24 +51,30 @@ def credit_data(n: int = 20_000, seed: int = 7, *, shift: bool = False) -> pd.Da
     debt_to_income = np.clip(rng.beta(2.2, 6.0, n) * 60, 0, 60).round(2)
     open_accounts = rng.poisson(7, n).astype("int64")
     home = rng.choice(HOME_OWNERSHIP, n, p=[0.42, 0.13, 0.45])
-    purposes = PURPOSES + (["crypto"] if shift else [])
-    weights = [0.16, 0.44, 0.06, 0.12, 0.07, 0.15] + ([0.0] if not shift else [])
-    if shift:
+    if shift:  # a new product ("crypto") takes share from the others
+        purposes = [*PURPOSES, "crypto"]
         weights = [0.12, 0.36, 0.06, 0.10, 0.06, 0.15, 0.15]
+    else:
+        purposes, weights = PURPOSES, [0.16, 0.44, 0.06, 0.12, 0.07, 0.15]
     purpose = rng.choice(purposes, n, p=np.array(weights) / np.sum(weights))
     region = rng.choice(REGIONS, n, p=[0.22, 0.19, 0.37, 0.22])
 
+    # A known risk model with thresholds and interactions: boosting can find what the
+    # linear baseline cannot, so the second version is genuinely better.
+    ratio = loan_amount / annual_income
     logit = (
-        -2.2
-        - 0.012 * (credit_score - 690)
-        + 0.9 * (loan_amount / annual_income)
-        + 0.035 * (debt_to_income - 16)
-        + 0.35 * (term_months == 60)
-        - 0.03 * np.nan_to_num(employment_years, nan=1.0)
-        + 0.35 * (home == "rent")
-        + 0.45 * (purpose == "small_business")
-        + 0.7 * (purpose == "crypto")
-        - 0.01 * (age - 41)
+        -2.6
+        - 0.018 * (credit_score - 690)
+        + 1.3 * (credit_score < 620)
+        + 2.2 * np.minimum(ratio, 1.5)
+        + 0.05 * (debt_to_income - 16)
+        + 1.1 * ((debt_to_income > 30) & (term_months == 60))
+        - 0.05 * np.nan_to_num(employment_years, nan=1.0)
+        + 0.8 * np.isnan(employment_years)
+        + 0.45 * (home == "rent")
+        + 0.7 * (purpose == "small_business")
+        + 1.0 * (purpose == "crypto")
+        + 0.0012 * (age - 41) ** 2
     )
     default = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
     return pd.DataFrame(

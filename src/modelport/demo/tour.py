@@ -92,7 +92,8 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         ]
         for e in steps:
             console.print(
-                f"  {e.action:<8} {e.name}@{e.alias}: {e.from_version} → {e.to_version}  ({e.reason})"
+                f"  {e.action:<8} {e.name}@{e.alias}: "
+                f"{e.from_version} → {e.to_version}  ({e.reason})"
             )
         result.production = registry.resolve(f"{MODEL}@production").version
 
@@ -119,7 +120,8 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
 
     console.rule("Done")
     console.print(
-        "Try: [bold]modelport models list[/], [bold]modelport models show credit-risk@production[/],"
+        "Try: [bold]modelport models list[/], "
+        "[bold]modelport models show credit-risk@production[/],"
         " [bold]modelport history credit-risk[/]"
     )
     return result

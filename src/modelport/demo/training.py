@@ -58,9 +58,7 @@ def _evaluate(model: Pipeline, test: pd.DataFrame) -> dict[str, float]:
 
 
 def train_logistic(train: pd.DataFrame, test: pd.DataFrame) -> Trained:
-    model = Pipeline(
-        [("prep", _preprocess(scale=True)), ("clf", LogisticRegression(max_iter=500))]
-    )
+    model = Pipeline([("prep", _preprocess(scale=True)), ("clf", LogisticRegression(max_iter=500))])
     model.fit(train[FEATURES], train["default"])
     return Trained(model, _evaluate(model, test))
 
@@ -69,14 +67,21 @@ def train_boosted(train: pd.DataFrame, test: pd.DataFrame) -> Trained:
     model = Pipeline(
         [
             ("prep", _preprocess(scale=False)),
-            ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)),
+            (
+                "clf",
+                HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0),
+            ),
         ]
     )
     model.fit(train[FEATURES], train["default"])
     return Trained(model, _evaluate(model, test))
 
 
-def split(frame: pd.DataFrame, test_fraction: float = 0.25, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    frame: pd.DataFrame, test_fraction: float = 0.25, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     order = np.random.default_rng(seed).permutation(len(frame))
     cut = int(len(frame) * (1 - test_fraction))
-    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(drop=True)
+    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(
+        drop=True
+    )

@@ -8,6 +8,7 @@ Remote artifacts are copied to a local cache keyed by that digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -91,10 +92,8 @@ class ArtifactStore:
     def delete(self, uri: str) -> None:
         """Remove an artifact that never made it into the registry."""
         fs, path = _filesystem(uri)
-        try:
+        with contextlib.suppress(OSError):
             fs.rm(path, recursive=True)
-        except (FileNotFoundError, OSError):
-            pass
 
     def fetch(self, uri: str, sha256: str) -> Path:
         """A local directory holding the artifact, verified against ``sha256``."""

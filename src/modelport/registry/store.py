@@ -137,7 +137,9 @@ class Registry:
                     )
                     session.add(row)
                     session.flush()
-                    session.add_all(TagRow(version_id=row.id, key=k, value=v) for k, v in tags.items())
+                    session.add_all(
+                        TagRow(version_id=row.id, key=k, value=v) for k, v in tags.items()
+                    )
                     return row.version
             except IntegrityError as exc:  # a concurrent writer took the name or number first
                 last_error = exc
@@ -209,7 +211,9 @@ class Registry:
 
     def _record(self, session: Session, model: ModelRow, row: VersionRow) -> ModelVersion:
         tags = dict(
-            session.execute(select(TagRow.key, TagRow.value).where(TagRow.version_id == row.id)).all()
+            session.execute(
+                select(TagRow.key, TagRow.value).where(TagRow.version_id == row.id)
+            ).all()
         )
         aliases = session.scalars(
             select(AliasRow.alias)
@@ -242,9 +246,9 @@ class Registry:
             stats = dict(
                 (mid, (latest, count))
                 for mid, latest, count in session.execute(
-                    select(VersionRow.model_id, func.max(VersionRow.version), func.count()).group_by(
-                        VersionRow.model_id
-                    )
+                    select(
+                        VersionRow.model_id, func.max(VersionRow.version), func.count()
+                    ).group_by(VersionRow.model_id)
                 ).all()
             )
             aliases: dict[int, dict[str, int]] = {}
@@ -283,7 +287,9 @@ class Registry:
     ) -> list[ModelVersion]:
         """Versions whose model name contains ``text`` and that carry every tag in ``tags``."""
         with self.db.read() as session:
-            query = select(ModelRow, VersionRow).join(VersionRow, VersionRow.model_id == ModelRow.id)
+            query = select(ModelRow, VersionRow).join(
+                VersionRow, VersionRow.model_id == ModelRow.id
+            )
             if text:
                 query = query.where(ModelRow.name.contains(text, autoescape=True))
             if flavor:
@@ -382,7 +388,9 @@ class Registry:
                 )
             return self._move(session, model, alias, target, "rollback", reason)
 
-    def _events(self, session: Session, model: ModelRow, alias: str | None) -> Iterable[AliasEventRow]:
+    def _events(
+        self, session: Session, model: ModelRow, alias: str | None
+    ) -> Iterable[AliasEventRow]:
         query = select(AliasEventRow).where(AliasEventRow.model_id == model.id)
         if alias is not None:
             query = query.where(AliasEventRow.alias == alias)

@@ -52,7 +52,9 @@ def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
             if spec.nullable:
                 values = [None] * n_rows
             else:
-                problems.append(FieldProblem(spec.name, "missing", f"is required: {spec.describe()}"))
+                problems.append(
+                    FieldProblem(spec.name, "missing", f"is required: {spec.describe()}")
+                )
                 continue
         column, problem = _coerce(spec, values, signature.allow_unknown_categories)
         if problem is not None:
@@ -62,8 +64,10 @@ def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
     if problems:
         raise ValidationError(problems, hint=f"expected features: {_listing(signature)}")
     if signature.input_kind == "ndarray":
-        return np.column_stack([coerced[n] for n in signature.names]) if n_rows else np.empty(
-            (0, len(signature.inputs))
+        return (
+            np.column_stack([coerced[n] for n in signature.names])
+            if n_rows
+            else np.empty((0, len(signature.inputs)))
         )
     return pd.DataFrame(coerced, columns=signature.names, index=pd.RangeIndex(n_rows))
 
@@ -232,9 +236,7 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
                 raise ValueError
         except (ValueError, TypeError):
             bad = [i for i, v in enumerate(values) if not _is_number_like(v)]
-            return None, FieldProblem(
-                spec.name, "type", f"expected {spec.describe()}", bad or None
-            )
+            return None, FieldProblem(spec.name, "type", f"expected {spec.describe()}", bad or None)
     nulls = np.isnan(array)
     if not spec.nullable and nulls.any():
         return None, _null_problem(spec, np.flatnonzero(nulls))
@@ -242,7 +244,9 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
         finite = ~nulls
         fraction = np.flatnonzero(finite & (np.mod(np.where(finite, array, 0), 1) != 0))
         if fraction.size:
-            return None, FieldProblem(spec.name, "type", "expected a whole number", fraction.tolist())
+            return None, FieldProblem(
+                spec.name, "type", "expected a whole number", fraction.tolist()
+            )
         if not nulls.any() and spec.dtype.startswith(("int", "uint")):
             return array.astype(spec.dtype), None
         return array, None
@@ -291,7 +295,8 @@ def _coerce_category(
         return None, FieldProblem(
             spec.name,
             "category",
-            f"unknown categor{'y' if len(seen) == 1 else 'ies'} {shown}; expected {spec.describe()}",
+            f"unknown categor{'y' if len(seen) == 1 else 'ies'} {shown}; "
+            f"expected {spec.describe()}",
             [int(r) for r in bad_rows],
         )
     if spec.dtype == "category":

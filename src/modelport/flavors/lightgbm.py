@@ -1,0 +1,152 @@
+"""LightGBM models saved as the booster's text model, never pickle.
+
+Only the booster is stored; for the scikit-learn wrappers we record what the
+wrapper adds on top (the class labels) and redo its last step exactly as
+``LGBMClassifier`` does: a binary booster gives P(class 1), so the
+probabilities are ``[1 - p, p]``; labels are the classes at the argmax.
+The booster text carries the pandas category mappings, so DataFrames with
+``category`` columns predict as they did before saving.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from modelport.errors import ArtifactError, FlavorError
+from modelport.flavors._common import (
+    artifact_file,
+    exact_class,
+    import_optional,
+    plain_list,
+    predicting,
+    translate,
+    unknown_serialization,
+)
+from modelport.flavors.base import Predictor, Task
+
+_WRAPPERS = ("LGBMClassifier", "LGBMRegressor", "Booster")
+_REGRESSION_OBJECTIVES = (
+    "regression",
+    "regression_l1",
+    "huber",
+    "fair",
+    "poisson",
+    "quantile",
+    "mape",
+    "gamma",
+    "tweedie",
+)
+
+
+def import_lightgbm() -> ModuleType:
+    """The lightgbm module, or MissingExtraError naming the ``lightgbm`` extra."""
+    return import_optional("lightgbm", "lightgbm")
+
+
+class LightGBMPredictor:
+    """A booster plus the wrapper's recorded classes."""
+
+    def __init__(self, booster: Any, wrapper: str, classes: list[Any] | None) -> None:
+        self.booster = booster
+        self.wrapper = wrapper
+        self.classes = classes if wrapper == "LGBMClassifier" else None
+        self.task: Task
+        if self.classes is not None:
+            self.task = "classification"
+        elif wrapper == "LGBMRegressor" or _objective(booster) in _REGRESSION_OBJECTIVES:
+            self.task = "regression"
+        else:
+            self.task = "other"
+
+    def _raw(self, batch: Any) -> np.ndarray:
+        # The wrapper runs sklearn's check_array on non-frames: numeric, float64 unless float.
+        if not isinstance(batch, pd.DataFrame):
+            batch = np.asarray(batch)
+            if batch.dtype.kind != "f":
+                batch = batch.astype(np.float64)
+        with predicting("lightgbm"):
+            return np.asarray(self.booster.predict(batch))
+
+    def _proba(self, batch: Any, n_classes: int) -> np.ndarray:
+        result = self._raw(batch)
+        if n_classes > 2:
+            return result
+        return np.vstack((1.0 - result, result)).transpose()
+
+    def predict(self, batch: Any) -> np.ndarray:
+        if self.classes is None:
+            return self._raw(batch)
+        proba = self._proba(batch, len(self.classes))
+        return np.asarray(np.asarray(self.classes)[np.argmax(proba, axis=1)])
+
+    def predict_proba(self, batch: Any) -> np.ndarray | None:
+        if self.classes is None:
+            return None
+        return self._proba(batch, len(self.classes))
+
+
+class LightGBMFlavor:
+    """LGBMClassifier, LGBMRegressor and lightgbm.Booster."""
+
+    name: ClassVar[str] = "lightgbm"
+    extra: ClassVar[str | None] = "lightgbm"
+
+    def handles(self, obj: Any) -> bool:
+        return exact_class(obj, "lightgbm", _WRAPPERS) is not None
+
+    def save(
+        self, obj: Any, directory: Path, *, serialization: str | None = None
+    ) -> dict[str, Any]:
+        lgb = import_lightgbm()
+        wrapper = exact_class(obj, "lightgbm", _WRAPPERS)
+        if wrapper is None:
+            raise FlavorError(
+                f"the lightgbm flavor cannot save a {type(obj).__name__}",
+                hint=f"supported: {', '.join(_WRAPPERS)}",
+            )
+        if serialization not in (None, "text"):
+            raise unknown_serialization(self.name, serialization, ["text"])
+        if wrapper != "Booster" and callable(getattr(obj, "objective", None)):
+            raise FlavorError(
+                "a LightGBM model with a custom objective function cannot be saved as text",
+                hint="its predictions depend on Python code; wrap it in a python-flavor function",
+            )
+        path = Path(directory) / "model.txt"
+        options: dict[str, Any] = {
+            "wrapper": wrapper,
+            "serialization": "text",
+            "file": path.name,
+            "lightgbm_version": lgb.__version__,
+        }
+        with translate(FlavorError, f"cannot save the {wrapper}"):
+            booster = obj if wrapper == "Booster" else obj.booster_
+            booster.save_model(path)
+            if wrapper == "LGBMClassifier":
+                options["classes"] = plain_list(obj.classes_)
+        return options
+
+    def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
+        lgb = import_lightgbm()
+        wrapper = options.get("wrapper")
+        if wrapper not in _WRAPPERS:
+            raise ArtifactError(f"unknown lightgbm wrapper {wrapper!r} in the load options")
+        classes = options.get("classes")
+        if wrapper == "LGBMClassifier" and not classes:
+            raise ArtifactError("the load options of an LGBMClassifier lack its classes")
+        path = artifact_file(directory, options, "model.txt")
+        with translate(ArtifactError, f"cannot load {path.name}"):
+            booster = lgb.Booster(model_file=str(path))
+        return LightGBMPredictor(booster, wrapper, classes)
+
+
+def _objective(booster: Any) -> str:
+    """The objective's name; a booster read from a file has its parameters in ``params``."""
+    return str((getattr(booster, "params", None) or {}).get("objective", ""))
+
+
+LIGHTGBM = LightGBMFlavor()

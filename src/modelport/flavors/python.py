@@ -1,0 +1,160 @@
+"""Plain Python callables ``f(batch) -> array-like``.
+
+An importable function is saved as a reference (``module:qualname``) in JSON:
+nothing is pickled, and loading imports it again, so the serving environment
+must have the same code installed. Anything else (lambdas, closures, callable
+objects) is saved with cloudpickle and then loads only when trusted.
+
+The callable may describe itself: ``classes`` and ``predict_proba`` attributes
+make it a classifier, and a ``task`` attribute names its task outright.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, get_args
+
+import numpy as np
+
+from modelport.errors import ArtifactError, FlavorError
+from modelport.flavors._common import (
+    artifact_file,
+    plain_list,
+    predicting,
+    require_trust,
+    translate,
+    unknown_serialization,
+)
+from modelport.flavors.base import Predictor, Task
+
+_FILES = {"reference": "function.json", "cloudpickle": "function.pkl"}
+
+
+def import_cloudpickle() -> ModuleType:
+    """cloudpickle, which scikit-learn's joblib already installs; say so if it is missing."""
+    try:
+        return importlib.import_module("cloudpickle")
+    except ImportError as exc:
+        raise FlavorError(
+            "cloudpickle is needed for callables that cannot be imported by name",
+            hint="pip install cloudpickle, or make the function importable",
+        ) from exc
+
+
+class PythonPredictor:
+    """Calls ``func(batch)``; optional ``predict_proba``/``classes``/``task`` attributes."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        classes = getattr(func, "classes", None)
+        self.classes: list[Any] | None = None if classes is None else plain_list(classes)
+        task: Any = getattr(func, "task", None)
+        self.task: Task
+        if task in get_args(Task):
+            self.task = task
+        elif self.classes is not None or hasattr(func, "predict_proba"):
+            self.task = "classification"
+        else:
+            self.task = "other"
+
+    def predict(self, batch: Any) -> np.ndarray:
+        with predicting("python"):
+            return np.asarray(self.func(batch))
+
+    def predict_proba(self, batch: Any) -> np.ndarray | None:
+        if not hasattr(self.func, "predict_proba"):
+            return None
+        with predicting("python"):
+            return np.asarray(self.func.predict_proba(batch))
+
+
+class PythonFlavor:
+    """Any callable that is not a class; the fallback after every other flavor."""
+
+    name: ClassVar[str] = "python"
+    extra: ClassVar[str | None] = None
+
+    def handles(self, obj: Any) -> bool:
+        return callable(obj) and not isinstance(obj, type)
+
+    def save(
+        self, obj: Any, directory: Path, *, serialization: str | None = None
+    ) -> dict[str, Any]:
+        if not self.handles(obj):
+            raise FlavorError(f"the python flavor saves callables, not {type(obj).__name__}")
+        if serialization not in (None, *_FILES):
+            raise unknown_serialization(self.name, str(serialization), list(_FILES))
+        reference = import_reference(obj)
+        if serialization == "reference" and reference is None:
+            raise FlavorError(
+                f"{obj!r} cannot be imported back by name",
+                hint="define it at module level in an importable module, "
+                "or use serialization='cloudpickle'",
+            )
+        if serialization != "cloudpickle" and reference is not None:
+            path = Path(directory) / _FILES["reference"]
+            path.write_text(json.dumps({"reference": reference}))
+            return {"serialization": "reference", "file": path.name, "reference": reference}
+        cloudpickle = import_cloudpickle()
+        path = Path(directory) / _FILES["cloudpickle"]
+        with translate(FlavorError, f"cannot cloudpickle {obj!r}"):
+            path.write_bytes(cloudpickle.dumps(obj))
+        return {
+            "serialization": "cloudpickle",
+            "file": path.name,
+            "python_version": "{}.{}".format(*sys.version_info[:2]),
+            "cloudpickle_version": cloudpickle.__version__,
+        }
+
+    def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
+        serialization = options.get("serialization")
+        if serialization not in _FILES:
+            raise ArtifactError(f"unknown python serialization {serialization!r} in load options")
+        path = artifact_file(directory, options, _FILES[serialization])
+        if serialization == "reference":
+            with translate(ArtifactError, f"cannot read {path.name}"):
+                reference = json.loads(path.read_text())["reference"]
+            return PythonPredictor(resolve_reference(reference))
+        require_trust(trusted, "cloudpickle", path)
+        cloudpickle = import_cloudpickle()
+        with translate(ArtifactError, f"cannot unpickle {path.name}"):
+            func = cloudpickle.loads(path.read_bytes())
+        return PythonPredictor(func)
+
+
+def import_reference(obj: Any) -> str | None:
+    """``module:qualname`` if importing that name gives back ``obj`` itself, else None."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        return None
+    if module == "__main__" or "<" in qualname:  # <locals>, <lambda>
+        return None
+    reference = f"{module}:{qualname}"
+    try:
+        found = resolve_reference(reference)
+    except ArtifactError:
+        return None
+    return reference if found is obj else None
+
+
+def resolve_reference(reference: str) -> Any:
+    """Import ``module:qualname``; ArtifactError naming the module when that fails."""
+    module_name, _, qualname = reference.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception as exc:  # importing runs module code: anything can fail
+        raise ArtifactError(
+            f"cannot import {reference}",
+            hint=f"install the code that defines it (module {module_name!r}) where models load",
+        ) from exc
+    return found
+
+
+PYTHON = PythonFlavor()

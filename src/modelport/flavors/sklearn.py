@@ -1,0 +1,140 @@
+"""scikit-learn estimators and pipelines, saved with skops by default.
+
+skops stores objects without pickle and lists the types it would have to
+instantiate that are not on its safe list. We record that list at save time;
+the registry checks the artifact's sha256 before ``load``, so the recorded
+types are exactly what the registrant accepted, and any other type appearing
+in the file at load time means the file is not what was saved. joblib and
+pickle are available when asked for explicitly, and load only when trusted.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from modelport.errors import ArtifactError, FlavorError, UntrustedArtifactError
+from modelport.flavors._common import (
+    artifact_file,
+    class_in_mro,
+    plain_list,
+    predicting,
+    require_trust,
+    translate,
+    unknown_serialization,
+)
+from modelport.flavors.base import Predictor, Task
+
+_FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl"}
+
+
+class SklearnPredictor:
+    """Calls a fitted estimator; ``transform`` stands in for ``predict`` on transformers."""
+
+    def __init__(self, estimator: Any) -> None:
+        from sklearn.base import is_classifier, is_regressor
+
+        self.estimator = estimator
+        classes = getattr(estimator, "classes_", None)
+        self.task: Task
+        self.classes: list[Any] | None = None
+        if is_classifier(estimator) and classes is not None and np.ndim(classes) == 1:
+            self.task = "classification"
+            self.classes = plain_list(classes)
+        elif is_regressor(estimator):
+            self.task = "regression"
+        else:
+            self.task = "other"
+
+    def predict(self, batch: Any) -> np.ndarray:
+        with predicting("sklearn"):
+            if hasattr(self.estimator, "predict"):
+                return np.asarray(self.estimator.predict(batch))
+            return np.asarray(self.estimator.transform(batch))
+
+    def predict_proba(self, batch: Any) -> np.ndarray | None:
+        if not hasattr(self.estimator, "predict_proba"):
+            return None
+        with predicting("sklearn"):
+            return np.asarray(self.estimator.predict_proba(batch))
+
+
+class SklearnFlavor:
+    """Any object whose class derives from a scikit-learn class (estimators, Pipelines)."""
+
+    name: ClassVar[str] = "sklearn"
+    extra: ClassVar[str | None] = None
+
+    def handles(self, obj: Any) -> bool:
+        return not isinstance(obj, type) and class_in_mro(obj, "sklearn")
+
+    def save(
+        self, obj: Any, directory: Path, *, serialization: str | None = None
+    ) -> dict[str, Any]:
+        import sklearn
+
+        serialization = serialization or "skops"
+        if serialization not in _FILES:
+            raise unknown_serialization(self.name, serialization, list(_FILES))
+        path = Path(directory) / _FILES[serialization]
+        options: dict[str, Any] = {
+            "serialization": serialization,
+            "file": path.name,
+            "sklearn_version": sklearn.__version__,
+        }
+        with translate(FlavorError, f"cannot save {type(obj).__name__} with {serialization}"):
+            if serialization == "skops":
+                import skops.io
+
+                skops.io.dump(obj, path)
+                options["trusted_types"] = sorted(skops.io.get_untrusted_types(file=path))
+            elif serialization == "joblib":
+                import joblib
+
+                joblib.dump(obj, path)
+            else:
+                with path.open("wb") as fh:
+                    pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return options
+
+    def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
+        serialization = options.get("serialization", "skops")
+        if serialization not in _FILES:
+            raise ArtifactError(f"unknown sklearn serialization {serialization!r} in load options")
+        path = artifact_file(directory, options, _FILES[serialization])
+        if serialization == "skops":
+            estimator = _load_skops(path, list(options.get("trusted_types", [])))
+        else:
+            require_trust(trusted, serialization, path)
+            with translate(ArtifactError, f"cannot load {path.name}"):
+                if serialization == "joblib":
+                    import joblib
+
+                    estimator = joblib.load(path)
+                else:
+                    with path.open("rb") as fh:
+                        estimator = pickle.load(fh)
+        return SklearnPredictor(estimator)
+
+
+def _load_skops(path: Path, recorded: list[str]) -> Any:
+    """Load a skops file, trusting exactly the types accepted when it was saved."""
+    import skops.io
+
+    with translate(ArtifactError, f"cannot read {path.name}"):
+        found = skops.io.get_untrusted_types(file=path)
+    unexpected = sorted(set(found) - set(recorded))
+    if unexpected:
+        raise UntrustedArtifactError(
+            f"{path.name} contains types that were not present when it was saved: "
+            + ", ".join(unexpected),
+            hint="the artifact was replaced; register the model again from a trusted source",
+        )
+    with translate(ArtifactError, f"cannot load {path.name}"):
+        return skops.io.load(path, trusted=recorded)
+
+
+SKLEARN = SklearnFlavor()

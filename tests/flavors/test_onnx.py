@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from modelport.errors import FlavorError, MissingExtraError
+from modelport.flavors.conformance import check_flavor
+from modelport.flavors.onnx import ONNX, import_onnxruntime
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+skl2onnx = pytest.importorskip("skl2onnx")
+
+
+def run(proto, feed):
+    """The reference: onnxruntime on the original proto, without the flavor."""
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feed)
+
+
+@pytest.mark.parametrize("zipmap", [True, False])
+def test_classifier_from_skl2onnx(zipmap, xy_multiclass, tmp_path):
+    x, y = xy_multiclass
+    model = LogisticRegression().fit(x, y)
+    options = None if zipmap else {id(model): {"zipmap": False}}
+    proto = skl2onnx.to_onnx(model, x[:1].astype(np.float32), options=options)
+    labels, proba = run(proto, {"X": x.astype(np.float32)})
+    if zipmap:
+        proba = [[row[c] for c in model.classes_] for row in proba]
+    predictor = check_flavor(
+        ONNX, proto, x, tmp_path, expected_predict=labels, expected_proba=np.asarray(proba)
+    )
+    assert predictor.task == "classification"
+    assert predictor.classes == ["high", "low", "mid"]
+    # float32 inside the graph: close to, not identical with, scikit-learn
+    np.testing.assert_allclose(predictor.predict_proba(x), model.predict_proba(x), atol=1e-5)
+
+
+def test_binary_integer_classes(xy, tmp_path):
+    x, y = xy
+    proto = skl2onnx.to_onnx(LogisticRegression().fit(x, y), x[:1].astype(np.float32))
+    labels, _ = run(proto, {"X": x.astype(np.float32)})
+    predictor = check_flavor(ONNX, proto, x, tmp_path, expected_predict=labels)
+    assert predictor.classes == [0, 1]
+
+
+def test_regressor_is_flattened(xy_regression, tmp_path):
+    x, y = xy_regression
+    proto = skl2onnx.to_onnx(LinearRegression().fit(x, y), x[:1].astype(np.float32))
+    (expected,) = run(proto, {"X": x.astype(np.float32)})
+    predictor = check_flavor(ONNX, proto, x, tmp_path, expected_predict=expected[:, 0])
+    assert predictor.task == "regression"
+    assert predictor.classes is None
+    assert predictor.predict_proba(x) is None
+
+
+def test_several_inputs_fed_by_column_name(tmp_path):
+    from onnx import TensorProto, helper
+
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 1])
+    b = helper.make_tensor_value_info("b", TensorProto.DOUBLE, [None, 1])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["b"], ["b32"], to=TensorProto.FLOAT),
+            helper.make_node("Add", ["a", "b32"], ["y"]),
+        ],
+        "add",
+        [a, b],
+        [out],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    batch = pd.DataFrame({"b": [1.0, 2.0, 3.5], "a": [10, 20, 30]})
+    expected = np.array([11.0, 22.0, 33.5], dtype=np.float32)
+    predictor = check_flavor(ONNX, proto, batch, tmp_path, expected_predict=expected)
+    with pytest.raises(FlavorError, match="needs the inputs b"):
+        predictor.predict(batch[["a"]])
+
+
+def test_invalid_proto_is_refused(tmp_path):
+    with pytest.raises(FlavorError, match="not valid"):
+        ONNX.save(onnx.ModelProto(), tmp_path)
+
+
+def test_missing_library(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(MissingExtraError, match=r"modelport\[onnx\]"):
+        import_onnxruntime()
+    with pytest.raises(MissingExtraError):
+        ONNX.load(tmp_path, {"file": "model.onnx"}, trusted=False)

@@ -1,0 +1,158 @@
+"""The public Python API end to end: register, load, predict, aliases, search."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import modelport
+from modelport.errors import (
+    ArtifactIntegrityError,
+    ModelportError,
+    UntrustedArtifactError,
+    ValidationError,
+)
+from modelport.settings import Settings
+
+
+def test_public_api_is_small_and_exported() -> None:
+    for name in modelport.__all__:
+        assert hasattr(modelport, name), name
+    public = {n for n in dir(modelport) if not n.startswith("_")}
+    submodules = {
+        "api",
+        "errors",
+        "flavors",
+        "loaded",
+        "reference",
+        "registration",
+        "registry",
+        "schema",
+        "settings",
+        "monitoring",
+        "model_files",
+        "tabular",
+        "serving",
+        "batch",
+        "demo",
+        "cli",
+    }
+    assert public - submodules - set(modelport.__all__) == set()
+
+
+def test_every_error_subclasses_the_base() -> None:
+    import inspect
+
+    from modelport import errors
+
+    classes = [
+        c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__
+    ]
+    for cls in classes:
+        if cls is not errors.FieldProblem:
+            assert issubclass(cls, ModelportError), cls
+
+
+def credit_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    from modelport.demo.data import FEATURES, credit_data
+
+    data = credit_data(n, seed=seed)
+    return data[FEATURES], data["default"].to_numpy()
+
+
+def test_register_load_predict_round_trip(settings: Settings) -> None:
+    from modelport.demo.training import train_logistic
+
+    data = modelport.demo.data.credit_data(1000, seed=1)  # type: ignore[attr-defined]
+    trained = train_logistic(data.iloc[:800], data.iloc[800:])
+    X = data.drop(columns="default")
+    version = modelport.register(
+        trained.model,
+        "credit",
+        sample=X.iloc[:800],
+        metrics=trained.metrics,
+        tags={"team": "risk"},
+        settings=settings,
+    )
+    assert version.version == 1 and version.flavor == "sklearn"
+    assert version.profile is not None and version.signature is not None
+    model = modelport.load("credit", settings=settings)
+    expected = trained.model.predict(X.iloc[800:])
+    np.testing.assert_array_equal(model.predict(X.iloc[800:]), expected)
+    records = X.iloc[800:810].to_dict(orient="records")
+    np.testing.assert_array_equal(model.predict(records), expected[:10])
+    np.testing.assert_allclose(
+        model.predict_proba(records), trained.model.predict_proba(X.iloc[800:810])
+    )
+    with pytest.raises(ValidationError) as info:
+        model.predict([{**records[0], "region": "atlantis"}])
+    assert info.value.problems[0].field == "region"
+    modelport.set_alias("credit:1", "production", settings=settings)
+    assert modelport.load("credit@production", settings=settings).version.version == 1
+    assert [m.name for m in modelport.list_models(settings=settings)] == ["credit"]
+    assert [
+        v.version for v in modelport.search("cred", tags={"team": "risk"}, settings=settings)
+    ] == [1]
+
+
+def test_numpy_model_gets_an_array_signature(settings: Settings) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    version = modelport.register(clf, "arr", sample=X, settings=settings)
+    assert version.signature["input_kind"] == "ndarray"
+    assert version.signature["outputs"]["classes"] == [0, 1]
+    model = modelport.load("arr:1", settings=settings)
+    np.testing.assert_array_equal(model.predict(X[:5].tolist()), clf.predict(X[:5]))
+
+
+def test_a_model_that_cannot_take_its_sample_is_not_registered(settings: Settings) -> None:
+    rng = np.random.default_rng(0)
+    clf = LogisticRegression().fit(rng.normal(size=(50, 3)), rng.integers(0, 2, 50))
+    with pytest.raises(ModelportError):
+        modelport.register(clf, "wrong", sample=rng.normal(size=(10, 5)), settings=settings)
+    assert modelport.list_models(settings=settings) == []
+
+
+def test_tampered_artifact_is_refused_at_load(settings: Settings) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    version = modelport.register(clf, "t", sample=X, settings=settings)
+    artifact = next(
+        p for p in (settings.resolved_home() / "artifacts" / "t").rglob("*") if p.is_file()
+    )
+    artifact.write_bytes(artifact.read_bytes()[:-1] + b"x")
+    with pytest.raises(ArtifactIntegrityError):
+        modelport.load("t", settings=settings)
+    shutil.rmtree(version.artifact_uri)
+    with pytest.raises(ModelportError):
+        modelport.load("t", settings=settings)
+
+
+def test_pickled_models_need_trust_to_load(settings: Settings) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    modelport.register(clf, "p", sample=X, serialization="joblib", settings=settings)
+    with pytest.raises(UntrustedArtifactError):
+        modelport.load("p", settings=settings)
+    assert modelport.load("p", trusted=True, settings=settings).predict(X[:2]).shape == (2,)
+    trusting = Settings(home=settings.home, trust_pickles=True)
+    assert modelport.load("p", settings=trusting).predict(X[:2]).shape == (2,)
+
+
+def double(batch: np.ndarray) -> np.ndarray:
+    return np.asarray(batch)[:, 0] * 2
+
+
+def test_plain_python_function_model(settings: Settings) -> None:
+    X = np.arange(12, dtype=float).reshape(4, 3)
+    version = modelport.register(double, "fn", sample=X, settings=settings)
+    assert version.flavor == "python"
+    assert modelport.load("fn", settings=settings).predict([[5, 0, 0]]).tolist() == [10.0]
