@@ -17,9 +17,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import fsspec
-
-from modelport.errors import ArtifactError, ArtifactIntegrityError, ArtifactMissing
+from modelport.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    ArtifactMissing,
+    ConfigurationError,
+)
+from modelport.storage import open_location
 
 _CHUNK = 1 << 20
 
@@ -40,20 +44,12 @@ def directory_sha256(directory: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _filesystem(uri: str) -> tuple[Any, str]:
+def _filesystem(uri: str) -> tuple[Any, str, bool]:
     try:
-        fs, root = fsspec.core.url_to_fs(uri)
-    except (ImportError, ValueError) as exc:
-        raise ArtifactError(
-            f"cannot open artifact location {uri!r}: {exc}",
-            hint="use a local directory or an fsspec URL whose package is installed (s3fs, gcsfs)",
-        ) from exc
-    return fs, root
-
-
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in ("file", "local")
+        location = open_location(uri)
+    except ConfigurationError as exc:
+        raise ArtifactError(exc.message, hint=exc.hint) from exc
+    return location.fs, location.root, location.local
 
 
 class ArtifactStore:
@@ -61,8 +57,9 @@ class ArtifactStore:
 
     def __init__(self, root_uri: str, cache_dir: Path) -> None:
         self.root_uri = root_uri.rstrip("/")
-        self.fs, self.root = _filesystem(self.root_uri)
-        self.local = _is_local(self.fs)
+        location = open_location(self.root_uri)
+        self.fs, self.root, self.local = location.fs, location.root, location.local
+        self._location = location
         self.cache_dir = cache_dir
 
     def put(self, source: Path, model_name: str) -> str:
@@ -84,21 +81,18 @@ class ArtifactStore:
                 f"cannot write the artifact to {self.root_uri}: {exc}",
                 hint="check that the artifact location exists and is writable",
             ) from exc
-        return target if self.local else f"{self._protocol()}://{target}"
-
-    def _protocol(self) -> str:
-        return self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return self._location.url(target)
 
     def delete(self, uri: str) -> None:
         """Remove an artifact that never made it into the registry."""
-        fs, path = _filesystem(uri)
+        fs, path, _ = _filesystem(uri)
         with contextlib.suppress(OSError):
             fs.rm(path, recursive=True)
 
     def fetch(self, uri: str, sha256: str) -> Path:
         """A local directory holding the artifact, verified against ``sha256``."""
-        fs, path = _filesystem(uri)
-        if _is_local(fs):
+        fs, path, local = _filesystem(uri)
+        if local:
             local = Path(path)
             if not local.is_dir():
                 raise ArtifactMissing(

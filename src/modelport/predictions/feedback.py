@@ -1,0 +1,189 @@
+"""Ground-truth feedback: durable before it is acknowledged, group-committed under load.
+
+Feedback is appended to a JSON Lines journal per process and day
+(``<root>/feedback/date=<day>/<pid>.jsonl``) and fsync'ed before the caller
+is answered, so an acknowledged label survives ``kill -9`` and power loss.
+Concurrent submissions are gathered by one writer thread into a single
+write + fsync (a group commit): under load the cost of the sync is shared.
+
+Only a local directory gives the fsync guarantee, so the feedback root must be
+local. DuckDB reads the journals directly for monitoring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from modelport.errors import ConfigurationError
+from modelport.storage import open_location
+
+
+@dataclass
+class FeedbackResult:
+    """What happened to each submitted record."""
+
+    accepted: int = 0
+    unknown_ids: list[str] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "unknown_ids": self.unknown_ids, "invalid": self.invalid}
+
+
+def check_feedback(records: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split submitted records into well-formed ones and problems (pure; no I/O)."""
+    if isinstance(records, dict):
+        records = [records]
+    if not isinstance(records, list):
+        return [], [{"index": None, "problem": "expected an object or a list of objects"}]
+    good: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            bad.append({"index": index, "problem": "not an object"})
+            continue
+        pid = record.get("prediction_id")
+        if not isinstance(pid, str) or not pid:
+            bad.append({"index": index, "problem": "prediction_id must be a non-empty string"})
+            continue
+        if "label" not in record:
+            bad.append({"index": index, "prediction_id": pid, "problem": "label is missing"})
+            continue
+        label = record["label"]
+        if isinstance(label, float) and not math.isfinite(label):
+            bad.append({"index": index, "prediction_id": pid, "problem": "label is not finite"})
+            continue
+        if not isinstance(label, (str, int, float, bool)):
+            bad.append(
+                {
+                    "index": index,
+                    "prediction_id": pid,
+                    "problem": "label must be a number, string or boolean",
+                }
+            )
+            continue
+        unknown = set(record) - {"prediction_id", "label"}
+        if unknown:
+            bad.append(
+                {
+                    "index": index,
+                    "prediction_id": pid,
+                    "problem": f"unknown fields: {', '.join(sorted(unknown))}",
+                }
+            )
+            continue
+        good.append({"prediction_id": pid, "label": label})
+    return good, bad
+
+
+class FeedbackStore:
+    """Durable, group-committed append of feedback records."""
+
+    def __init__(self, root_uri: str) -> None:
+        location = open_location(root_uri)
+        if not location.local:
+            raise ConfigurationError(
+                f"feedback needs a local directory to be durable, got {root_uri!r}",
+                hint="set MODELPORT_LOG_URI to a local path (ship the files elsewhere afterwards)",
+            )
+        self.directory = Path(location.root) / "feedback"
+        self._queue: queue.Queue[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = (
+            queue.Queue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.commits = 0
+
+    def write(self, records: list[dict[str, Any]]) -> int:
+        """Append well-formed records durably; returns how many. Blocks until synced."""
+        if not records:
+            return 0
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._ensure_thread()
+        self._queue.put((records, future))
+        return future.result()
+
+    async def submit(self, records: list[dict[str, Any]]) -> int:
+        """The same for the event loop: waits without blocking other requests."""
+        if not records:
+            return 0
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._ensure_thread()
+        self._queue.put((records, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(([], concurrent.futures.Future()))  # wake and stop
+                self._thread.join()
+                self._thread = None
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="feedback-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            pending = [self._queue.get()]
+            while True:  # everything that queued while we waited joins this commit
+                try:
+                    pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(not records for records, _ in pending)
+            work = [(r, f) for r, f in pending if r]
+            if work:
+                try:
+                    self._commit([rec for records, _ in work for rec in records])
+                except BaseException as exc:
+                    for _, future in work:
+                        future.set_exception(exc)
+                else:
+                    for records, future in work:
+                        future.set_result(len(records))
+            if stop:
+                return
+
+    def _commit(self, records: list[dict[str, Any]]) -> None:
+        now = time.time()
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+        stamp = datetime.fromtimestamp(now, UTC).isoformat()
+        lines = b"".join(orjson.dumps({**r, "ts": stamp}) + b"\n" for r in records)
+        directory = self.directory / f"date={day}"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{os.getpid()}.jsonl"
+        created = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(lines)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:  # the new directory entry must be durable too
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        self.commits += 1

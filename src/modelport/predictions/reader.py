@@ -1,0 +1,130 @@
+"""Reading the prediction log and feedback back with DuckDB (local directories).
+
+The log is Hive-partitioned Parquet (model=, version=, date=) and feedback is
+JSON Lines, so any Parquet engine (Spark, Polars) reads the same files; DuckDB
+is the embedded default. Object-store logs need DuckDB's httpfs extension,
+which this offline default does not fetch.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from modelport.predictions.ids import id_time
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class PredictionLogReader:
+    """Queries over ``<root>/predictions`` and ``<root>/feedback``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _files(self, model: str | None, day: str | None = None) -> list[str]:
+        pattern = (
+            self.root / "predictions" / (f"model={model}" if model else "model=*") / "version=*"
+        )
+        pattern = pattern / (f"date={day}" if day else "date=*") / "*.parquet"
+        return sorted(glob.glob(str(pattern)))
+
+    def _feedback_files(self) -> list[str]:
+        return sorted(glob.glob(str(self.root / "feedback" / "date=*" / "*.jsonl")))
+
+    def predictions(
+        self,
+        model: str,
+        *,
+        version: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        with_feedback: bool = False,
+    ) -> pd.DataFrame:
+        """One row per logged prediction, inputs as plain columns, newest last."""
+        files = self._files(model)
+        if not files:
+            return pd.DataFrame()
+        where = ["true"]
+        if version is not None:
+            where.append(f"version = {int(version)}")
+        if since is not None:
+            where.append(f"ts >= {_sql_str(since.isoformat())}::TIMESTAMPTZ")
+        if until is not None:
+            where.append(f"ts < {_sql_str(until.isoformat())}::TIMESTAMPTZ")
+        source = (
+            f"read_parquet([{', '.join(_sql_str(f) for f in files)}], "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+        query = (
+            f"SELECT prediction_id, ts, CAST(version AS INTEGER) AS version, deployment, key, "
+            f"latency_ms, prediction, unnest(inputs) FROM {source} WHERE {' AND '.join(where)}"
+        )
+        con = duckdb.connect()
+        try:
+            if with_feedback and self._feedback_files():
+                con.execute(f"CREATE VIEW feedback AS {self._feedback_sql()}")
+                query = (
+                    f"SELECT p.*, f.label FROM ({query}) p "
+                    f"LEFT JOIN feedback f USING (prediction_id)"
+                )
+            elif with_feedback:
+                query = f"SELECT *, NULL AS label FROM ({query})"
+            return con.execute(f"{query} ORDER BY ts, prediction_id").df()
+        finally:
+            con.close()
+
+    def _feedback_sql(self) -> str:
+        files = ", ".join(_sql_str(f) for f in self._feedback_files())
+        # The latest label for an id wins: feedback can be corrected by sending it again.
+        return (
+            f"SELECT prediction_id, arg_max(label, ts) AS label, max(ts) AS feedback_ts "
+            f"FROM read_json([{files}], format = 'newline_delimited', "
+            f"columns = {{prediction_id: 'VARCHAR', label: 'JSON', ts: 'TIMESTAMPTZ'}}) "
+            f"GROUP BY prediction_id"
+        )
+
+    def feedback(self) -> pd.DataFrame:
+        if not self._feedback_files():
+            return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts"])
+        con = duckdb.connect()
+        try:
+            return con.execute(self._feedback_sql()).df()
+        finally:
+            con.close()
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are in the log (searching only the day partitions they belong to)."""
+        by_day: dict[str, list[str]] = {}
+        for pid in ids:
+            when = id_time(pid)
+            if when is not None:
+                by_day.setdefault(when.strftime("%Y-%m-%d"), []).append(pid)
+        found: set[str] = set()
+        con = duckdb.connect()
+        try:
+            for day, wanted in by_day.items():
+                files = self._files(None, day)
+                if not files:
+                    continue
+                con.register("wanted", pd.DataFrame({"prediction_id": wanted}))
+                rows = con.execute(
+                    f"SELECT DISTINCT p.prediction_id FROM read_parquet("
+                    f"[{', '.join(_sql_str(f) for f in files)}], union_by_name = true) p "
+                    f"JOIN wanted USING (prediction_id)"
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        finally:
+            con.close()
+        return found
+
+    def size_bytes(self) -> int:
+        return sum(os.path.getsize(f) for f in self._files(None))
