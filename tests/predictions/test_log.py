@@ -163,7 +163,9 @@ def test_feedback_group_commits_concurrent_writers(tmp_path: Path) -> None:
     store.close()
     assert store.commits < 200  # syncs were shared
     lines = [
-        l for f in (tmp_path / "feedback").rglob("*.jsonl") for l in f.read_text().splitlines()
+        line
+        for f in (tmp_path / "feedback").rglob("*.jsonl")
+        for line in f.read_text().splitlines()
     ]
     assert len(lines) == 200
 
@@ -179,7 +181,9 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from modelport.predictions import FeedbackStore, LoggedBatch, PredictionLogWriter, new_prediction_ids
+    from modelport.predictions import (
+        FeedbackStore, LoggedBatch, PredictionLogWriter, new_prediction_ids
+    )
     root = sys.argv[1]
     writer = PredictionLogWriter(root, flush_interval=0.2).start()
     store = FeedbackStore(root)
@@ -187,7 +191,8 @@ CHILD = textwrap.dedent(
     while True:
         ids = new_prediction_ids(1)
         now = time.time()
-        writer.append(LoggedBatch("k", 1, ids, np.array([[float(i)]]), ["x"], np.array([i]), ts=now))
+        x = np.array([[float(i)]])
+        writer.append(LoggedBatch("k", 1, ids, x, ["x"], np.array([i]), ts=now))
         store.write([{"prediction_id": ids[0], "label": i}])
         print(f"{ids[0]} {now}", flush=True)  # acknowledged
         i += 1

@@ -1,0 +1,133 @@
+"""The batcher's contract without a server: list in, list out, in order, bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from modelport.errors import ModelNotReady, Overloaded
+from modelport.serving.batching import Batcher
+
+
+def test_results_return_to_their_own_callers_in_order() -> None:
+    calls: list[list[int]] = []
+
+    def double(items: list[int]) -> list[int]:
+        calls.append(items)
+        time.sleep(0.01)  # while this runs, the other submissions queue up
+        return [i * 2 for i in items]
+
+    async def main() -> list[int]:
+        batcher: Batcher[int, int] = Batcher(double, max_batch_size=8)
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(50)))
+        await batcher.aclose()
+        return list(results)
+
+    assert asyncio.run(main()) == [i * 2 for i in range(50)]
+    assert all(len(c) <= 8 for c in calls)
+    assert len(calls) < 50  # requests were batched
+    assert [i for c in calls for i in c] == list(range(50))  # FIFO
+
+
+def test_idle_batcher_dispatches_at_once_and_max_wait_gathers() -> None:
+    sizes: list[int] = []
+
+    async def run(wait_ms: float) -> float:
+        batcher: Batcher[int, int] = Batcher(
+            lambda xs: xs, max_batch_size=4, max_wait_ms=wait_ms, on_batch=sizes.append
+        )
+        t0 = time.perf_counter()
+        await batcher.submit(1)
+        elapsed = time.perf_counter() - t0
+        await batcher.aclose()
+        return elapsed
+
+    assert asyncio.run(run(0)) < 0.05
+    assert asyncio.run(run(150)) >= 0.14  # waited for company that never came
+
+    async def gathered() -> None:
+        batcher: Batcher[int, int] = Batcher(
+            lambda xs: xs, max_batch_size=4, max_wait_ms=1000, on_batch=sizes.append
+        )
+        sizes.clear()
+        t0 = time.perf_counter()
+        tasks = [asyncio.ensure_future(batcher.submit(i)) for i in range(4)]
+        assert await asyncio.gather(*tasks) == [0, 1, 2, 3]
+        assert time.perf_counter() - t0 < 0.5  # a full batch does not wait out max_wait
+        await batcher.aclose()
+
+    asyncio.run(gathered())
+    assert sizes == [4]
+
+
+def test_full_queue_raises_overloaded_and_recovers() -> None:
+    release = threading.Event()
+
+    def slow(items: list[int]) -> list[int]:
+        release.wait(5)
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(slow, max_batch_size=1, max_queue=2)
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.sleep(0.05)  # item 0 is running; the queue is empty again
+        queued = [asyncio.ensure_future(batcher.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0)
+        with pytest.raises(Overloaded):
+            await batcher.submit(3)
+        release.set()
+        assert await asyncio.gather(first, *queued) == [0, 1, 2]
+        assert await batcher.submit(4) == 4
+        await batcher.aclose()
+
+    asyncio.run(main())
+
+
+def test_errors_reach_the_right_callers() -> None:
+    def fn(items: list[int]) -> list[object]:
+        if any(i < 0 for i in items) and len(items) == 1:
+            raise RuntimeError("whole batch failed")
+        return [ValueError(f"bad {i}") if i % 2 else i for i in items]
+
+    async def main() -> None:
+        batcher: Batcher[int, object] = Batcher(fn)
+        with pytest.raises(RuntimeError, match="whole batch"):
+            await batcher.submit(-1)
+        results = await asyncio.gather(
+            *(batcher.submit(i) for i in range(4)), return_exceptions=True
+        )
+        assert results[0] == 0 and results[2] == 2
+        assert isinstance(results[1], ValueError) and isinstance(results[3], ValueError)
+        await batcher.aclose()
+
+    asyncio.run(main())
+
+
+def test_wrong_result_count_is_an_error_not_a_hang() -> None:
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(lambda xs: xs[:-1])
+        with pytest.raises(RuntimeError, match="1 items in, 0 results out"):
+            await batcher.submit(1)
+        await batcher.aclose()
+
+    asyncio.run(main())
+
+
+def test_close_finishes_queued_items_then_refuses() -> None:
+    def slow(items: list[int]) -> list[int]:
+        time.sleep(0.02)
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(slow, max_batch_size=2)
+        tasks = [asyncio.ensure_future(batcher.submit(i)) for i in range(6)]
+        await asyncio.sleep(0)
+        await batcher.aclose()
+        assert [t.result() for t in tasks] == list(range(6))
+        with pytest.raises(ModelNotReady):
+            await batcher.submit(7)
+
+    asyncio.run(main())
