@@ -128,6 +128,27 @@ def test_unseen_categories_are_reported(profile: Profile) -> None:
     assert _json(loud)["features"]["cat_0"]["unseen_categories"] == ["new", "newer"]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_high_cardinality_columns_do_not_false_alarm(seed: int) -> None:
+    def frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": [f"u{v}" for v in rng.integers(0, 10**9, n)],  # every value new
+                "long_tail": rng.zipf(1.3, n).astype(str),
+                "smooth": rng.geometric(0.002, n).astype(str),  # > 1,000 categories
+            }
+        )
+
+    rng = np.random.default_rng(seed)
+    profile = build_profile(frame(20_000, rng))
+    assert all(fp.other > 0 for fp in profile.features.values())  # the cap was hit
+    current = frame(100_000, rng)
+    assert detect_drift(profile, current).drifted_features == []
+    # a frequent category that gains 10% of the rows still alarms
+    current.loc[: 10_000 - 1, "smooth"] = "1"
+    assert detect_drift(profile, current).drifted_features == ["smooth"]
+
+
 def test_missing_values_need_no_preprocessing(profile: Profile) -> None:
     current = make_frame(2_000, seed=71).astype({"normal_3": object, "cat_3": object})
     current.loc[::7, "normal_3"] = None  # None in an object column of numbers
