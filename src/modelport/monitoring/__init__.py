@@ -1,0 +1,34 @@
+"""Monitoring: reference profiles and drift detection.
+
+``build_profile`` summarises a training sample (stored with each model version);
+``detect_drift`` tests production data against such a profile and ``compare``
+tests one raw data set against another. All are pure: data in, results out.
+"""
+
+from modelport.monitoring.drift import (
+    DriftConfig,
+    DriftReport,
+    FeatureDrift,
+    compare,
+    detect_drift,
+)
+from modelport.monitoring.profile import (
+    CategoricalProfile,
+    FeatureProfile,
+    NumericProfile,
+    Profile,
+    build_profile,
+)
+
+__all__ = [
+    "CategoricalProfile",
+    "DriftConfig",
+    "DriftReport",
+    "FeatureDrift",
+    "FeatureProfile",
+    "NumericProfile",
+    "Profile",
+    "build_profile",
+    "compare",
+    "detect_drift",
+]
