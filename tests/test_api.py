@@ -143,3 +143,16 @@ def test_plain_python_function_model(settings: Settings) -> None:
     version = modelport.register(double, "fn", sample=X, settings=settings)
     assert version.flavor == "python"
     assert modelport.load("fn", settings=settings).predict([[5, 0, 0]]).tolist() == [10.0]
+
+
+def test_drift_between_two_frames() -> None:
+    from modelport.demo.data import FEATURES, credit_data
+
+    reference = credit_data(20_000, seed=1)[FEATURES]
+    same = credit_data(20_000, seed=2)[FEATURES]
+    shifted = credit_data(20_000, seed=3, shift=True)[FEATURES]
+    assert modelport.drift(reference, same).to_dict()["drift"] is False
+    report = modelport.drift(reference, shifted).to_dict()
+    assert report["drift"] is True
+    assert {"annual_income", "purpose", "employment_years"} <= set(report["drifted_features"])
+    assert "crypto" in report["features"]["purpose"]["unseen_categories"]

@@ -5,7 +5,7 @@ score in batch and monitor them. The public API is what ``__all__`` lists.
 """
 
 from modelport import errors
-from modelport.api import list_models, load, register, search, set_alias
+from modelport.api import drift, list_models, load, register, search, set_alias
 from modelport.loaded import LoadedModel
 from modelport.reference import Reference
 from modelport.reference import parse as parse_reference
@@ -21,6 +21,7 @@ __all__ = [
     "Registry",
     "Settings",
     "__version__",
+    "drift",
     "errors",
     "list_models",
     "load",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelport.loaded import LoadedModel, load_model
+from modelport.monitoring.drift import DriftConfig, DriftReport, compare
 from modelport.reference import Reference
 from modelport.registration import register_model
 from modelport.registry import AliasEvent, ModelInfo, ModelVersion, Registry
@@ -126,3 +127,23 @@ def search(
     """Versions whose model name contains ``text``, carrying all ``tags``, of ``flavor``."""
     with _registry(registry, settings) as reg:
         return reg.search(text, tags=tags, flavor=flavor)
+
+
+def drift(
+    reference: Any,
+    current: Any,
+    *,
+    config: DriftConfig | None = None,
+    categorical: list[str] | tuple[str, ...] = (),
+) -> DriftReport:
+    """Drift between two data sets (DataFrames), no server or registry needed.
+
+    Per-feature tests (KS, PSI, Wasserstein; chi-square, Jensen-Shannon; missing
+    rate; unseen categories), corrected for testing many features, with effect
+    sizes so that large samples do not alarm on trivial differences.
+
+    >>> report = modelport.drift(train_df, last_week_df)  # doctest: +SKIP
+    >>> report.to_dict()["drifted_features"]              # doctest: +SKIP
+    ['annual_income', 'purpose']
+    """
+    return compare(reference, current, config, categorical=categorical)
