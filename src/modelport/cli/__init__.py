@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from modelport.cli import aliases, demo, models
+from modelport.cli import aliases, demo, models, monitor
 from modelport.cli.output import fail
 from modelport.errors import ModelportError
 
@@ -29,6 +29,7 @@ app = typer.Typer(
 models.attach(app)
 aliases.attach(app)
 demo.attach(app)
+monitor.attach(app)
 
 
 def main() -> None:

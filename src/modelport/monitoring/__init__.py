@@ -12,6 +12,7 @@ from modelport.monitoring.drift import (
     compare,
     detect_drift,
 )
+from modelport.monitoring.monitor import MonitorReport, run_monitor
 from modelport.monitoring.profile import (
     CategoricalProfile,
     FeatureProfile,
@@ -26,9 +27,11 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
     "FeatureProfile",
+    "MonitorReport",
     "NumericProfile",
     "Profile",
     "build_profile",
     "compare",
     "detect_drift",
+    "run_monitor",
 ]

@@ -49,7 +49,13 @@ class PredictionLogReader:
         until: datetime | None = None,
         with_feedback: bool = False,
     ) -> pd.DataFrame:
-        """One row per logged prediction, inputs as plain columns, newest last."""
+        """One row per logged prediction, inputs as plain columns, newest last.
+
+        Columns: prediction_id, ts (UTC), version, deployment, key, latency_ms,
+        prediction, ``proba`` (an array of class probabilities per row, None where not
+        logged; only when some file of the model has it), then the inputs, and with
+        ``with_feedback`` the latest ``label`` (JSON text, None without feedback).
+        """
         files = self._files(model)
         if not files:
             return pd.DataFrame()
@@ -64,12 +70,17 @@ class PredictionLogReader:
             f"read_parquet([{', '.join(_sql_str(f) for f in files)}], "
             "hive_partitioning = true, union_by_name = true)"
         )
-        query = (
-            f"SELECT prediction_id, ts, CAST(version AS INTEGER) AS version, deployment, key, "
-            f"latency_ms, prediction, unnest(inputs) FROM {source} WHERE {' AND '.join(where)}"
-        )
         con = duckdb.connect()
         try:
+            con.execute("SET TimeZone = 'UTC'")
+            # classifiers log class probabilities; other models' files have no such column
+            present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            proba = ", proba" if "proba" in present else ""
+            query = (
+                f"SELECT prediction_id, ts, CAST(version AS INTEGER) AS version, deployment, key, "
+                f"latency_ms, prediction{proba}, unnest(inputs) FROM {source} "
+                f"WHERE {' AND '.join(where)}"
+            )
             if with_feedback and self._feedback_files():
                 con.execute(f"CREATE VIEW feedback AS {self._feedback_sql()}")
                 query = (
