@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from modelport.cli import aliases, demo, models, monitor
+from modelport.cli import aliases, batch, demo, models, monitor
 from modelport.cli.output import fail
 from modelport.errors import ModelportError
 
@@ -30,6 +30,7 @@ models.attach(app)
 aliases.attach(app)
 demo.attach(app)
 monitor.attach(app)
+batch.attach(app)
 
 
 def main() -> None:

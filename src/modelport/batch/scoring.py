@@ -1,0 +1,156 @@
+"""The pure core of batch scoring: one DataFrame in, scored rows and rejected rows out.
+
+Both engines call :class:`Scorer` on every chunk (the local engine in its worker
+processes, Spark inside ``mapInPandas``), so their outputs agree row for row.
+Rows that fail validation are not an error of the job: they are split off with
+the reason, and the remaining rows are scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelport.errors import DataError, ValidationError
+from modelport.loaded import LoadedModel
+
+PREDICTION = "prediction"
+REASON = "_reason"
+
+# Estimators whose ``predict`` is the class of highest ``predict_proba`` (ties to the first
+# class, as ``np.argmax``). For them one model call gives both outputs: a forest's predict
+# would otherwise run every tree twice.
+_ARGMAX_CLASSIFIERS = (
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.linear_model._logistic.LogisticRegression",
+)
+
+
+@dataclass
+class ScoredChunk:
+    """The outcome for one chunk: ``scored`` keeps input order; ``rejected`` has ``_reason``."""
+
+    scored: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def proba_columns(classes: list[Any] | None) -> list[str]:
+    """One output column per class, e.g. ``proba_0``, ``proba_1`` or ``proba_approved``."""
+    return [f"proba_{c}" for c in classes or []]
+
+
+class Scorer:
+    """Validates and scores chunks for one loaded model.
+
+    ``features`` are the input columns given to the model, ``keep`` the input
+    columns copied to the output (ids), ``probabilities`` whether classifiers
+    also write one probability column per class.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        features: list[str],
+        keep: list[str],
+        *,
+        probabilities: bool = True,
+    ) -> None:
+        self.model = model
+        self.features = features
+        self.keep = keep
+        classes = model.classes
+        self.probabilities = probabilities and classes is not None
+        self.proba_columns = proba_columns(classes) if self.probabilities else []
+        self._argmax = self.probabilities and _predicts_argmax(model.predictor)
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [*self.keep, PREDICTION, *self.proba_columns]
+
+    def score(self, frame: pd.DataFrame) -> ScoredChunk:
+        """Score every valid row of ``frame``; invalid rows come back with their reason."""
+        frame = frame.reset_index(drop=True)
+        good = np.ones(len(frame), dtype=bool)
+        reasons: dict[int, list[str]] = {}
+        prepared: Any = None
+        for _attempt in range(len(self.features) + 2):  # each retry removes >= 1 bad field
+            rows = np.flatnonzero(good)
+            subset = frame.iloc[rows] if len(rows) < len(frame) else frame
+            if not len(rows):
+                break
+            try:
+                prepared = self.model.prepare(subset[self.features], extra="ignore")
+                break
+            except ValidationError as exc:
+                for problem in exc.problems:
+                    if problem.kind in ("missing", "unknown", "shape") and not problem.rows:
+                        raise DataError(
+                            f"the input cannot be scored: {problem.describe()}",
+                            hint=exc.hint or "pass the model's features with --columns",
+                        ) from exc
+                    # no row indexes: every remaining row shares the problem
+                    bad = rows[problem.rows] if problem.rows else rows
+                    for row in bad.tolist():
+                        reasons.setdefault(row, []).append(f"'{problem.field}': {problem.detail}")
+                    good[bad] = False
+        else:  # never valid after every retry: reject what is left rather than guess
+            for row in np.flatnonzero(good).tolist():
+                reasons.setdefault(row, []).append("the row could not be validated")
+            good[:] = False
+        rows = np.flatnonzero(good)
+        scored = self._predict(frame.iloc[rows], prepared if len(rows) else None)
+        rejected = frame.iloc[np.flatnonzero(~good)][self._reject_columns(frame)].copy()
+        rejected[REASON] = ["; ".join(reasons[i]) for i in np.flatnonzero(~good).tolist()]
+        return ScoredChunk(scored.reset_index(drop=True), rejected.reset_index(drop=True))
+
+    def _reject_columns(self, frame: pd.DataFrame) -> list[str]:
+        seen = dict.fromkeys([*self.keep, *self.features])
+        return [c for c in seen if c in frame.columns]
+
+    def _predict(self, frame: pd.DataFrame, prepared: Any) -> pd.DataFrame:
+        out = pd.DataFrame({c: frame[c].to_numpy() for c in self.keep})
+        predictor = self.model.predictor
+        classes = self.model.classes
+        if prepared is None:  # nothing valid: the right columns, no rows
+            out[PREDICTION] = np.asarray(classes or [], dtype=_class_dtype(classes))[:0]
+            for column in self.proba_columns:
+                out[column] = np.empty(0, dtype=np.float64)
+            return out
+        proba = predictor.predict_proba(prepared) if self.probabilities else None
+        if proba is not None and self._argmax:
+            prediction = np.asarray(classes, dtype=_class_dtype(classes))[np.argmax(proba, axis=1)]
+        else:
+            prediction = np.asarray(predictor.predict(prepared))
+        out[PREDICTION] = list(prediction) if prediction.ndim > 1 else prediction
+        if proba is not None:
+            for i, column in enumerate(self.proba_columns):
+                out[column] = np.asarray(proba[:, i], dtype=np.float64)
+        return out
+
+
+def _class_dtype(classes: list[Any] | None) -> Any:
+    if classes and all(isinstance(c, (bool, np.bool_)) for c in classes):
+        return bool
+    if classes and all(isinstance(c, (int, np.integer)) for c in classes):
+        return np.int64
+    if classes and all(isinstance(c, (int, float, np.number)) for c in classes):
+        return np.float64
+    return object
+
+
+def _predicts_argmax(predictor: Any) -> bool:
+    """True when ``predict`` equals argmax of ``predict_proba`` for this estimator."""
+    estimator = getattr(predictor, "estimator", None)
+    if estimator is not None and type(estimator).__name__ == "Pipeline":
+        estimator = estimator.steps[-1][1]
+    if estimator is None:
+        return False
+    name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    return name in _ARGMAX_CLASSIFIERS
