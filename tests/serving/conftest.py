@@ -27,7 +27,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import modelport
-from modelport.registry import Registry
 from modelport.settings import Settings
 
 
@@ -81,13 +80,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     modelport.set_alias("numeric:1", "production", settings=settings)
     modelport.set_alias("credit:1", "production", settings=settings)
     return Models(settings, X, v1, v2, test, credit)
-
-
-@pytest.fixture
-def registry(models: Models) -> Iterator[Registry]:
-    reg = Registry(models.settings)
-    yield reg
-    reg.close()
 
 
 def free_port() -> int:

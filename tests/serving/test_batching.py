@@ -131,3 +131,25 @@ def test_close_finishes_queued_items_then_refuses() -> None:
             await batcher.submit(7)
 
     asyncio.run(main())
+
+
+def test_under_load_the_next_batch_waits_for_returning_callers() -> None:
+    sizes: list[int] = []
+
+    def slow(items: list[int]) -> list[int]:
+        time.sleep(0.02)
+        return items
+
+    async def caller(batcher: Batcher[int, int], i: int) -> None:
+        await batcher.submit(i)
+        await asyncio.sleep(0.0003 * i)  # callers come back one by one, as over a network
+        await batcher.submit(i)
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(slow, max_batch_size=8, on_batch=sizes.append)
+        await asyncio.gather(*(caller(batcher, i) for i in range(8)))
+        await batcher.aclose()
+
+    asyncio.run(main())
+    assert sizes[0] == 8
+    assert sizes[1] >= 4  # without lingering, the first caller back would go alone

@@ -122,11 +122,11 @@ async def _hammer(url: str, path: str, rows: np.ndarray, clients: int) -> list[t
     return results
 
 
-def test_concurrent_requests_get_their_own_rows_answer(
+def test_concurrent_requests_get_their_own_rows_answer(  # 32 clients x 25 distinct rows
     server: RunningServer, models: Models
 ) -> None:
     rng = np.random.default_rng(5)
-    rows = models.X[rng.choice(len(models.X), 32 * 50, replace=False)]
+    rows = models.X[rng.choice(len(models.X), 32 * 25, replace=False)]
     results = asyncio.run(_hammer(server.url, "/v1/models/numeric:2:predict", rows, 32))
     expected = models.numeric_v2.predict(rows)
     assert all(status == 200 for status, _ in results)
@@ -201,7 +201,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_zero(
         log,
         "numeric:1",
         "--max-wait-ms",
-        "600",
+        "3000",
         "--max-batch-size",
         "64",
     )
@@ -218,7 +218,11 @@ def test_sigterm_finishes_requests_in_flight_and_exits_zero(
     threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.25)  # the batcher is holding them, waiting for a fuller batch
+    gauge = 'modelport_queue_depth{model="numeric",version="1"} 8.0'
+    deadline = time.monotonic() + 30
+    while gauge not in httpx.get(f"{running.url}/metrics").text:  # all 8 are in flight:
+        assert time.monotonic() < deadline  # the batcher holds them for a fuller batch
+        time.sleep(0.02)
     running.process.send_signal(signal.SIGTERM)
     for t in threads:
         t.join()

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from modelport.cli import aliases, batch, demo, models, monitor
+from modelport.cli import aliases, batch, demo, models, monitor, serve
 from modelport.cli.output import fail
 from modelport.errors import ModelportError
 
@@ -31,6 +31,7 @@ aliases.attach(app)
 demo.attach(app)
 monitor.attach(app)
 batch.attach(app)
+serve.attach(app)
 
 
 def main() -> None:

@@ -1,0 +1,92 @@
+"""Structured JSON access logs with a request id, as a pure ASGI middleware.
+
+A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``) costs one extra
+coroutine per request and leaves streaming and cancellation alone. The request id is the
+client's ``X-Request-ID`` when it is sane, else a fresh one; it is echoed in the response
+header and in the log line. Handlers add ``model``/``version`` to ``scope["state"]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("modelport.access")
+_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def configure(stream: Any = None) -> None:
+    """Send access lines, one JSON object each, to stdout (idempotent)."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(stream or sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+_PREFIX = os.urandom(6).hex()
+_counter = itertools.count(1)
+
+
+def request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The client's X-Request-ID if it is 1-128 plain characters, else a new unique id.
+
+    New ids are a random per-process prefix and a counter: unique across workers and
+    restarts without a system call per request.
+    """
+    for key, value in headers:
+        if key == b"x-request-id":
+            if 0 < len(value) <= 128 and all(c in _SAFE for c in value):
+                return value
+            break
+    return f"{_PREFIX}{next(_counter):012x}".encode()
+
+
+class AccessLogMiddleware:
+    """Adds ``X-Request-ID`` to every HTTP response and logs one JSON line per request."""
+
+    def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(scope["headers"])
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid.decode()
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.enabled and logger.isEnabledFor(logging.INFO):
+                line = {
+                    "ts": time.time(),
+                    "request_id": state["request_id"],
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "model": state.get("model"),
+                    "version": state.get("version"),
+                    "client": scope["client"][0] if scope.get("client") else None,
+                }
+                logger.info(orjson.dumps(line).decode())

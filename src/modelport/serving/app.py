@@ -1,0 +1,368 @@
+"""The ASGI app: thin I/O around the pure codecs, the router and the batchers.
+
+The two prediction routes are raw Starlette routes (no FastAPI dependency solving or
+pydantic on the hot path): read the body with a size limit, decode with orjson, route,
+validate against the signature, submit to the version's batcher, encode. Everything else
+(health, metadata, /metrics) is ordinary FastAPI, and the raw routes are described in the
+OpenAPI document by hand so /docs shows the whole surface.
+
+Only this module turns :mod:`modelport.errors` into HTTP responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
+
+import modelport
+from modelport.errors import ModelportError, PayloadTooLarge
+from modelport.reference import Reference, parse
+from modelport.registry import Registry
+from modelport.serving import access_log
+from modelport.serving.config import ServeConfig
+from modelport.serving.metrics import Metrics
+from modelport.serving.models import ModelPool, ServedVersion
+from modelport.serving.protocols import v1, v2
+from modelport.serving.protocols.common import error_body
+from modelport.settings import Settings
+
+log = logging.getLogger("modelport.serving")
+JSON = "application/json"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    import orjson
+
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON)
+
+
+def error_response(exc: ModelportError) -> Response:
+    return Response(error_body(exc), status_code=int(exc.status), media_type=JSON)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes (declared or streamed) with 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the body has {declared} bytes; the limit is {limit}",
+            hint="split the rows into several requests",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body exceeds the limit of {limit} bytes",
+                hint="split the rows into several requests",
+            )
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def v2_reference(name: str, version: str | None = None) -> Reference:
+    """``/v2/models/{name}[/versions/{v}]``: ``v`` is a version number or an alias."""
+    if not version:
+        return parse(name)
+    return parse(f"{name}:{version}" if version.isdigit() else f"{name}@{version}")
+
+
+class Server:
+    """The request handlers, bound to one pool, config and metrics."""
+
+    def __init__(self, pool: ModelPool, config: ServeConfig, metrics: Metrics) -> None:
+        self.pool = pool
+        self.config = config
+        self.metrics = metrics
+
+    def _finish(
+        self, request: Request, served: ServedVersion | None, protocol: str, status: int, t0: float
+    ) -> None:
+        model, version = (served.name, served.version_label) if served else ("", "")
+        self.metrics.observe_request(model, version, protocol, status, time.perf_counter() - t0)
+        state = request.scope.get("state")
+        if served is not None and state is not None:
+            state["model"], state["version"] = served.name, served.version
+
+    async def v1_predict(self, request: Request) -> Response:
+        t0 = time.perf_counter()
+        served = None
+        try:
+            body = await read_body(request, self.config.max_body_bytes)
+            # no await from routing to submit: an alias swap cannot retire `served` between
+            served = self.pool.route(parse(request.path_params["name"]))
+            req = v1.decode_request(body)
+            prepared = served.prepare(req.data)
+            predictions, probas = await served.predict(prepared, proba=req.probabilities)
+            response = Response(
+                v1.encode_response(predictions, probas, served.classes), media_type=JSON
+            )
+        except ModelportError as exc:
+            response = error_response(exc)
+        except Exception as exc:
+            log.exception("v1 predict failed")
+            response = error_response(ModelportError(f"internal error: {type(exc).__name__}"))
+        self._finish(request, served, "v1", response.status_code, t0)
+        return response
+
+    async def v2_infer(self, request: Request) -> Response:
+        t0 = time.perf_counter()
+        served = None
+        try:
+            body = await read_body(request, self.config.max_body_bytes)
+            params = request.path_params
+            served = self.pool.route(v2_reference(params["name"], params.get("version")))
+            header = request.headers.get("inference-header-content-length")
+            req = v2.decode_request(
+                body,
+                int(header) if header and header.isdigit() else None,
+                served.signature,
+                served.has_proba,
+            )
+            prepared = served.prepare(req.data)
+            predictions, probas = await served.predict(
+                prepared, proba="predict_proba" in req.outputs
+            )
+            results = {"predict": predictions}
+            if probas is not None:
+                results["predict_proba"] = probas
+            content, header_length = v2.encode_response(served.name, served.version, req, results)
+            response = Response(content, media_type=JSON)
+            if header_length is not None:
+                response.media_type = "application/octet-stream"
+                response.headers["content-type"] = "application/octet-stream"
+                response.headers["inference-header-content-length"] = str(header_length)
+        except ModelportError as exc:
+            response = error_response(exc)
+        except Exception as exc:
+            log.exception("v2 infer failed")
+            response = error_response(ModelportError(f"internal error: {type(exc).__name__}"))
+        self._finish(request, served, "v2", response.status_code, t0)
+        return response
+
+
+class HotPathRouter:
+    """Sends the prediction POSTs straight to their handlers; everything else to FastAPI.
+
+    FastAPI wraps every request in several middlewares (exception handling, body limits,
+    an AsyncExitStack); for a 100-microsecond model call they cost more than the model.
+    The hot handlers catch their own errors, so they need none of it.
+    """
+
+    def __init__(self, routes: list[tuple[str, Endpoint]], fallback: FastAPI) -> None:
+        self.routes = [(compile_path(path)[0], endpoint) for path, endpoint in routes]
+        self.fallback = fallback  # also runs the lifespan
+        self.state = fallback.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            for regex, endpoint in self.routes:
+                match = regex.match(path)
+                if match is not None:
+                    scope["path_params"] = match.groupdict()
+                    response = await endpoint(Request(scope, receive))
+                    await response(scope, receive, send)
+                    return
+        await self.fallback(scope, receive, send)
+
+
+def create_app(
+    config: ServeConfig | None = None,
+    *,
+    registry: Registry | None = None,
+    settings: Settings | None = None,
+) -> HotPathRouter:
+    """Build the app; models load in its lifespan, so it is ready once startup completes.
+
+    >>> app = create_app(ServeConfig(refs=("credit-risk@production",)))  # doctest: +SKIP
+    """
+    config = config or ServeConfig()
+    owns_registry = registry is None
+    registry = registry or Registry(settings or Settings())
+    metrics = Metrics()
+    pool = ModelPool(registry, config, metrics)
+    server = Server(pool, config, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(pool.load)
+        # Everything loaded so far (libraries, models) lives as long as the process: move it
+        # out of the collector's sight, so full collections stay short instead of pausing
+        # every request for tens of milliseconds now and then.
+        gc.collect()
+        gc.freeze()
+        follower = asyncio.create_task(pool.follow(), name="alias-follower")
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            await pool.aclose()
+            if owns_registry:
+                registry.close()
+
+    app = FastAPI(
+        title="modelport serving",
+        version=modelport.__version__,
+        lifespan=lifespan,
+        description="Open Inference Protocol (KServe V2) and KServe V1 / TF-Serving JSON.",
+    )
+    app.state.pool = pool
+    app.state.metrics = metrics
+
+    @app.exception_handler(ModelportError)
+    async def _modelport_error(_: Request, exc: ModelportError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> Response:
+        return _json({"error": exc.detail}, exc.status_code)
+
+    _add_metadata_routes(app, pool, metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    hot = [
+        ("/v1/models/{name}:predict", server.v1_predict),
+        ("/v2/models/{name}/infer", server.v2_infer),
+        ("/v2/models/{name}/versions/{version}/infer", server.v2_infer),
+    ]
+    return HotPathRouter(hot, app)
+
+
+def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None:
+    @app.get("/v2/health/live", tags=["v2"], summary="The process is up")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", tags=["v2"], summary="Every requested model is loaded")
+    async def ready() -> Response:
+        return _json({"ready": pool.ready}, 200 if pool.ready else 503)
+
+    @app.get("/v2", tags=["v2"], summary="Server metadata")
+    async def server_metadata() -> dict[str, Any]:
+        return {
+            "name": "modelport",
+            "version": modelport.__version__,
+            "extensions": ["binary_tensor_data"],
+        }
+
+    def metadata(name: str, version: str | None) -> dict[str, Any]:
+        served = pool.route(v2_reference(name, version))
+        ref = parse(name)
+        return v2.model_metadata(
+            name,
+            pool.router.versions_of(ref.name),
+            f"modelport_{served.loaded.version.flavor}",
+            served.signature,
+            served.classes,
+        )
+
+    @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata: inputs and outputs")
+    async def model_metadata(name: str) -> dict[str, Any]:
+        return metadata(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"], summary="Version metadata")
+    async def version_metadata(name: str, version: str) -> dict[str, Any]:
+        return metadata(name, version)
+
+    @app.get("/v2/models/{name}/ready", tags=["v2"], summary="The model can answer")
+    async def model_ready(name: str) -> dict[str, Any]:
+        pool.route(v2_reference(name))
+        return {"name": name, "ready": True}
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"], summary="Version ready")
+    async def version_ready(name: str, version: str) -> dict[str, Any]:
+        pool.route(v2_reference(name, version))
+        return {"name": name, "version": version, "ready": True}
+
+    @app.get("/v1/models/{name}", tags=["v1"], summary="KServe V1 / TF-Serving model status")
+    async def v1_status(name: str) -> dict[str, Any]:
+        served = pool.route(parse(name))
+        return v1.status(name, served.version)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.content_type)
+
+
+_RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
+    "/v1/models/{name}:predict": {
+        "post": {
+            "tags": ["v1"],
+            "summary": "Predict (KServe V1 / TF-Serving JSON)",
+            "description": v1.__doc__,
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "name, name:3 or name@alias (URL-encoded)",
+                }
+            ],
+            "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": {"description": "predictions"},
+                "400": {"description": "malformed request"},
+                "404": {"description": "model not served"},
+                "413": {"description": "body too large"},
+                "422": {"description": "input does not match the signature"},
+                "503": {"description": "overloaded"},
+            },
+        }
+    },
+}
+for _path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
+    _params = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    if "{version}" in _path:
+        _params.append(
+            {
+                "name": "version",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "a version number or an alias",
+            }
+        )
+    _RAW_ROUTE_DOCS[_path] = {
+        "post": {
+            "tags": ["v2"],
+            "summary": "Infer (Open Inference Protocol)",
+            "description": v2.__doc__,
+            "parameters": _params,
+            "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "outputs predict and predict_proba"}},
+        }
+    }
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("paths", {}).update(_RAW_ROUTE_DOCS)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for ``--workers N``: config from ``MODELPORT_SERVE_CONFIG``."""
+    config = ServeConfig.from_env()
+    access_log.configure()
+    return access_log.AccessLogMiddleware(create_app(config), enabled=config.access_log)

@@ -1,0 +1,91 @@
+"""Prometheus metrics of one server process, in their own collector registry.
+
+A registry per app (not the global default) lets tests build many apps in one process.
+With ``--workers N`` each worker exposes its own numbers at /metrics; scrape each worker
+or run one worker per container (the usual Kubernetes shape).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+disable_created_metrics()  # the *_created series only add noise to every scrape
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Metrics:
+    """The server's metrics; label children are cached because lookups sit on the hot path."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "modelport_requests_total",
+            "Prediction requests by model, version, protocol and HTTP status.",
+            ["model", "version", "protocol", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "modelport_request_duration_seconds",
+            "Prediction request latency, from routing to the encoded response.",
+            ["model", "protocol"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "modelport_batch_size",
+            "Requests per model call made by the adaptive batcher.",
+            ["model", "version"],
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "modelport_queue_depth",
+            "Requests waiting for the batcher of a served version.",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.load_seconds = Gauge(
+            "modelport_model_load_seconds",
+            "Seconds to fetch, verify and load a served version.",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.swaps = Counter(
+            "modelport_alias_swaps_total",
+            "Times a served alias or latest moved to another version without restart.",
+            ["model", "pointer"],
+            registry=self.registry,
+        )
+        self._request_children: dict[tuple[str, str, str, int], Counter] = {}
+        self._latency_children: dict[tuple[str, str], Histogram] = {}
+
+    def observe_request(
+        self, model: str, version: str, protocol: str, status: int, seconds: float
+    ) -> None:
+        key = (model, version, protocol, status)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self.requests.labels(model, version, protocol, str(status))
+            self._request_children[key] = counter
+        counter.inc()
+        lkey = (model, protocol)
+        histogram = self._latency_children.get(lkey)
+        if histogram is None:
+            histogram = self.latency.labels(model, protocol)
+            self._latency_children[lkey] = histogram
+        histogram.observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

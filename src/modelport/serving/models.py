@@ -1,0 +1,245 @@
+"""The served-model pool: loaded versions with their batchers, and the alias follower.
+
+Each served version owns one :class:`~modelport.serving.batching.Batcher` whose
+list-in/list-out function concatenates the requests' validated inputs, predicts once and
+splits the results. A background task polls the registry for what every followed pointer
+(``name`` = latest, ``name@alias``) resolves to; when one moves, the new version is loaded
+and warmed in a thread, then the routing table is swapped in one step on the event loop.
+Requests already routed to the old version finish on it; it is retired afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelport.errors import NotFoundError
+from modelport.loaded import LoadedModel, load_model
+from modelport.reference import Reference, parse
+from modelport.registry import Registry
+from modelport.schema import Signature
+from modelport.serving.batching import Batcher
+from modelport.serving.config import ServeConfig
+from modelport.serving.metrics import Metrics
+from modelport.serving.routing import Router, pointer
+
+log = logging.getLogger("modelport.serving")
+
+#: one request's share of a batch result: predictions and, if asked, probabilities
+Prediction = tuple[np.ndarray, np.ndarray | None]
+
+
+class ServedVersion:
+    """One loaded version, its batcher and what the protocols need to describe it."""
+
+    def __init__(self, loaded: LoadedModel, config: ServeConfig, metrics: Metrics) -> None:
+        self.loaded = loaded
+        self.name = loaded.version.name
+        self.version = loaded.version.version
+        self.version_label = str(self.version)
+        self.signature: Signature | None = loaded.signature
+        self.predictor = loaded.predictor
+        self.classes = loaded.predictor.classes
+        outputs = self.signature.outputs if self.signature else None
+        self.has_proba = bool(outputs.has_proba) if outputs else self.classes is not None
+        batch = config.batch_for(self.name)
+        histogram = metrics.batch_size.labels(self.name, self.version_label)
+        self._queue_gauge = metrics.queue_depth.labels(self.name, self.version_label)
+        metrics.load_seconds.labels(self.name, self.version_label).set(loaded.load_seconds)
+        self.batcher: Batcher[tuple[Any, bool], Prediction] = Batcher(
+            self._predict_batch,
+            max_batch_size=batch.max_batch_size,
+            max_wait_ms=batch.max_wait_ms,
+            max_queue=batch.max_queue,
+            name=f"{self.name}:{self.version}",
+            on_batch=histogram.observe,
+        )
+
+    def prepare(self, data: Any) -> Any:
+        """Validate and coerce one request's input (raises ValidationError naming fields)."""
+        return self.loaded.prepare(data)
+
+    async def predict(self, prepared: Any, *, proba: bool = False) -> Prediction:
+        self._queue_gauge.set(self.batcher.depth + 1)
+        try:
+            return await self.batcher.submit((prepared, proba))
+        finally:
+            self._queue_gauge.set(self.batcher.depth)
+
+    def _predict_batch(self, items: list[tuple[Any, bool]]) -> list[Prediction]:
+        """The batch contract: many validated inputs in, one prediction pair per input out."""
+        inputs = [x for x, _ in items]
+        lengths = [len(x) for x in inputs]
+        if len(inputs) == 1:
+            batch = inputs[0]
+        elif isinstance(inputs[0], pd.DataFrame):
+            batch = pd.concat(inputs, ignore_index=True)
+        else:
+            batch = np.concatenate(inputs)
+        predictions = np.asarray(self.predictor.predict(batch))
+        probas = None
+        if self.has_proba and any(want for _, want in items):
+            probas = self.predictor.predict_proba(batch)
+        results: list[Prediction] = []
+        start = 0
+        for (_, want), n in zip(items, lengths, strict=True):
+            end = start + n
+            part = probas[start:end] if (probas is not None and want) else None
+            results.append((predictions[start:end], part))
+            start = end
+        return results
+
+    def warm(self) -> None:
+        """One prediction on a synthetic row, so the first real request pays no lazy setup."""
+        if self.signature is None:
+            return
+        row = {f.name: _example_value(f) for f in self.signature.inputs}
+        self.batcher.call([(self.prepare([row]), self.has_proba)])
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "flavor": self.loaded.version.flavor}
+
+
+def _example_value(spec: Any) -> Any:
+    if spec.kind == "category" and spec.categories:
+        return spec.categories[0]
+    if spec.kind in ("float", "integer"):
+        return spec.min if spec.min is not None else 0
+    if spec.kind == "boolean":
+        return False
+    if spec.kind == "datetime":
+        return "2020-01-01"
+    return None if spec.nullable else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """A pointer that now resolves to another version (``served`` set if newly loaded)."""
+
+    ptr: Reference
+    version: int
+    served: ServedVersion | None
+
+
+class ModelPool:
+    """Everything the server serves, and the follower that keeps pointers current."""
+
+    def __init__(self, registry: Registry, config: ServeConfig, metrics: Metrics) -> None:
+        self.registry = registry
+        self.config = config
+        self.metrics = metrics
+        self.router: Router[ServedVersion] = Router()
+        self.ready = False
+        self._serve_all = not config.refs
+        self._failed: set[tuple[str, int]] = set()  # versions that would not load or warm
+
+    # -- startup ----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load and warm every requested reference (blocking; run before serving)."""
+        refs = [parse(r) for r in self.config.refs] or self._all_pointers()
+        for ref in refs:
+            exact = self.registry.resolve(ref)
+            assert exact.version is not None
+            key = (ref.name, exact.version)
+            if key not in self.router.versions:
+                self.router.add(*key, self._load(exact), pinned=ref.version is not None)
+            elif ref.version is not None:
+                self.router.pinned.add(key)
+            if ref.version is None:
+                self.router.point(pointer(ref.name, ref.alias), exact.version)
+        self.ready = True
+
+    def _all_pointers(self) -> list[Reference]:
+        refs: list[Reference] = []
+        for info in self.registry.list_models():
+            if info.latest_version is None:
+                continue
+            refs.append(pointer(info.name))
+            refs.extend(pointer(info.name, alias) for alias in info.aliases)
+        return refs
+
+    def _load(self, ref: Reference) -> ServedVersion:
+        loaded = load_model(self.registry, ref)
+        served = ServedVersion(loaded, self.config, self.metrics)
+        served.warm()
+        log.info("loaded %s in %.3fs", ref, loaded.load_seconds)
+        return served
+
+    def route(self, ref: Reference) -> ServedVersion:
+        return self.router.route(ref)
+
+    # -- following aliases ------------------------------------------------------------
+
+    async def follow(self) -> None:
+        """Poll the registry forever; apply moves on the loop so swaps are atomic."""
+        while True:
+            await asyncio.sleep(self.config.poll_interval)
+            try:
+                await self.poll_once()
+            except Exception:  # a registry hiccup must not stop the follower
+                log.exception("checking the registry for alias moves failed")
+
+    async def poll_once(self) -> None:
+        pointers = dict(self.router.pointers)
+        loaded = set(self.router.versions)
+        moves, dropped = await asyncio.to_thread(self._find_moves, pointers, loaded)
+        for move in moves:
+            if move.served is not None:
+                self.router.add(move.ptr.name, move.version, move.served)
+            previous = self.router.pointers.get(move.ptr)
+            self.router.point(move.ptr, move.version)
+            self.metrics.swaps.labels(move.ptr.name, str(move.ptr)).inc()
+            log.info("%s moved %s -> %s:%d", move.ptr, previous, move.ptr.name, move.version)
+        for ptr in dropped:
+            self.router.drop(ptr)
+            log.warning("%s no longer exists in the registry; stopped serving it", ptr)
+        await self._retire(self.router.sweep())
+
+    def _find_moves(
+        self, pointers: dict[Reference, int], loaded: set[tuple[str, int]]
+    ) -> tuple[list[_Move], list[Reference]]:
+        """In a thread: what each pointer resolves to now, loading new versions."""
+        watch: Iterable[Reference] = pointers
+        if self._serve_all:
+            watch = {*pointers, *self._all_pointers()}
+        moves: list[_Move] = []
+        dropped: list[Reference] = []
+        fresh: dict[tuple[str, int], ServedVersion] = {}
+        for ptr in watch:
+            try:
+                version = self.registry.resolve(ptr).version
+            except NotFoundError:
+                if ptr in pointers:
+                    dropped.append(ptr)
+                continue
+            assert version is not None
+            key = (ptr.name, version)
+            if pointers.get(ptr) == version or key in self._failed:
+                continue
+            served = None
+            if key not in loaded:
+                served = fresh.get(key)
+                if served is None:
+                    try:
+                        served = fresh[key] = self._load(Reference(ptr.name, version=version))
+                    except Exception:  # a broken version must not take the server down
+                        log.exception("cannot serve %s:%d; %s stays where it was", *key, ptr)
+                        self._failed.add(key)
+                        continue
+            moves.append(_Move(ptr, version, served))
+        return moves, dropped
+
+    async def _retire(self, retired: list[ServedVersion]) -> None:
+        for served in retired:
+            await served.batcher.aclose()  # requests already routed to it finish first
+            log.info("retired %s:%d", served.name, served.version)
+
+    async def aclose(self) -> None:
+        await self._retire(list(self.router.versions.values()))

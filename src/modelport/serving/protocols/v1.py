@@ -1,0 +1,88 @@
+"""KServe V1 / TF-Serving JSON: ``POST /v1/models/{name}:predict``.
+
+Request, one of::
+
+    {"instances": [[1.0, 2.0], ...]}                  rows in signature order
+    {"instances": [{"age": 31, "home": "rent"}, ...]}  records
+    {"inputs": {"age": [31, 45], "home": ["rent", "own"]}}  columns (TF-Serving columnar)
+    {"inputs": [[1.0, 2.0], ...]}                      rows again
+
+Add ``"parameters": {"probabilities": true}`` to also get class probabilities.
+
+Response::
+
+    {"predictions": [0, 1, ...]}
+    {"predictions": [0, 1], "probabilities": [[0.9, 0.1], ...], "classes": [0, 1]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelport.errors import InvalidArgument
+from modelport.serving.protocols.common import load_json
+
+
+@dataclass(frozen=True, slots=True)
+class V1Request:
+    data: Any
+    probabilities: bool = False
+
+
+def decode_request(body: bytes) -> V1Request:
+    """Request bytes -> the input for ``LoadedModel.prepare`` (raises 400 on a bad envelope)."""
+    doc = load_json(body)
+    if not isinstance(doc, dict):
+        raise InvalidArgument(
+            "the body must be a JSON object", hint='send {"instances": [...]} or {"inputs": ...}'
+        )
+    has_instances = "instances" in doc
+    if has_instances == ("inputs" in doc):
+        raise InvalidArgument(
+            'give exactly one of "instances" and "inputs"',
+            hint='rows or records: {"instances": [...]}; columns: {"inputs": {"f": [...]}}',
+        )
+    data = doc["instances"] if has_instances else doc["inputs"]
+    if isinstance(data, dict) and has_instances:
+        data = [data]  # one record
+    if not isinstance(data, (list, dict)) or not data:
+        raise InvalidArgument(
+            "no input rows", hint="send at least one row, record or non-empty column"
+        )
+    parameters = doc.get("parameters")
+    probabilities = isinstance(parameters, dict) and parameters.get("probabilities") is True
+    return V1Request(data, probabilities)
+
+
+def encode_response(
+    predictions: np.ndarray, probabilities: np.ndarray | None, classes: list[Any] | None
+) -> bytes:
+    if probabilities is None:
+        return orjson.dumps({"predictions": predictions.tolist()})
+    return orjson.dumps(
+        {
+            "predictions": predictions.tolist(),
+            "probabilities": probabilities.tolist(),
+            "classes": classes,
+        }
+    )
+
+
+def status(name: str, version: int, ready: bool = True) -> dict[str, Any]:
+    """``GET /v1/models/{name}``: KServe V1 readiness plus TF-Serving's version status."""
+    return {
+        "name": name,
+        "ready": ready,
+        "version": str(version),
+        "model_version_status": [
+            {
+                "version": str(version),
+                "state": "AVAILABLE" if ready else "LOADING",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+        ],
+    }

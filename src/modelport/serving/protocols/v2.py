@@ -1,0 +1,276 @@
+"""Open Inference Protocol (KServe V2) over REST, with Triton's binary tensor extension.
+
+Inputs are either one tensor per feature (named like the feature, shape ``[n]`` or
+``[n, 1]``) or a single 2-D tensor ``[n, features]`` in signature order. Tensor data may
+be JSON (flat or nested) or raw bytes after the JSON header (``Inference-Header-Content-
+Length`` and ``parameters.binary_data_size``, as ``tritonclient`` sends by default).
+
+Outputs are ``predict`` (shape ``[n]``) and, for classifiers, ``predict_proba``
+(``[n, classes]``). Unless ``outputs`` names some, both are returned. Binary output is used
+when asked for per output (``parameters.binary_data``) or for all (``binary_data_output``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelport.errors import FieldProblem, InvalidArgument, ValidationError
+from modelport.schema import Signature
+from modelport.serving.protocols.common import load_json
+
+DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(bool),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "BYTES": np.dtype(object),
+}
+OUTPUTS = ("predict", "predict_proba")
+
+
+@dataclass(slots=True)
+class V2Request:
+    data: Any
+    id: str | None = None
+    #: requested output name -> binary encoding wanted
+    outputs: dict[str, bool] = field(default_factory=dict)
+
+
+def datatype_of(array: np.ndarray) -> str:
+    """The protocol datatype of a NumPy result."""
+    if array.dtype.kind in "OUS":
+        return "BYTES"
+    for name, dtype in DTYPES.items():
+        if dtype == array.dtype and name != "BYTES":
+            return name
+    return "FP64"
+
+
+def feature_datatype(kind: str, dtype: str) -> str:
+    """The datatype a client should send for a signature feature."""
+    if kind == "float":
+        return "FP32" if dtype == "float32" else "FP64"
+    if kind == "integer":
+        return "INT64"
+    if kind == "boolean":
+        return "BOOL"
+    return "BYTES"
+
+
+def decode_request(
+    body: bytes, header_length: int | None, signature: Signature | None, has_proba: bool
+) -> V2Request:
+    """Request bytes -> model input for ``prepare`` and the outputs wanted."""
+    if header_length is not None:
+        if header_length < 0 or header_length > len(body):
+            raise InvalidArgument(
+                f"Inference-Header-Content-Length {header_length} exceeds the body "
+                f"({len(body)} bytes)"
+            )
+        doc, binary = load_json(body[:header_length]), memoryview(body)[header_length:]
+    else:
+        doc, binary = load_json(body), memoryview(b"")
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
+        raise InvalidArgument(
+            'the body must be an object with a non-empty "inputs" list',
+            hint='send {"inputs": [{"name", "shape", "datatype", "data"}, ...]}',
+        )
+    tensors: dict[str, np.ndarray] = {}
+    offset = 0
+    for spec in doc["inputs"]:
+        name, array, offset = _tensor(spec, binary, offset)
+        tensors[name] = array
+    if offset != len(binary):
+        raise InvalidArgument(f"{len(binary) - offset} bytes of binary data belong to no input")
+    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
+    return V2Request(
+        data=_model_input(tensors, signature),
+        id=str(doc["id"]) if doc.get("id") is not None else None,
+        outputs=_requested_outputs(doc.get("outputs"), params, has_proba),
+    )
+
+
+def _tensor(spec: Any, binary: memoryview, offset: int) -> tuple[str, np.ndarray, int]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise InvalidArgument('every input needs a "name", "shape", "datatype" and data')
+    name = spec["name"]
+    shape, datatype = spec.get("shape"), spec.get("datatype")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise _problem(name, "shape", f"shape must be a list of sizes, got {shape!r}")
+    if datatype not in DTYPES:
+        raise _problem(name, "type", f"unknown datatype {datatype!r}; use one of {list(DTYPES)}")
+    count = int(np.prod(shape)) if shape else 1
+    params = spec.get("parameters") or {}
+    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    if size is not None:
+        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            raise InvalidArgument(f"input {name!r}: binary_data_size {size!r} exceeds the body")
+        raw = binary[offset : offset + size]
+        offset += size
+        values = _from_binary(name, raw, datatype, count)
+    else:
+        if "data" not in spec:
+            raise _problem(name, "missing", "has no data")
+        values = _from_json(name, spec["data"], datatype)
+    if values.size != count:
+        raise _problem(name, "shape", f"shape {shape} needs {count} values, got {values.size}")
+    return name, values.reshape(shape), offset
+
+
+def _from_json(name: str, data: Any, datatype: str) -> np.ndarray:
+    try:
+        if datatype == "BYTES":
+            values = np.asarray(data, dtype=object).ravel()
+            return np.array([_text(v) for v in values], dtype=object)
+        return np.asarray(data, dtype=DTYPES[datatype]).ravel()
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _problem(name, "type", f"data does not match datatype {datatype}: {exc}") from exc
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.ndarray:
+    if datatype == "BYTES":
+        items: list[str] = []
+        pos = 0
+        while pos < len(raw):
+            if pos + 4 > len(raw):
+                raise _problem(name, "shape", "truncated BYTES element")
+            (length,) = struct.unpack_from("<I", raw, pos)
+            items.append(bytes(raw[pos + 4 : pos + 4 + length]).decode("utf-8", "replace"))
+            pos += 4 + length
+        return np.array(items, dtype=object)
+    dtype = DTYPES[datatype]
+    if datatype == "BOOL":
+        dtype = np.dtype(np.uint8)
+    if len(raw) != count * dtype.itemsize:
+        raise _problem(name, "shape", f"{len(raw)} bytes do not hold {count} {datatype} values")
+    values = np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+    return values.astype(bool) if datatype == "BOOL" else values
+
+
+def _model_input(tensors: dict[str, np.ndarray], signature: Signature | None) -> Any:
+    """One 2-D tensor -> rows; one tensor per feature -> columns."""
+    names = set(signature.names) if signature else set()
+    if len(tensors) == 1:
+        ((name, array),) = tensors.items()
+        if name not in names or (array.ndim == 2 and array.shape[1] != 1):
+            if array.ndim != 2:
+                raise _problem(
+                    name,
+                    "shape",
+                    f"a single input must be 2-D [rows, features], got shape {list(array.shape)}",
+                )
+            return array
+    columns: dict[str, np.ndarray] = {}
+    for name, array in tensors.items():
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise _problem(
+                name,
+                "shape",
+                f"a per-feature input must have shape [n] or [n, 1], got {list(array.shape)}",
+            )
+        columns[name] = array
+    return columns
+
+
+def _requested_outputs(outputs: Any, params: dict[str, Any], has_proba: bool) -> dict[str, bool]:
+    available = OUTPUTS if has_proba else OUTPUTS[:1]
+    binary_all = params.get("binary_data_output") is True
+    if not outputs:
+        return dict.fromkeys(available, binary_all)
+    wanted: dict[str, bool] = {}
+    for out in outputs:
+        name = out.get("name") if isinstance(out, dict) else None
+        if name not in available:
+            raise InvalidArgument(f"unknown output {name!r}", hint=f"outputs: {list(available)}")
+        out_params = out.get("parameters") or {}
+        wanted[name] = bool(out_params.get("binary_data", binary_all))
+    return wanted
+
+
+def _problem(field_name: str, kind: str, detail: str) -> ValidationError:
+    return ValidationError([FieldProblem(field_name, kind, detail)])
+
+
+def encode_response(
+    model: str, version: int, request: V2Request, results: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
+    """The response body, and the JSON header length when binary tensors follow it."""
+    outputs: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name, binary in request.outputs.items():
+        array = results[name]
+        out: dict[str, Any] = {
+            "name": name,
+            "shape": list(array.shape),
+            "datatype": datatype_of(array),
+        }
+        if binary:
+            raw = _to_binary(array)
+            out["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            out["data"] = array.ravel().tolist()
+        outputs.append(out)
+    doc: dict[str, Any] = {"model_name": model, "model_version": str(version), "outputs": outputs}
+    if request.id is not None:
+        doc["id"] = request.id
+    header = orjson.dumps(doc)
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)
+
+
+def _to_binary(array: np.ndarray) -> bytes:
+    if datatype_of(array) == "BYTES":
+        parts = []
+        for value in array.ravel():
+            data = value if isinstance(value, bytes) else str(value).encode()
+            parts.append(struct.pack("<I", len(data)) + data)
+        return b"".join(parts)
+    return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+
+
+def model_metadata(
+    name: str, versions: list[int], platform: str, signature: Signature | None, classes: Any
+) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: the inputs a client should send and the outputs it gets."""
+    inputs = [
+        {"name": f.name, "datatype": feature_datatype(f.kind, f.dtype), "shape": [-1]}
+        for f in (signature.inputs if signature else [])
+    ]
+    outputs = [
+        {"name": "predict", "datatype": "BYTES" if _textual(classes) else "FP64", "shape": [-1]}
+    ]
+    if classes is not None:
+        outputs[0]["datatype"] = "BYTES" if _textual(classes) else "INT64"
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]})
+    return {
+        "name": name,
+        "versions": [str(v) for v in versions],
+        "platform": platform,
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def _textual(classes: Any) -> bool:
+    return bool(classes) and any(isinstance(c, str) for c in classes)
