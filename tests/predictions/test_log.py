@@ -53,7 +53,7 @@ def test_ids_are_time_ordered_and_parse_back() -> None:
     assert len(set(first)) == 3 and all(len(i) == 32 for i in first)
     assert max(first) < later[0]
     assert id_time(first[0]).timestamp() == pytest.approx(1_700_000_000.0)
-    assert id_time("nope") is None and id_time("z" * 32) is None
+    assert id_time("nope") is None and id_time("z" * 32) is None and id_time("f" * 32) is None
 
 
 def test_graceful_close_writes_everything_and_reads_back(tmp_path: Path) -> None:

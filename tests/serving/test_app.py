@@ -40,7 +40,8 @@ def test_v1_every_address_form(client: TestClient, models: Models) -> None:
     ]:
         r = client.post(f"/v1/models/{name}:predict", json={"instances": rows})
         assert r.status_code == 200, r.text
-        assert r.json() == {"predictions": model.predict(models.X[:5]).tolist()}
+        assert r.json()["predictions"] == model.predict(models.X[:5]).tolist()
+        assert len(r.json()["prediction_ids"]) == 5
 
 
 def test_v1_records_columns_and_probabilities(client: TestClient, models: Models) -> None:

@@ -65,7 +65,7 @@ def test_v1_rows_records_columns(server: RunningServer, models: Models) -> None:
         columns = frame.to_dict(orient="list")
         for body in ({"instances": rows}, {"instances": records}, {"inputs": columns}):
             r = c.post("/v1/models/credit%40production:predict", json=body)
-            assert r.json() == {"predictions": expected}, r.text
+            assert r.json()["predictions"] == expected, r.text
         r = c.post("/v1/models/numeric:1:predict", json={"instances": models.X[:3].tolist()})
         assert r.json()["predictions"] == models.numeric_v1.predict(models.X[:3]).tolist()
 

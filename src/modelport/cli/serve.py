@@ -6,7 +6,12 @@ from typing import Annotated
 
 import typer
 
-from modelport.serving.config import BatchConfig, ServeConfig, parse_model_batch
+from modelport.serving.config import (
+    BatchConfig,
+    ServeConfig,
+    parse_model_batch,
+    parse_model_log_rate,
+)
 
 
 def serve(
@@ -33,15 +38,38 @@ def serve(
         float, typer.Option(help="Seconds between checks for alias moves.")
     ] = 1.0,
     access_log: Annotated[bool, typer.Option(help="JSON access log lines on stdout.")] = True,
+    log_sample_rate: Annotated[
+        float, typer.Option(help="Share of predictions written to the prediction log (0: off).")
+    ] = 1.0,
+    model_log_rate: Annotated[
+        list[str] | None,
+        typer.Option(help="Per-model prediction logging, NAME=RATE (repeatable; 0: off)."),
+    ] = None,
+    log_flush_interval: Annotated[
+        float, typer.Option(help="Seconds between prediction log writes.")
+    ] = 1.0,
+    monitor_interval: Annotated[
+        float, typer.Option(help="Seconds between background drift/performance checks (0: off).")
+    ] = 0.0,
+    monitor_window: Annotated[
+        str, typer.Option(help="Recent traffic each background check looks at.")
+    ] = "1h",
+    alert_rules: Annotated[
+        str | None, typer.Option(help="YAML alert rules evaluated after each check.")
+    ] = None,
 ) -> None:
     """Serve models over HTTP: KServe V2 (/v2/...) and V1 (/v1/models/NAME:predict).
 
     Aliases and latest are followed: when `production` moves, the new version is loaded,
     warmed and swapped in without a restart. Metrics at /metrics, API docs at /docs.
+    Every prediction is logged (Parquet under MODELPORT_HOME/logs) with an id returned in
+    the response; send ground truth for it to POST /api/feedback.
 
     Example:
 
         modelport serve credit-risk@production credit-risk:1 --port 8080
+
+        modelport serve --monitor-interval 60 --alert-rules alerts.yaml
 
         curl -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
@@ -59,6 +87,12 @@ def serve(
         max_body_bytes=max_body_bytes,
         poll_interval=poll_interval,
         access_log=access_log,
+        log_sample_rate=log_sample_rate,
+        model_log_rate=dict(parse_model_log_rate(s) for s in model_log_rate or ()),
+        log_flush_interval=log_flush_interval,
+        monitor_interval=monitor_interval,
+        monitor_window=monitor_window,
+        alert_rules=alert_rules,
     )
     run(config)
 

@@ -27,4 +27,7 @@ def id_time(prediction_id: str) -> datetime | None:
         return None
     if not set(prediction_id) <= _HEX:
         return None
-    return datetime.fromtimestamp(int(prediction_id[:12], 16) / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(int(prediction_id[:12], 16) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):  # hex, but not a time we could have made
+        return None

@@ -45,7 +45,8 @@ class LoggedBatch:
     predictions: Any
     proba: Any | None = None
     latency_ms: float | list[float] = 0.0
-    ts: float = 0.0
+    #: epoch seconds: one for the batch, or one per row (after :func:`merge`)
+    ts: float | list[float] = 0.0
     deployment: str | None = None
     keys: list[str | None] | None = None
 
@@ -132,14 +133,13 @@ class PredictionLogWriter:
                 return 0
             groups: dict[tuple[str, int, str], list[LoggedBatch]] = defaultdict(list)
             for batch in batches:
-                day = datetime.fromtimestamp(batch.ts or time.time(), UTC).strftime("%Y-%m-%d")
+                when = batch.ts if isinstance(batch.ts, (int, float)) else batch.ts[0]
+                day = datetime.fromtimestamp(when or time.time(), UTC).strftime("%Y-%m-%d")
                 groups[(batch.model, batch.version, day)].append(batch)
             written = 0
             try:
                 for (model, version, day), members in groups.items():
-                    table = pa.concat_tables(
-                        [batch_table(b) for b in members], promote_options="permissive"
-                    )
+                    table = batch_table(merge(members))
                     self._write(model, version, day, table)
                     written += table.num_rows
             except BaseException:
@@ -163,6 +163,52 @@ class PredictionLogWriter:
             with self.fs.open(f"{directory}/{name}", "wb") as fh:
                 pq.write_table(table, fh, compression="zstd")
         self.segments += 1
+
+
+def merge(batches: list[LoggedBatch]) -> LoggedBatch:
+    """Many small batches of one model version as one: a single conversion per flush.
+
+    The server logs every model call (often a handful of rows); converting each to
+    Arrow separately would cost more than the predictions did.
+    """
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0]
+    if isinstance(first.inputs, pd.DataFrame):
+        inputs: Any = pd.concat([b.inputs for b in batches], ignore_index=True)
+    else:
+        inputs = np.concatenate([np.asarray(b.inputs) for b in batches])
+    probas = [b.proba for b in batches]
+    proba = None
+    if any(p is not None for p in probas):
+        width = next(np.asarray(p).shape[1] for p in probas if p is not None)
+        proba = np.concatenate(
+            [
+                np.asarray(p, dtype=np.float64)
+                if p is not None
+                else np.full((len(b), width), np.nan)
+                for p, b in zip(probas, batches, strict=True)
+            ]
+        )
+    return LoggedBatch(
+        model=first.model,
+        version=first.version,
+        ids=[i for b in batches for i in b.ids],
+        inputs=inputs,
+        feature_names=first.feature_names,
+        predictions=np.concatenate([np.asarray(b.predictions) for b in batches]),
+        proba=proba,
+        latency_ms=np.concatenate([_per_row(b.latency_ms, len(b)) for b in batches]).tolist(),
+        ts=np.concatenate([_per_row(b.ts or time.time(), len(b)) for b in batches]).tolist(),
+        deployment=first.deployment,
+        keys=[k for b in batches for k in (b.keys or [None] * len(b))],
+    )
+
+
+def _per_row(value: Any, n: int) -> np.ndarray:
+    if isinstance(value, (list, np.ndarray)):
+        return np.asarray(value, dtype=np.float64)
+    return np.full(n, value, dtype=np.float64)
 
 
 def _column(values: Any) -> pa.Array:
@@ -195,7 +241,7 @@ def batch_table(batch: LoggedBatch) -> pa.Table:
     )
     columns: dict[str, Any] = {
         "prediction_id": pa.array(batch.ids, pa.string()),
-        "ts": pa.array(np.full(n, int((batch.ts or time.time()) * 1e6), dtype=np.int64)).cast(
+        "ts": pa.array((_per_row(batch.ts or time.time(), n) * 1e6).astype(np.int64)).cast(
             pa.timestamp("us", tz="UTC")
         ),
         "deployment": pa.array([batch.deployment] * n, pa.string()),
@@ -206,7 +252,10 @@ def batch_table(batch: LoggedBatch) -> pa.Table:
     }
     if batch.proba is not None:
         proba = np.asarray(batch.proba, dtype=np.float64)
+        rows_missing = np.isnan(proba).all(axis=1)  # requests that did not ask for them
         columns["proba"] = pa.FixedSizeListArray.from_arrays(
-            pa.array(proba.ravel()), proba.shape[1]
+            pa.array(proba.ravel()),
+            proba.shape[1],
+            mask=pa.array(rows_missing) if rows_missing.any() else None,
         )
     return pa.table(columns)

@@ -28,12 +28,15 @@ from starlette.types import Receive, Scope, Send
 
 import modelport
 from modelport.errors import ModelportError, PayloadTooLarge
+from modelport.predictions import PredictionLogWriter, new_prediction_ids
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
 from modelport.serving import access_log
 from modelport.serving.config import ServeConfig
+from modelport.serving.feedback import Feedback, add_feedback_route
 from modelport.serving.metrics import Metrics
 from modelport.serving.models import ModelPool, ServedVersion
+from modelport.serving.monitor import start_monitor
 from modelport.serving.protocols import v1, v2
 from modelport.serving.protocols.common import error_body
 from modelport.settings import Settings
@@ -107,9 +110,12 @@ class Server:
             served = self.pool.route(parse(request.path_params["name"]))
             req = v1.decode_request(body)
             prepared = served.prepare(req.data)
-            predictions, probas = await served.predict(prepared, proba=req.probabilities)
+            ids = new_prediction_ids(len(prepared)) if served.wants_log() else None
+            predictions, probas = await served.predict(
+                prepared, proba=req.probabilities, ids=ids, arrived=t0
+            )
             response = Response(
-                v1.encode_response(predictions, probas, served.classes), media_type=JSON
+                v1.encode_response(predictions, probas, served.classes, ids), media_type=JSON
             )
         except ModelportError as exc:
             response = error_response(exc)
@@ -134,13 +140,16 @@ class Server:
                 served.has_proba,
             )
             prepared = served.prepare(req.data)
+            ids = new_prediction_ids(len(prepared)) if served.wants_log() else None
             predictions, probas = await served.predict(
-                prepared, proba="predict_proba" in req.outputs
+                prepared, proba="predict_proba" in req.outputs, ids=ids, arrived=t0
             )
             results = {"predict": predictions}
             if probas is not None:
                 results["predict_proba"] = probas
-            content, header_length = v2.encode_response(served.name, served.version, req, results)
+            content, header_length = v2.encode_response(
+                served.name, served.version, req, results, ids
+            )
             response = Response(content, media_type=JSON)
             if header_length is not None:
                 response.media_type = "application/octet-stream"
@@ -195,8 +204,16 @@ def create_app(
     owns_registry = registry is None
     registry = registry or Registry(settings or Settings())
     metrics = Metrics()
-    pool = ModelPool(registry, config, metrics)
+    log_root = registry.settings.resolved_log_uri()
+    logging_on = config.log_sample_rate > 0 or any(config.model_log_rate.values())
+    writer = (
+        PredictionLogWriter(log_root, flush_interval=config.log_flush_interval)
+        if logging_on
+        else None
+    )
+    pool = ModelPool(registry, config, metrics, writer)
     server = Server(pool, config, metrics)
+    feedback = Feedback(log_root, writer, config.log_flush_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -207,13 +224,21 @@ def create_app(
         gc.collect()
         gc.freeze()
         follower = asyncio.create_task(pool.follow(), name="alias-follower")
+        if writer is not None:
+            writer.start()
+        monitor = start_monitor(registry, config, pool, metrics, log_root)
         try:
             yield
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-            await pool.aclose()
+            await pool.aclose()  # in-flight batches finish (and are logged) first
+            if monitor is not None:
+                await asyncio.to_thread(monitor.close)
+            if writer is not None:
+                await asyncio.to_thread(writer.close)  # graceful stop: nothing buffered is lost
+            feedback.close()
             if owns_registry:
                 registry.close()
 
@@ -235,6 +260,7 @@ def create_app(
         return _json({"error": exc.detail}, exc.status_code)
 
     _add_metadata_routes(app, pool, metrics)
+    add_feedback_route(app, feedback, config.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     hot = [
         ("/v1/models/{name}:predict", server.v1_predict),

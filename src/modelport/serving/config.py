@@ -54,9 +54,36 @@ class ServeConfig:
     #: seconds between checks of what each served alias / latest points to
     poll_interval: float = 1.0
     access_log: bool = True
+    #: share of predictions written to the prediction log (0 turns logging off)
+    log_sample_rate: float = 1.0
+    #: logging overrides by model name (0 turns it off for that model)
+    model_log_rate: dict[str, float] = field(default_factory=dict)
+    #: seconds between writes of the prediction log (at most this much is lost on kill -9)
+    log_flush_interval: float = 1.0
+    #: seconds between background monitor passes (0: no background monitor)
+    monitor_interval: float = 0.0
+    #: how much recent traffic each monitor pass looks at
+    monitor_window: str = "1h"
+    #: alert rules (YAML) evaluated after each monitor pass
+    alert_rules: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, rate in [("*", self.log_sample_rate), *self.model_log_rate.items()]:
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidArgument(
+                    f"log sample rate {rate} for {name!r} is not between 0 and 1",
+                    hint="1 logs every prediction, 0.1 one in ten, 0 none",
+                )
+        if self.log_flush_interval <= 0:
+            raise InvalidArgument("log_flush_interval must be positive")
+        if self.monitor_interval < 0:
+            raise InvalidArgument("monitor_interval must not be negative")
 
     def batch_for(self, name: str) -> BatchConfig:
         return self.model_batch.get(name, self.batch)
+
+    def log_rate_for(self, name: str) -> float:
+        return self.model_log_rate.get(name, self.log_sample_rate)
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -73,6 +100,19 @@ class ServeConfig:
     def from_env(cls) -> ServeConfig:
         text = os.environ.get(ENV_VAR)
         return cls.from_json(text) if text else cls()
+
+
+def parse_model_log_rate(spec: str) -> tuple[str, float]:
+    """``NAME=RATE`` (a CLI option) -> (name, rate)."""
+    name, sep, rate = spec.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(rate)
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"invalid --model-log-rate {spec!r}", hint="write NAME=RATE, e.g. credit-risk=0.1"
+        ) from exc
 
 
 def parse_model_batch(spec: str) -> tuple[str, BatchConfig]:

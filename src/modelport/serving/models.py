@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ import pandas as pd
 
 from modelport.errors import NotFoundError
 from modelport.loaded import LoadedModel, load_model
+from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
 from modelport.schema import Signature
@@ -33,12 +36,20 @@ log = logging.getLogger("modelport.serving")
 
 #: one request's share of a batch result: predictions and, if asked, probabilities
 Prediction = tuple[np.ndarray, np.ndarray | None]
+#: one request in a batch: validated input, wants probabilities, prediction ids, arrival time
+Item = tuple[Any, bool, list[str] | None, float]
 
 
 class ServedVersion:
     """One loaded version, its batcher and what the protocols need to describe it."""
 
-    def __init__(self, loaded: LoadedModel, config: ServeConfig, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        config: ServeConfig,
+        metrics: Metrics,
+        log_writer: PredictionLogWriter | None = None,
+    ) -> None:
         self.loaded = loaded
         self.name = loaded.version.name
         self.version = loaded.version.version
@@ -49,10 +60,14 @@ class ServedVersion:
         outputs = self.signature.outputs if self.signature else None
         self.has_proba = bool(outputs.has_proba) if outputs else self.classes is not None
         batch = config.batch_for(self.name)
+        rate = config.log_rate_for(self.name) if log_writer is not None else 0.0
+        self.log_writer = log_writer if rate > 0 else None
+        self.log_rate = rate
+        self.feature_names = self.signature.names if self.signature else []
         histogram = metrics.batch_size.labels(self.name, self.version_label)
         self._queue_gauge = metrics.queue_depth.labels(self.name, self.version_label)
         metrics.load_seconds.labels(self.name, self.version_label).set(loaded.load_seconds)
-        self.batcher: Batcher[tuple[Any, bool], Prediction] = Batcher(
+        self.batcher: Batcher[Item, Prediction] = Batcher(
             self._predict_batch,
             max_batch_size=batch.max_batch_size,
             max_wait_ms=batch.max_wait_ms,
@@ -65,16 +80,30 @@ class ServedVersion:
         """Validate and coerce one request's input (raises ValidationError naming fields)."""
         return self.loaded.prepare(data)
 
-    async def predict(self, prepared: Any, *, proba: bool = False) -> Prediction:
+    def wants_log(self) -> bool:
+        """Whether this request's predictions go to the log (sampled per model)."""
+        return self.log_writer is not None and (
+            self.log_rate >= 1.0 or random.random() < self.log_rate
+        )
+
+    async def predict(
+        self,
+        prepared: Any,
+        *,
+        proba: bool = False,
+        ids: list[str] | None = None,
+        arrived: float = 0.0,
+    ) -> Prediction:
+        """Predict through the batcher; ``ids`` (when given) are written to the log."""
         self._queue_gauge.set(self.batcher.depth + 1)
         try:
-            return await self.batcher.submit((prepared, proba))
+            return await self.batcher.submit((prepared, proba, ids, arrived))
         finally:
             self._queue_gauge.set(self.batcher.depth)
 
-    def _predict_batch(self, items: list[tuple[Any, bool]]) -> list[Prediction]:
+    def _predict_batch(self, items: list[Item]) -> list[Prediction]:
         """The batch contract: many validated inputs in, one prediction pair per input out."""
-        inputs = [x for x, _ in items]
+        inputs = [item[0] for item in items]
         lengths = [len(x) for x in inputs]
         if len(inputs) == 1:
             batch = inputs[0]
@@ -84,23 +113,66 @@ class ServedVersion:
             batch = np.concatenate(inputs)
         predictions = np.asarray(self.predictor.predict(batch))
         probas = None
-        if self.has_proba and any(want for _, want in items):
+        if self.has_proba and any(item[1] for item in items):
             probas = self.predictor.predict_proba(batch)
         results: list[Prediction] = []
         start = 0
-        for (_, want), n in zip(items, lengths, strict=True):
+        for (_, want, _, _), n in zip(items, lengths, strict=True):
             end = start + n
             part = probas[start:end] if (probas is not None and want) else None
             results.append((predictions[start:end], part))
             start = end
+        if self.log_writer is not None:
+            self._log(items, lengths, batch, predictions, probas)
         return results
+
+    def _log(
+        self,
+        items: list[Item],
+        lengths: list[int],
+        batch: Any,
+        predictions: np.ndarray,
+        probas: np.ndarray | None,
+    ) -> None:
+        """Hand the batch to the log writer: references only, the writer converts later."""
+        assert self.log_writer is not None
+        logged = [i for i, item in enumerate(items) if item[2] is not None]
+        if not logged:
+            return
+        now = time.time()
+        perf = time.perf_counter()
+        if len(logged) < len(items):  # sampling: keep only the rows of logged requests
+            offsets = np.cumsum([0, *lengths])
+            rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in logged])
+            batch = (
+                batch.iloc[rows].reset_index(drop=True)
+                if isinstance(batch, pd.DataFrame)
+                else batch[rows]
+            )
+            predictions = predictions[rows]
+            probas = probas[rows] if probas is not None else None
+        ids = [pid for i in logged for pid in (items[i][2] or [])]
+        latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
+        self.log_writer.append(
+            LoggedBatch(
+                model=self.name,
+                version=self.version,
+                ids=ids,
+                inputs=batch,
+                feature_names=self.feature_names,
+                predictions=predictions,
+                proba=probas,
+                latency_ms=latency,
+                ts=now,
+            )
+        )
 
     def warm(self) -> None:
         """One prediction on a synthetic row, so the first real request pays no lazy setup."""
         if self.signature is None:
             return
         row = {f.name: _example_value(f) for f in self.signature.inputs}
-        self.batcher.call([(self.prepare([row]), self.has_proba)])
+        self.batcher.call([(self.prepare([row]), self.has_proba, None, 0.0)])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "flavor": self.loaded.version.flavor}
@@ -130,10 +202,17 @@ class _Move:
 class ModelPool:
     """Everything the server serves, and the follower that keeps pointers current."""
 
-    def __init__(self, registry: Registry, config: ServeConfig, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        config: ServeConfig,
+        metrics: Metrics,
+        log_writer: PredictionLogWriter | None = None,
+    ) -> None:
         self.registry = registry
         self.config = config
         self.metrics = metrics
+        self.log_writer = log_writer
         self.router: Router[ServedVersion] = Router()
         self.ready = False
         self._serve_all = not config.refs
@@ -167,7 +246,7 @@ class ModelPool:
 
     def _load(self, ref: Reference) -> ServedVersion:
         loaded = load_model(self.registry, ref)
-        served = ServedVersion(loaded, self.config, self.metrics)
+        served = ServedVersion(loaded, self.config, self.metrics, self.log_writer)
         served.warm()
         log.info("loaded %s in %.3fs", ref, loaded.load_seconds)
         return served

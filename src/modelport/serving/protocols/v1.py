@@ -11,8 +11,11 @@ Add ``"parameters": {"probabilities": true}`` to also get class probabilities.
 
 Response::
 
-    {"predictions": [0, 1, ...]}
-    {"predictions": [0, 1], "probabilities": [[0.9, 0.1], ...], "classes": [0, 1]}
+    {"predictions": [0, 1, ...], "prediction_ids": ["0192f4...", ...]}
+    {"predictions": [0, 1], "probabilities": [[0.9, 0.1], ...], "classes": [0, 1], ...}
+
+``prediction_ids`` (one per row) are there when the prediction was logged; send them
+back with the ground truth to ``POST /api/feedback``.
 """
 
 from __future__ import annotations
@@ -59,17 +62,18 @@ def decode_request(body: bytes) -> V1Request:
 
 
 def encode_response(
-    predictions: np.ndarray, probabilities: np.ndarray | None, classes: list[Any] | None
+    predictions: np.ndarray,
+    probabilities: np.ndarray | None,
+    classes: list[Any] | None,
+    ids: list[str] | None = None,
 ) -> bytes:
-    if probabilities is None:
-        return orjson.dumps({"predictions": predictions.tolist()})
-    return orjson.dumps(
-        {
-            "predictions": predictions.tolist(),
-            "probabilities": probabilities.tolist(),
-            "classes": classes,
-        }
-    )
+    doc: dict[str, Any] = {"predictions": predictions.tolist()}
+    if probabilities is not None:
+        doc["probabilities"] = probabilities.tolist()
+        doc["classes"] = classes
+    if ids is not None:
+        doc["prediction_ids"] = ids
+    return orjson.dumps(doc)
 
 
 def status(name: str, version: int, ready: bool = True) -> dict[str, Any]:

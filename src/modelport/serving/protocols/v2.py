@@ -211,7 +211,11 @@ def _problem(field_name: str, kind: str, detail: str) -> ValidationError:
 
 
 def encode_response(
-    model: str, version: int, request: V2Request, results: dict[str, np.ndarray]
+    model: str,
+    version: int,
+    request: V2Request,
+    results: dict[str, np.ndarray],
+    ids: list[str] | None = None,
 ) -> tuple[bytes, int | None]:
     """The response body, and the JSON header length when binary tensors follow it."""
     outputs: list[dict[str, Any]] = []
@@ -233,6 +237,8 @@ def encode_response(
     doc: dict[str, Any] = {"model_name": model, "model_version": str(version), "outputs": outputs}
     if request.id is not None:
         doc["id"] = request.id
+    if ids is not None:  # for POST /api/feedback
+        doc["parameters"] = {"prediction_ids": ids}
     header = orjson.dumps(doc)
     if not chunks:
         return header, None
