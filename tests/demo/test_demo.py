@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from modelport.demo.data import FEATURES, credit_data
@@ -19,18 +20,29 @@ def test_data_is_deterministic_and_shift_moves_it() -> None:
     assert "crypto" in set(shifted["purpose"]) and "crypto" not in set(a["purpose"])
 
 
-def test_demo_registers_versions_and_moves_aliases(tmp_path: Path) -> None:
+@pytest.mark.integration
+def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     console = Console(record=True, width=120)
     result = run_demo(settings, console, rows=3000)
-    assert result.versions == [1, 2] and result.production == 2
+    assert result.versions == [1, 2]
     text = console.export_text()
-    assert "refused" in text and "'yacht'" in text
+    assert "refused" in text and "'incme'" in text
+    assert "HTTP 422" in text and "1200 accepted" in text
+    assert "drift detected" in text and "annual_income" in text
+    assert "alert new-categories fired" in text
+    assert "rows rejected" in text
+    # the alert rolled production back from 2 to 1
+    assert result.production == 1
     registry = Registry(settings)
     assert [e.action for e in registry.history("credit-risk", "production")] == [
         "set",
         "promote",
         "rollback",
         "promote",
+        "rollback",
     ]
     registry.close()
+    out = settings.resolved_home() / "demo"
+    for name in ("monitor.html", "drift.html", "scores.parquet", "alerts.yaml"):
+        assert (out / name).exists(), name

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from modelport.cli.output import console
-from modelport.demo.tour import run_demo
 from modelport.settings import Settings
 
 
@@ -27,6 +26,8 @@ def demo(
 
         modelport demo --home /tmp/modelport-demo
     """
+    from modelport.demo.tour import run_demo  # imports the whole product: only when asked
+
     settings = Settings(home=home) if home else Settings()
     run_demo(settings, console, rows=rows)
 

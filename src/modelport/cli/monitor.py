@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 import typer
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from modelport.cli.output import console, print_json, table
@@ -48,7 +49,7 @@ def _verdict(entry: FeatureDrift) -> str:
     return f"[bold red]DRIFT[/] {'+'.join(why)}"
 
 
-def _drift_table(report: DriftReport, title: str) -> None:
+def print_drift_table(report: DriftReport, title: str, out: Console = console) -> None:
     entries = list(report.features.values())
     if report.predictions is not None:
         entries.append(report.predictions)
@@ -79,10 +80,10 @@ def _drift_table(report: DriftReport, title: str) -> None:
     grid.add_column("verdict", no_wrap=True)
     for row in rows:
         grid.add_row(*row)
-    console.print(grid)
+    out.print(grid)
 
 
-def _overall(report: DriftReport) -> str:
+def overall_verdict(report: DriftReport) -> str:
     if not report.drift:
         return f"[green]no drift[/] in {len(report.features)} features"
     parts = []
@@ -145,8 +146,8 @@ def drift(
     if as_json:
         print_json(report.to_dict())
         return
-    _drift_table(report, f"Drift: {current.name} vs {reference.name}")
-    console.print(_overall(report))
+    print_drift_table(report, f"Drift: {current.name} vs {reference.name}")
+    console.print(overall_verdict(report))
     if report.extra_columns:
         console.print(f"[dim]not in the reference (ignored): {', '.join(report.extra_columns)}[/]")
     if html_path is not None:
@@ -156,10 +157,10 @@ def drift(
 # -- modelport monitor ---------------------------------------------------------------------
 
 
-def _print_monitor(report: Any) -> None:
+def print_monitor_report(report: Any, out: Console = console) -> None:
     for entry in report.versions:
         traffic = entry.traffic
-        console.rule(
+        out.rule(
             f"[bold]{entry.ref}[/]" + (f" ({', '.join(entry.aliases)})" if entry.aliases else "")
         )
         latency = traffic["latency_ms"]
@@ -177,12 +178,13 @@ def _print_monitor(report: Any) -> None:
                     f"{_num(latency['p99'])} ms",
                 )
             ],
+            out,
         )
         if entry.drift is not None:
-            _drift_table(entry.drift, "Drift against the reference profile")
-            console.print(_overall(entry.drift))
+            print_drift_table(entry.drift, "Drift against the reference profile", out)
+            out.print(overall_verdict(entry.drift))
             drifted = [w for w in entry.drift_over_time if w["drift"]]
-            console.print(
+            out.print(
                 f"windows of {report.window}: {len(drifted)} of {len(entry.drift_over_time)} "
                 "drifted"
             )
@@ -192,9 +194,10 @@ def _print_monitor(report: Any) -> None:
                 f"Performance ({entry.task}, {entry.performance['labelled']:,} labelled)",
                 list(metrics),
                 [[_num(v) for v in metrics.values()]],
+                out,
             )
         for note in entry.notes:
-            console.print(f"[yellow]note:[/] {note}")
+            out.print(f"[yellow]note:[/] {note}")
 
 
 def _alerts(
@@ -321,7 +324,7 @@ def monitor(
             data["alerts"] = fired
         print_json(data)
         return
-    _print_monitor(report)
+    print_monitor_report(report)
     if rules is not None:
         if fired:
             table(

@@ -23,13 +23,18 @@ def print_json(data: Any) -> None:
     )
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    out: Console | None = None,
+) -> None:
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         grid.add_column(column)
     for row in rows:
         grid.add_row(*("" if v is None else str(v) for v in row))
-    console.print(grid)
+    (out or console).print(grid)
 
 
 def fail(message: str, hint: str | None = None) -> None:

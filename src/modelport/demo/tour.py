@@ -5,21 +5,55 @@ Each capability of modelport appears here; later capabilities add their steps.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
+import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.panel import Panel
 
+from modelport.batch import score
+from modelport.cli.monitor import print_monitor_report
 from modelport.demo.data import FEATURES, credit_data
+from modelport.demo.traffic import running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.errors import ValidationError
 from modelport.loaded import load_model
+from modelport.monitoring.actions import AlertJournal, fire
+from modelport.monitoring.alerts import evaluate, load_rules
+from modelport.monitoring.drift import compare
+from modelport.monitoring.html import drift_html, monitor_html, write_html
+from modelport.monitoring.monitor import run_monitor
+from modelport.predictions.reader import PredictionLogReader
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.settings import Settings
 
 MODEL = "credit-risk"
+WINDOW_SECONDS = 5
+WINDOW_ROWS = 600
+ALERT_RULES = """\
+rules:
+  - name: income-drift
+    model: credit-risk
+    metric: drift.annual_income.psi
+    above: 0.1
+    cooldown: 1h
+    actions: [log]
+  - name: new-categories
+    model: credit-risk
+    metric: drift.*.unseen_share
+    above: 0.05
+    cooldown: 1h
+    actions:
+      - log
+      - rollback: production
+"""
 
 
 @dataclass
@@ -61,6 +95,8 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
             tags={"algorithm": "logistic_regression", "team": "risk"},
             description="Logistic regression baseline",
             training_data=sample_path,
+            # the encoder ignores unseen categories; monitoring reports them instead
+            allow_unknown_categories=True,
         )
         boosted = train_boosted(train, test)
         v2 = register_model(
@@ -73,6 +109,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
             description="Gradient boosting challenger",
             parent=v1.version,
             training_data=sample_path,
+            allow_unknown_categories=True,
         )
         result.versions = [v1.version, v2.version]
         for v in (v1, v2):
@@ -106,7 +143,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
                 f"  income {applicant['annual_income']:>9,.0f}  score {applicant['credit_score']}"
                 f"  purpose {applicant['purpose']:<18} → P(default) = {p:.3f}"
             )
-        bad = {**applicants[0], "annual_income": "lots", "purpose": "yacht"}
+        bad = {**applicants[0], "annual_income": "lots", "employment_years": [2]}
         bad.pop("credit_score")
         bad["incme"] = 1
         try:
@@ -115,6 +152,9 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
             console.print("  A careless request is refused, naming every bad field:")
             for problem in exc.problems:
                 console.print(f"    - {problem.describe()}")
+
+        serve_and_monitor(settings, registry, console, result, test)
+        batch_step(registry, console, result)
     finally:
         registry.close()
 
@@ -122,6 +162,123 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
     console.print(
         "Try: [bold]modelport models list[/], "
         "[bold]modelport models show credit-risk@production[/],"
-        " [bold]modelport history credit-risk[/]"
+        " [bold]modelport history credit-risk[/], "
+        f"[bold]modelport monitor {MODEL} --since 1h[/], "
+        f"[bold]modelport serve {MODEL}@production[/]"
     )
     return result
+
+
+def _until_next_window(seconds: float) -> None:
+    """Start the next phase of traffic in a fresh monitor window."""
+    time.sleep(seconds - time.time() % seconds + 0.05)
+
+
+def serve_and_monitor(
+    settings: Settings, registry: Registry, console: Console, result: DemoResult, test: Any
+) -> None:
+    """Serve, send normal then drifted traffic, post ground truth, monitor, alert."""
+    assert result.output_dir is not None
+    console.rule("5. Serve over HTTP: KServe V2 and V1, aliases followed live")
+    normal = test.head(WINDOW_ROWS)
+    shifted_all = credit_data(WINDOW_ROWS, seed=99, shift=True)
+    with running_server(settings, [f"{MODEL}@production"]) as url, httpx.Client() as client:
+        console.print(f"  serving {MODEL}@production at {url}")
+        console.print(f"  API docs {url}/docs · metrics {url}/metrics · V2 {url}/v2/models/{MODEL}")
+        _until_next_window(WINDOW_SECONDS)
+        first, second = normal.iloc[::2], normal.iloc[1::2]
+        ids = send_v1(client, url, f"{MODEL}@production", first[FEATURES], 10)
+        ids += send_v2(client, url, f"{MODEL}@production", second[FEATURES], 10)
+        labels = [*first["default"], *second["default"]]
+        console.print(
+            f"  {len(ids)} ordinary applications: half as V1 records, half as V2 named tensors"
+        )
+        bad = client.post(
+            f"{url}/v1/models/{MODEL}@production:predict",
+            json={"instances": [{"age": "forty", "annual_incme": 1}]},
+        )
+        console.print(
+            f"  a careless request → HTTP {bad.status_code}: {bad.json()['error'][:100]}…"
+        )
+        _until_next_window(WINDOW_SECONDS)
+        ids += send_v1(client, url, f"{MODEL}@production", shifted_all[FEATURES], 10)
+        labels += list(shifted_all["default"])
+        console.print(
+            f"  {len(shifted_all)} applications after the market moved: incomes down, "
+            "a new 'crypto' loan purpose, more missing employment data"
+        )
+        feedback = [
+            {"prediction_id": pid, "label": int(label)}
+            for pid, label in zip(ids, labels, strict=True)
+        ]
+        answer = client.post(f"{url}/api/feedback", json=feedback).json()
+        console.print(
+            f"  ground truth posted to /api/feedback: {answer['accepted']} accepted, "
+            f"{len(answer['unknown_ids'])} unknown ids"
+        )
+    console.print("  server stopped with SIGTERM: in-flight requests finished, log flushed")
+
+    console.rule("6. Monitor: drift and live performance from the prediction log")
+    reader = PredictionLogReader(settings.resolved_log_uri())
+    report = run_monitor(registry, reader, f"{MODEL}@production", window=f"{WINDOW_SECONDS}s")
+    print_monitor_report(report, console)
+    html = write_html(monitor_html(report), result.output_dir / "monitor.html")
+    console.print(f"  HTML report with plots: {html}")
+    reference = pd.read_parquet(result.output_dir / "train.parquet")[FEATURES]
+    current = shifted_all[FEATURES]
+    standalone = compare(reference, current)
+    drift_page = write_html(
+        drift_html(standalone, reference, current, title="Training data vs drifted traffic"),
+        result.output_dir / "drift.html",
+    )
+    console.print(
+        "  standalone check (modelport drift train.parquet current.parquet): "
+        f"{len(standalone.drifted_features)} features drifted → {drift_page}"
+    )
+
+    console.rule("7. Alert rules act: automatic rollback")
+    rules_path = result.output_dir / "alerts.yaml"
+    rules_path.write_text(ALERT_RULES)
+    rules = load_rules(rules_path)
+    journal = AlertJournal(settings.resolved_home() / "alerts.jsonl")
+    state = journal.state()
+    for values in report.observations().values():
+        firings = evaluate(rules, MODEL, values, datetime.now(UTC), state.last_fired)
+        for record in fire(firings, journal, state, registry):
+            done = ", ".join(
+                o["action"]
+                + (f" → v{o['to_version']}" if "to_version" in o else "")
+                + ("" if o.get("ok") else f" failed: {o.get('error')}")
+                for o in record["outcomes"]
+            )
+            console.print(f"  alert [bold]{record['rule']}[/] fired on {record['values']}: {done}")
+    result.production = registry.resolve(f"{MODEL}@production").version
+    console.print(
+        f"  {MODEL}@production now → version {result.production} "
+        "(a running server follows the alias without a restart)"
+    )
+
+
+def batch_step(registry: Registry, console: Console, result: DemoResult) -> None:
+    """Score a file of applications; rows that fail validation are set aside with reasons."""
+    assert result.output_dir is not None
+    console.rule("8. Batch scoring: a file of applications, streamed through the model")
+    applications = credit_data(50_000, seed=11).drop(columns="default")
+    applications.insert(0, "application_id", range(len(applications)))
+    applications["credit_score"] = applications["credit_score"].astype("float64")
+    applications.loc[5::10_000, "credit_score"] = np.nan  # required: these rows are rejected
+    source = result.output_dir / "applications.parquet"
+    applications.to_parquet(source, index=False)
+    summary = score(
+        f"{MODEL}@production",
+        source,
+        result.output_dir / "scores.parquet",
+        keep=["application_id"],
+        overwrite=True,
+        registry=registry,
+    )
+    console.print(
+        f"  scored {summary.rows_scored:,} of {summary.rows_read:,} rows "
+        f"({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
+    )
+    console.print(f"  {summary.rows_rejected} rows rejected with their reasons → {summary.rejects}")
