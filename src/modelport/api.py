@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelport.loaded import LoadedModel, load_model
-from modelport.monitoring.drift import DriftConfig, DriftReport, compare
 from modelport.reference import Reference
 from modelport.registration import register_model
 from modelport.registry import AliasEvent, ModelInfo, ModelVersion, Registry
 from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from modelport.monitoring.drift import DriftConfig, DriftReport
 
 
 @contextlib.contextmanager
@@ -146,4 +148,6 @@ def drift(
     >>> report.to_dict()["drifted_features"]              # doctest: +SKIP
     ['annual_income', 'purpose']
     """
+    from modelport.monitoring.drift import compare  # SciPy only when drift is asked for
+
     return compare(reference, current, config, categorical=categorical)

@@ -209,7 +209,9 @@ def test_kill_9_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
     acknowledged: list[tuple[str, float]] = []
     deadline = time.time() + 60
     assert proc.stdout is not None
-    while len(acknowledged) < 300 and time.time() < deadline:
+    started = time.time()
+    # long enough that records older than a flush interval (and some slack) exist
+    while (len(acknowledged) < 300 or time.time() - started < 3.0) and time.time() < deadline:
         pid, ts = proc.stdout.readline().split()
         acknowledged.append((pid, float(ts)))
     os.kill(proc.pid, signal.SIGKILL)

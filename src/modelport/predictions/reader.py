@@ -13,11 +13,18 @@ import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import pandas as pd
 
 from modelport.predictions.ids import id_time
+
+
+def _connect() -> Any:
+    import duckdb  # only where the log is read, not in every server that writes it
+
+    con = duckdb.connect()
+    return con
 
 
 def _sql_str(value: str) -> str:
@@ -70,7 +77,7 @@ class PredictionLogReader:
             f"read_parquet([{', '.join(_sql_str(f) for f in files)}], "
             "hive_partitioning = true, union_by_name = true)"
         )
-        con = duckdb.connect()
+        con = _connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             # classifiers log class probabilities; other models' files have no such column
@@ -106,7 +113,7 @@ class PredictionLogReader:
     def feedback(self) -> pd.DataFrame:
         if not self._feedback_files():
             return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts"])
-        con = duckdb.connect()
+        con = _connect()
         try:
             return con.execute(self._feedback_sql()).df()
         finally:
@@ -120,7 +127,7 @@ class PredictionLogReader:
             if when is not None:
                 by_day.setdefault(when.strftime("%Y-%m-%d"), []).append(pid)
         found: set[str] = set()
-        con = duckdb.connect()
+        con = _connect()
         try:
             for day, wanted in by_day.items():
                 files = self._files(None, day)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from modelport.monitoring.actions import AlertJournal
-from modelport.monitoring.alerts import load_rules
-from modelport.monitoring.background import BackgroundMonitor, MonitorGauges
-from modelport.predictions.reader import PredictionLogReader
+from typing import TYPE_CHECKING
+
 from modelport.registry import Registry
 from modelport.serving.config import ServeConfig
 from modelport.serving.metrics import Metrics
 from modelport.serving.models import ModelPool
+
+if TYPE_CHECKING:
+    from modelport.monitoring.background import BackgroundMonitor
 
 
 def start_monitor(
@@ -18,6 +19,12 @@ def start_monitor(
     """A running monitor of every served model, or None when it is turned off."""
     if config.monitor_interval <= 0:
         return None
+    # SciPy, DuckDB and the statistics load only in servers that monitor
+    from modelport.monitoring.actions import AlertJournal
+    from modelport.monitoring.alerts import load_rules
+    from modelport.monitoring.background import BackgroundMonitor, MonitorGauges
+    from modelport.predictions.reader import PredictionLogReader
+
     home = registry.settings.resolved_home()
     rules = load_rules(config.alert_rules) if config.alert_rules else []
     return BackgroundMonitor(
