@@ -134,11 +134,13 @@ def wrk(url: str, body: str, connections: int, duration: int) -> WrkRun:
     return WrkRun(rps, p50, p99, int(errors.group(1)) if errors else 0)
 
 
-def measure(url: str, body: str, repeats: int, duration: int) -> dict[int, WrkRun]:
+def measure(
+    url: str, body: str, repeats: int, duration: int, connections: tuple[int, ...] = CONNECTIONS
+) -> dict[int, WrkRun]:
     """Median over repeats of req/s, p50 and p99 at each connection count."""
     wrk(url, body, 8, 2)  # warm-up
     results: dict[int, WrkRun] = {}
-    for c in CONNECTIONS:
+    for c in connections:
         runs = [wrk(url, body, c, duration) for _ in range(repeats)]
         results[c] = WrkRun(
             statistics.median(r.rps for r in runs),
@@ -298,6 +300,29 @@ def main() -> None:
     serve_rss = rss_mb(server.pid)
     exit_code = stop(server)
 
+    # the prediction log's cost: LR alone at 64 connections, logging on vs off
+    for label, extra in (("lr log on", []), ("lr log off", ["--log-sample-rate", "0"])):
+        port = free_port()
+        server, _ = start(
+            [
+                "taskset",
+                "-c",
+                "0",
+                *python,
+                "-m",
+                "modelport.serving",
+                "lr",
+                "--port",
+                str(port),
+                *extra,
+            ],
+            env,
+            logs / f"{label.replace(' ', '-')}.log",
+        )
+        url = f"http://127.0.0.1:{port}/v1/models/lr:predict"
+        report[label] = measure(url, body, args.repeats, args.duration, (64,))
+        stop(server)
+
     write_report(
         report,
         limits,
@@ -355,6 +380,11 @@ def write_report(
                 report[n][1].p50_ms <= limits[n][0] * 1000 + 1,
             )
             for n in ("lr", "rf")
+        ),
+        (
+            f"logging on >= 90% of logging off (LR, 64 conns): "
+            f"{report['lr log on'][64].rps / report['lr log off'][64].rps:.0%}",
+            report["lr log on"][64].rps >= 0.9 * report["lr log off"][64].rps,
         ),
         ("idle RSS < 150 MB (one small model)", idle_rss < 150),
         ("start-to-ready < 2 s", ready_s < 2),
