@@ -21,7 +21,7 @@ PURPOSES = [
     "small_business",
 ]
 REGIONS = ["midwest", "northeast", "south", "west"]
-FEATURES = [
+NUMERIC = [
     "age",
     "annual_income",
     "loan_amount",
@@ -30,10 +30,9 @@ FEATURES = [
     "employment_years",
     "debt_to_income",
     "open_accounts",
-    "home_ownership",
-    "purpose",
-    "region",
 ]
+CATEGORICAL = ["home_ownership", "purpose", "region"]
+FEATURES = NUMERIC + CATEGORICAL
 
 
 def credit_data(n: int = 20_000, seed: int = 7, *, shift: bool = False) -> pd.DataFrame:

@@ -14,19 +14,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from modelport.demo.data import FEATURES
-
-NUMERIC = [
-    "age",
-    "annual_income",
-    "loan_amount",
-    "term_months",
-    "credit_score",
-    "employment_years",
-    "debt_to_income",
-    "open_accounts",
-]
-CATEGORICAL = ["home_ownership", "purpose", "region"]
+from modelport.demo.data import CATEGORICAL, FEATURES, NUMERIC
 
 
 @dataclass
