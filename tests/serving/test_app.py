@@ -138,3 +138,27 @@ def test_alias_moves_are_followed(client: TestClient, models: Models) -> None:
     ):
         time.sleep(0.05)
     assert client.get("/v1/models/numeric@canary").json()["version"] == "1"
+
+
+def test_access_log_lines_are_json_with_the_request_id(models: Models) -> None:
+    import io
+
+    import orjson
+
+    from modelport.serving import access_log
+
+    stream = io.StringIO()
+    access_log.configure(stream)
+    try:
+        app = AccessLogMiddleware(create_app(ServeConfig(), settings=models.settings))
+        with TestClient(app) as c:
+            c.post(
+                "/v1/models/numeric:predict",
+                json={"instances": models.X[:1].tolist()},
+                headers={"X-Request-ID": "req-42"},
+            )
+    finally:
+        access_log._stream = None
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    [line] = [entry for entry in lines if entry["request_id"] == "req-42"]
+    assert line["status"] == 200 and line["model"] == "numeric" and line["duration_ms"] > 0

