@@ -74,8 +74,16 @@ def serve(
         curl -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
+    from modelport.registry import Registry
     from modelport.serving.server import run
+    from modelport.settings import Settings
 
+    registry = Registry(Settings())
+    try:  # a typo gets one clear error here, not a traceback from the server's startup
+        for ref in refs or ():
+            registry.resolve(ref)
+    finally:
+        registry.close()
     batch = BatchConfig(max_batch_size, max_wait_ms, max_queue)
     config = ServeConfig(
         refs=tuple(refs or ()),
