@@ -242,9 +242,11 @@ def serve_and_monitor(
     rules = load_rules(rules_path)
     journal = AlertJournal(settings.resolved_home() / "alerts.jsonl")
     state = journal.state()
+    fired = 0
     for values in report.observations().values():
         firings = evaluate(rules, MODEL, values, datetime.now(UTC), state.last_fired)
         for record in fire(firings, journal, state, registry):
+            fired += 1
             done = ", ".join(
                 o["action"]
                 + (f" → v{o['to_version']}" if "to_version" in o else "")
@@ -252,6 +254,11 @@ def serve_and_monitor(
                 for o in record["outcomes"]
             )
             console.print(f"  alert [bold]{record['rule']}[/] fired on {record['values']}: {done}")
+    if not fired:
+        console.print(
+            "  no alert fired: no rule crossed its threshold, or it already fired within "
+            f"its cooldown (alerts are deduplicated; see {journal.path})"
+        )
     result.production = registry.resolve(f"{MODEL}@production").version
     console.print(
         f"  {MODEL}@production now → version {result.production} "
