@@ -61,6 +61,17 @@ def exact_class(obj: Any, module_prefix: str, names: Sequence[str]) -> str | Non
     return None
 
 
+def wrapper_class(obj: Any, flavor: str, names: Sequence[str]) -> str:
+    """The class name of ``obj`` among ``names`` of library ``flavor``, or FlavorError."""
+    wrapper = exact_class(obj, flavor, names)
+    if wrapper is None:
+        raise FlavorError(
+            f"the {flavor} flavor cannot save a {type(obj).__name__}",
+            hint=f"supported: {', '.join(names)}",
+        )
+    return wrapper
+
+
 def require_trust(trusted: bool, what: str, path: Path) -> None:
     """Refuse to unpickle unless the caller said the artifact is trusted."""
     if not trusted:

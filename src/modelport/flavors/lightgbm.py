@@ -26,6 +26,7 @@ from modelport.flavors._common import (
     predicting,
     translate,
     unknown_serialization,
+    wrapper_class,
 )
 from modelport.flavors.base import Predictor, Task
 
@@ -103,12 +104,7 @@ class LightGBMFlavor:
         self, obj: Any, directory: Path, *, serialization: str | None = None
     ) -> dict[str, Any]:
         lgb = import_lightgbm()
-        wrapper = exact_class(obj, "lightgbm", _WRAPPERS)
-        if wrapper is None:
-            raise FlavorError(
-                f"the lightgbm flavor cannot save a {type(obj).__name__}",
-                hint=f"supported: {', '.join(_WRAPPERS)}",
-            )
+        wrapper = wrapper_class(obj, "lightgbm", _WRAPPERS)
         if serialization not in (None, "text"):
             raise unknown_serialization(self.name, serialization, ["text"])
         if wrapper != "Booster" and callable(getattr(obj, "objective", None)):

@@ -24,6 +24,7 @@ from modelport.flavors._common import (
     predicting,
     translate,
     unknown_serialization,
+    wrapper_class,
 )
 from modelport.flavors.base import Predictor, Task
 
@@ -81,12 +82,7 @@ class XGBoostFlavor:
         self, obj: Any, directory: Path, *, serialization: str | None = None
     ) -> dict[str, Any]:
         xgb = import_xgboost()
-        wrapper = exact_class(obj, "xgboost", _WRAPPERS)
-        if wrapper is None:
-            raise FlavorError(
-                f"the xgboost flavor cannot save a {type(obj).__name__}",
-                hint=f"supported: {', '.join(_WRAPPERS)}",
-            )
+        wrapper = wrapper_class(obj, "xgboost", _WRAPPERS)
         fmt = serialization or "ubj"
         if fmt not in _FORMATS:
             raise unknown_serialization(self.name, fmt, _FORMATS)

@@ -43,11 +43,15 @@ class Feedback:
         if not good:
             return result
         ids = [r["prediction_id"] for r in good]
-        if self.writer is not None:
-            await asyncio.to_thread(self.writer.flush)
         known = await asyncio.to_thread(self.reader.existing_ids, ids)
         young = [i for i in ids if i not in known and _age(i) < 2 * self.flush_interval]
-        if young:
+        if young and self.writer is not None:
+            # flush only when an id may still be in this process's buffer: flushing on
+            # every feedback request would litter the log with tiny segments
+            await asyncio.to_thread(self.writer.flush)
+            known |= await asyncio.to_thread(self.reader.existing_ids, young)
+            young = [i for i in young if i not in known]
+        if young:  # perhaps another worker's, not flushed yet
             await asyncio.sleep(2 * self.flush_interval)
             known |= await asyncio.to_thread(self.reader.existing_ids, young)
         accepted = [r for r in good if r["prediction_id"] in known]
