@@ -131,8 +131,7 @@ def _summarise(values: np.ndarray, ref: NumericProfile, raw_ref: np.ndarray | No
     below = int(np.searchsorted(finite, edges[0], side="left"))
     exact = None
     if raw_ref is not None:
-        d, p = st.ks_2samp_sorted(raw_ref, finite)
-        exact = (d, p, st.wasserstein_sorted(raw_ref, finite))
+        exact = st.ks_wasserstein_sorted(raw_ref, finite)
     return _Current(
         count=len(finite),
         missing=missing,

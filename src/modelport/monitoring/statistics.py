@@ -73,57 +73,49 @@ def ks_statistic(cdf_ref: np.ndarray, cdf_cur: np.ndarray) -> np.ndarray:
     return np.max(np.abs(cdf_ref - cdf_cur), axis=-1, initial=0.0)
 
 
-def ks_2samp_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """Exact two-sample KS statistic and asymptotic p-value of two sorted 1-D samples.
+def merged_cdf_gap(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sorted samples merged in linear time, and F_ref - F_cur after each merged value.
 
-    Only the smaller sample's distinct values v are visited: between two of them
-    its CDF is constant and the other's rises, so the largest difference is at v
-    or just before it. Two binary searches per value, no merge of the samples.
+    A stable argsort of the two concatenated sorted runs is Timsort finding two runs and
+    merging them: linear, and about 3x faster than binary-searching one sample in the
+    other (cache-missing probes). The gap is kept in integer units of 1 / (n_ref * n_cur)
+    so that it is exact at any n; the caller divides.
+    """
+    n_ref, n_cur = len(ref), len(cur)
+    values = np.concatenate([ref, cur])
+    order = np.argsort(values, kind="stable")
+    steps = np.where(order < n_ref, np.int64(n_cur), np.int64(-n_ref))
+    return values[order], np.cumsum(steps)
+
+
+def ks_wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
+    """Exact two-sample KS statistic, its asymptotic p-value and the 1-Wasserstein distance.
+
+    One merge of the sorted samples serves both: KS is the largest |F_ref - F_cur| after
+    the last copy of each distinct value, W1 the integral of |F_ref - F_cur| between
+    consecutive merged values. Match ``scipy.stats.ks_2samp`` and
+    ``scipy.stats.wasserstein_distance``.
     """
     if len(ref) == 0 or len(cur) == 0:
-        return 0.0, float("nan")
-    few, many = (ref, cur) if len(ref) <= len(cur) else (cur, ref)
-    last_copy = np.append(few[1:] != few[:-1], True)
-    values = few[last_copy]
-    f_few = (np.flatnonzero(last_copy) + 1) / len(few)
-    f_few_before = np.concatenate([[0.0], f_few[:-1]])
-    f_many = np.searchsorted(many, values, side="right") / len(many)
-    f_many_before = np.searchsorted(many, values, side="left") / len(many)
-    d = max(float(np.abs(f_few - f_many).max()), float(np.abs(f_few_before - f_many_before).max()))
-    return d, float(ks_pvalue(d, len(ref), len(cur)))
+        return 0.0, float("nan"), float("nan")
+    merged, gap = merged_cdf_gap(ref, cur)
+    scale = float(len(ref)) * float(len(cur))
+    size = np.abs(gap)
+    last_copy = np.append(merged[1:] != merged[:-1], True)
+    d = float(size[last_copy].max()) / scale
+    w = float(np.dot(size[:-1].astype(np.float64), np.diff(merged))) / scale
+    return d, float(ks_pvalue(d, len(ref), len(cur))), w
 
 
-def _quantile_integral(values: np.ndarray, prefix: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """The integral of the quantile function of sorted ``values`` from 0 to each u."""
-    n = len(values)
-    position = u * n
-    whole = np.minimum(np.floor(position).astype(np.int64), n)
-    return (prefix[whole] + (position - whole) * values[np.minimum(whole, n - 1)]) / n
+def ks_2samp_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """Exact two-sample KS statistic and asymptotic p-value of two sorted 1-D samples."""
+    d, p, _ = ks_wasserstein_sorted(ref, cur)
+    return d, p
 
 
 def wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Exact 1-Wasserstein distance of two sorted 1-D samples.
-
-    W1 is the integral over u of |Q_ref(u) - Q_cur(u)|. On the ref sample's i-th
-    step, u in (i/n, (i+1)/n], Q_ref is the constant ref[i], and Q_cur crosses it
-    once, at u* = F_cur(ref[i]); both sides integrate exactly from prefix sums of
-    the current values. Matches ``scipy.stats.wasserstein_distance``.
-    """
-    n = len(ref)
-    if n == 0 or len(cur) == 0:
-        return float("nan")
-    middle = ref[n // 2]  # centring keeps the prefix sums small, W does not change
-    level, values = ref - middle, cur - middle
-    prefix = np.concatenate([[0.0], np.cumsum(values)])
-    steps = np.arange(n + 1) / n
-    start, end = steps[:-1], steps[1:]
-    cross = np.clip(np.searchsorted(values, level, side="right") / len(values), start, end)
-    at_steps = _quantile_integral(values, prefix, steps)
-    at_start, at_end = at_steps[:-1], at_steps[1:]
-    at_cross = _quantile_integral(values, prefix, cross)
-    below = level * (cross - start) - (at_cross - at_start)  # Q_cur <= ref[i] here
-    above = (at_end - at_cross) - level * (end - cross)
-    return float(np.sum(below + above))
+    """Exact 1-Wasserstein distance of two sorted 1-D samples."""
+    return ks_wasserstein_sorted(ref, cur)[2]
 
 
 def wasserstein_binned(ref_cdf: np.ndarray, ref_means: np.ndarray, cur_sorted: np.ndarray) -> float:
