@@ -215,7 +215,7 @@ def main() -> None:
     print(f"{'step':<{width}}  {'median s':>9}  {'min s':>7}  {'vs scipy':>8}")
     for name, median, fastest, ratio in rows:
         print(f"{name:<{width}}  {median:>9.3f}  {fastest:>7.3f}  {ratio:>8}")
-    for case, median, fastest, t_sp in two_frame:
+    for case, median, _fastest, t_sp in two_frame:
         print(f"two frames {case}: modelport {median:.3f} s, scipy {t_sp:.3f} s")
     print(f"binned runs: {', '.join(f'{t:.3f}' for t in all_binned)} s")
     print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
