@@ -41,7 +41,7 @@ class Reference:
 
 
 def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidReference(
             f"invalid model name {name!r}",
             hint="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -50,7 +50,7 @@ def validate_name(name: str) -> str:
 
 
 def validate_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or alias == "latest":
         raise InvalidReference(
             f"invalid alias {alias!r}",
             hint="use 1-64 letters, digits, '_' or '-', starting with a letter; "

@@ -127,3 +127,15 @@ def test_large_batches_use_vectorised_category_checks() -> None:
     with pytest.raises(ValidationError) as info:
         validate(SIG, big)
     assert info.value.problems[0].rows == [1234]
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), 1e400])
+def test_infinity_is_refused_naming_the_field(bad: float) -> None:
+    row = {"age": 30, "income": bad, "home": "rent", "active": True}
+    assert problems([row]) == {"income": "type"}
+
+
+def test_infinity_is_refused_on_the_array_fast_path() -> None:
+    sig = infer_signature(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    with pytest.raises(ValidationError):
+        validate(sig, [[1.0, float("inf")]])

@@ -89,6 +89,8 @@ def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != len(signature.inputs):
         return None
+    if np.isinf(array).any():
+        return None  # the slow path names the field holding infinity
     nulls = np.isnan(array)
     if nulls.any():
         nullable = np.array([f.nullable for f in signature.inputs])
@@ -237,6 +239,15 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
         except (ValueError, TypeError):
             bad = [i for i, v in enumerate(values) if not _is_number_like(v)]
             return None, FieldProblem(spec.name, "type", f"expected {spec.describe()}", bad or None)
+    infinite = np.flatnonzero(np.isinf(array))
+    if infinite.size:
+        # Infinity passes dtype checks but makes models fail mid-batch; refuse it like NaN.
+        return None, FieldProblem(
+            spec.name,
+            "type",
+            f"must be finite (got infinity): {spec.describe()}",
+            infinite.tolist(),
+        )
     nulls = np.isnan(array)
     if not spec.nullable and nulls.any():
         return None, _null_problem(spec, np.flatnonzero(nulls))
