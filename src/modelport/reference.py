@@ -85,7 +85,7 @@ def parse(ref: str | Reference) -> Reference:
         return Reference(validate_name(name), alias=validate_alias(alias))
     if ":" in text:
         name, _, version = text.partition(":")
-        if not version.isdigit() or int(version) < 1:
+        if not (version.isascii() and version.isdigit()) or int(version) < 1:
             raise InvalidReference(
                 f"invalid version {version!r} in reference {ref!r}",
                 hint="versions are whole numbers from 1, as in 'name:3'",
