@@ -10,11 +10,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-# Piped output is read by scripts and people grepping files: Rich's 80-column default for
-# non-terminals would cut values to "…", so only a real terminal sets the width.
-_PIPED_WIDTH = 10_000
-console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
+console = Console()
+errors = Console(stderr=True)
 
 
 def print_json(data: Any) -> None:
