@@ -29,3 +29,19 @@ def test_model_batch_spec() -> None:
     for bad in ("rf", "=8", "rf=x", "rf=0"):
         with pytest.raises(InvalidArgument):
             parse_model_batch(bad)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"port": 70000},
+        {"port": -1},
+        {"workers": 0},
+        {"max_body_bytes": -1},
+        {"max_body_bytes": 0},
+        {"poll_interval": 0},
+    ],
+)
+def test_invalid_serve_options_are_refused(options: dict[str, float]) -> None:
+    with pytest.raises(InvalidArgument):
+        ServeConfig(**options)  # type: ignore[arg-type]

@@ -68,6 +68,24 @@ class ServeConfig:
     alert_rules: str | None = None
 
     def __post_init__(self) -> None:
+        # Checked here, not in the CLI, so every way of building a config (CLI, env, tests)
+        # refuses the same values with the same message.
+        if not 0 <= self.port <= 65535:
+            raise InvalidArgument(
+                f"port {self.port} is not between 0 and 65535",
+                hint="pick a TCP port, e.g. --port 8080 (0 lets the system choose)",
+            )
+        if self.workers < 1:
+            raise InvalidArgument(
+                f"workers must be at least 1, not {self.workers}", hint="e.g. --workers 1"
+            )
+        if self.max_body_bytes < 1:
+            raise InvalidArgument(
+                f"max_body_bytes must be positive, not {self.max_body_bytes}",
+                hint="e.g. --max-body-bytes 8388608 (8 MiB)",
+            )
+        if self.poll_interval <= 0:
+            raise InvalidArgument("poll_interval must be positive")
         for name, rate in [("*", self.log_sample_rate), *self.model_log_rate.items()]:
             if not 0.0 <= rate <= 1.0:
                 raise InvalidArgument(
