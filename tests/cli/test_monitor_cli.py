@@ -18,6 +18,7 @@ from modelport.cli.monitor import attach
 from modelport.demo.data import credit_data
 from modelport.errors import DataError, ModelNotFound
 from modelport.predictions import LoggedBatch, PredictionLogWriter, new_prediction_ids
+from modelport.predictions.reader import PredictionLogReader
 from modelport.settings import Settings
 
 app = typer.Typer()
@@ -117,8 +118,13 @@ def test_feedback_then_performance_then_alerts(logged: list[str], home: Path) ->
     feedback = home / "labels.csv"
     pd.DataFrame(rows).to_csv(feedback, index=False)
     code, out = run("feedback", str(feedback))
+    # one bad row: nothing stored, the row named (a missing label is not "not finite")
+    assert code == 1 and "nothing was stored" in out and "label is null" in out, out
+    assert PredictionLogReader(Settings().resolved_log_uri()).feedback().empty
+    pd.DataFrame(rows[:-1]).to_csv(feedback, index=False)
+    code, out = run("feedback", str(feedback))
     assert code == 0, out
-    assert "accepted 100" in out and "unknown 1" in out and "invalid 1" in out
+    assert "accepted 100" in out and "unknown 1" in out
     assert "0" * 32 in out
     lines = home / "labels.jsonl"
     lines.write_text(
@@ -145,6 +151,32 @@ def test_feedback_then_performance_then_alerts(logged: list[str], home: Path) ->
     assert [json.loads(line)["rule"] for line in journal.read_text().splitlines()] == ["busy"]
     code, out = run("monitor", "m", "--rules", str(rules))  # within the cooldown
     assert "no alert fired" in out
+
+
+def test_feedback_refuses_labels_the_model_cannot_predict(logged: list[str], home: Path) -> None:
+    """yes/no for a 0/1 classifier: every bad row listed, nothing stored, exit code 1."""
+    path = home / "yes_no.csv"
+    labels = ["yes", "no", 1, "1", True]
+    pd.DataFrame({"prediction_id": logged[:5], "label": labels}).to_csv(path, index=False)
+    code, out = run("feedback", str(path), "--json")
+    data = json.loads(out)
+    assert code == 1 and data["accepted"] == 0 and data["error"] == "invalid_feedback"
+    # a CSV column of mixed values is text: only a cell that reads as a class would pass
+    assert [p["index"] for p in data["invalid"]] == [0, 1, 2, 3, 4]
+    assert "not a class of the model" in data["invalid"][0]["problem"]
+    assert "m:1" in data["invalid"][0]["problem"]
+    assert PredictionLogReader(Settings().resolved_log_uri()).feedback().empty
+    lines = home / "mixed.jsonl"
+    lines.write_text(
+        "\n".join(
+            json.dumps({"prediction_id": pid, "label": label})
+            for pid, label in zip(logged[:4], [1, 0, "banana", True], strict=True)
+        )
+    )
+    code, out = run("feedback", str(lines), "--json")
+    data = json.loads(out)
+    assert code == 1 and [p["index"] for p in data["invalid"]] == [2, 3]
+    assert PredictionLogReader(Settings().resolved_log_uri()).feedback().empty
 
 
 def test_feedback_file_without_the_columns_is_an_error(home: Path) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import orjson
 import pandas as pd
 import typer
@@ -353,7 +354,14 @@ def monitor(
 
 
 def _plain(value: Any) -> Any:
-    """NumPy scalars as Python values; whole floats as ints (1.0 -> 1, as CSV reads them)."""
+    """NumPy scalars as Python values; whole floats as ints (1.0 -> 1, as CSV reads them).
+
+    A table cannot tell a missing cell from NaN: both are a missing label (None).
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -416,9 +424,11 @@ def feedback(
     """Send ground truth in bulk: labels for logged predictions.
 
     Each row names a prediction by the prediction_id the model returned and gives the
-    true label. Rows that are malformed are reported as invalid, ids that are not in
-    the prediction log as unknown; neither is stored. The rest are stored durably and
-    feed `modelport monitor`. Sending a label again for an id corrects it.
+    true label: one of the model's classes, or a finite number for a regressor. If any
+    row is invalid, nothing is stored, every bad row is listed and the exit code is 1.
+    Ids that are not in the prediction log are listed as unknown and not stored; the
+    rest are stored durably and feed `modelport monitor`. Sending a label again for an
+    id corrects it.
 
     Example:
 
@@ -426,35 +436,35 @@ def feedback(
 
         modelport feedback outcomes.jsonl --json
     """
-    from modelport.predictions.feedback import FeedbackResult, FeedbackStore, check_feedback
-    from modelport.predictions.reader import PredictionLogReader
+    from modelport.registry import Registry
+    from modelport.services.feedback import FeedbackService
 
     settings = Settings()
     records = _feedback_records(file)
-    good, bad = check_feedback(records)
-    known = PredictionLogReader(settings.resolved_log_uri()).existing_ids(
-        r["prediction_id"] for r in good
-    )
-    result = FeedbackResult(invalid=bad)
-    keep = []
-    for record in good:
-        if record["prediction_id"] in known:
-            keep.append(record)
-        else:
-            result.unknown_ids.append(record["prediction_id"])
-    if keep:
-        store = FeedbackStore(settings.resolved_log_uri())
+    registry = Registry(settings)
+    try:
+        service = FeedbackService(registry, settings.resolved_log_uri())
         try:
-            result.accepted = store.write(keep)
+            result = service.record_now(records)
         finally:
-            store.close()
+            service.close()
+    finally:
+        registry.close()
     if as_json:
         print_json(result.to_dict())
+        if result.rejected:
+            raise typer.Exit(1)
         return
-    console.print(
-        f"[green]accepted[/] {result.accepted:,} · [yellow]unknown[/] {len(result.unknown_ids):,}"
-        f" · [red]invalid[/] {len(result.invalid):,}  (of {len(records):,} rows in {file.name})"
-    )
+    if result.rejected:
+        console.print(
+            f"[red]rejected[/]: {len(result.invalid):,} of {len(records):,} rows in {file.name} "
+            "are invalid, so nothing was stored; fix them and send the file again"
+        )
+    else:
+        console.print(
+            f"[green]accepted[/] {result.accepted:,} · [yellow]unknown[/] "
+            f"{len(result.unknown_ids):,}  (of {len(records):,} rows in {file.name})"
+        )
     if result.unknown_ids:
         shown = result.unknown_ids[:20]
         more = len(result.unknown_ids) - len(shown)
@@ -465,7 +475,7 @@ def feedback(
         )
     if result.invalid:
         table(
-            "Invalid rows (not stored)",
+            "Invalid rows",
             ["row", "prediction_id", "problem"],
             [
                 (
@@ -478,6 +488,7 @@ def feedback(
         )
         if len(result.invalid) > 20:
             console.print(f"and {len(result.invalid) - 20:,} more (see --json)")
+        raise typer.Exit(1)
 
 
 def attach(app: typer.Typer) -> None:

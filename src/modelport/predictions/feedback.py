@@ -19,6 +19,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,23 +33,89 @@ from modelport.storage import open_location
 
 @dataclass
 class FeedbackResult:
-    """What happened to each submitted record."""
+    """What happened to each submitted record.
+
+    A submission with any invalid record stores nothing (``rejected``): bad input
+    changes nothing stored, and every problem is listed so that one resend can fix
+    them all. Unknown ids are not an error (the prediction may not have been logged,
+    e.g. under sampling): they are listed and the rest is stored.
+    """
 
     accepted: int = 0
     unknown_ids: list[str] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def rejected(self) -> bool:
+        return bool(self.invalid)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "unknown_ids": self.unknown_ids, "invalid": self.invalid}
+        doc: dict[str, Any] = {}
+        if self.rejected:  # the error shape every 4xx has, with the details beside it
+            doc = {
+                "error": "invalid_feedback",
+                "message": f"{len(self.invalid):,} feedback record(s) are invalid; "
+                "nothing was stored",
+                "hint": "fix the records listed under 'invalid' and send them all again",
+            }
+        return doc | {
+            "accepted": self.accepted,
+            "unknown_ids": self.unknown_ids,
+            "invalid": self.invalid,
+        }
+
+
+def check_label(label: Any, outputs: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+    """The label as the model's own output value, or a problem saying what is expected.
+
+    ``outputs`` is the ``outputs`` section of the version's signature: a classifier's
+    label must be one of its classes (``1.0`` is class ``1``; ``True`` is not, and
+    neither is the text ``"1"``), a regressor's a finite number. Without a known
+    output schema any scalar is taken as it is.
+    """
+    kind = (outputs or {}).get("kind")
+    if kind == "value":
+        if isinstance(label, bool) or not isinstance(label, int | float):
+            return None, f"label {label!r} is not a number; the model predicts numbers"
+        if not math.isfinite(label):
+            return None, f"label {label!r} is not a finite number"
+        return label, None
+    classes = (outputs or {}).get("classes")
+    if kind != "class" or not classes:
+        return label, None
+    for value in classes:
+        if _same_kind(label, value) and label == value:
+            return value, None
+    shown = ", ".join(repr(c) for c in classes[:20]) + (" ..." if len(classes) > 20 else "")
+    return None, f"label {label!r} is not a class of the model; expected one of {shown}"
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    """Booleans, numbers and text never stand for each other (``True == 1`` in Python)."""
+
+    def family(v: Any) -> str:
+        if isinstance(v, bool):
+            return "bool"
+        return "number" if isinstance(v, int | float) else type(v).__name__
+
+    return family(a) == family(b)
 
 
 def check_feedback(records: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split submitted records into well-formed ones and problems (pure; no I/O)."""
+    good, bad = check_feedback_indexed(records)
+    return [record for _, record in good], bad
+
+
+def check_feedback_indexed(
+    records: Any,
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """:func:`check_feedback` with each well-formed record's position in the submission."""
     if isinstance(records, dict):
         records = [records]
     if not isinstance(records, list):
         return [], [{"index": None, "problem": "expected an object or a list of objects"}]
-    good: list[dict[str, Any]] = []
+    good: list[tuple[int, dict[str, Any]]] = []
     bad: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
@@ -62,6 +129,9 @@ def check_feedback(records: Any) -> tuple[list[dict[str, Any]], list[dict[str, A
             bad.append({"index": index, "prediction_id": pid, "problem": "label is missing"})
             continue
         label = record["label"]
+        if label is None:
+            bad.append({"index": index, "prediction_id": pid, "problem": "label is null"})
+            continue
         if isinstance(label, float) and not math.isfinite(label):
             bad.append({"index": index, "prediction_id": pid, "problem": "label is not finite"})
             continue
@@ -84,7 +154,7 @@ def check_feedback(records: Any) -> tuple[list[dict[str, Any]], list[dict[str, A
                 }
             )
             continue
-        good.append({"prediction_id": pid, "label": label})
+        good.append((index, {"prediction_id": pid, "label": label}))
     return good, bad
 
 

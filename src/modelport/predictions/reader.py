@@ -121,12 +121,21 @@ class PredictionLogReader:
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are in the log (searching only the day partitions they belong to)."""
+        return set(self.locate(ids))
+
+    def locate(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """The (model, version) of each of ``ids`` that is in the log; absent ids are left out.
+
+        Only the day partitions the ids were made on are searched (the day is in the id).
+        """
         by_day: dict[str, list[str]] = {}
         for pid in ids:
             when = id_time(pid)
             if when is not None:
                 by_day.setdefault(when.strftime("%Y-%m-%d"), []).append(pid)
-        found: set[str] = set()
+        found: dict[str, tuple[str, int]] = {}
+        if not by_day:
+            return found
         con = _connect()
         try:
             for day, wanted in by_day.items():
@@ -135,11 +144,14 @@ class PredictionLogReader:
                     continue
                 con.register("wanted", pd.DataFrame({"prediction_id": wanted}))
                 rows = con.execute(
-                    f"SELECT DISTINCT p.prediction_id FROM read_parquet("
-                    f"[{', '.join(_sql_str(f) for f in files)}], union_by_name = true) p "
+                    f"SELECT DISTINCT p.prediction_id, CAST(p.model AS VARCHAR), "
+                    f"CAST(p.version AS INTEGER) FROM read_parquet("
+                    f"[{', '.join(_sql_str(f) for f in files)}], hive_partitioning = true, "
+                    # a model named 007 must stay "007", not become the number 7
+                    f"hive_types_autocast = false, union_by_name = true) p "
                     f"JOIN wanted USING (prediction_id)"
                 ).fetchall()
-                found.update(r[0] for r in rows)
+                found.update((pid, (model, int(version))) for pid, model, version in rows)
         finally:
             con.close()
         return found

@@ -31,9 +31,10 @@ from modelport.errors import ModelportError, PayloadTooLarge
 from modelport.predictions import PredictionLogWriter, new_prediction_ids
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
+from modelport.services.feedback import FeedbackService
 from modelport.serving import access_log
 from modelport.serving.config import ServeConfig
-from modelport.serving.feedback import Feedback, add_feedback_route
+from modelport.serving.feedback import add_feedback_route
 from modelport.serving.metrics import Metrics
 from modelport.serving.models import ModelPool, ServedVersion
 from modelport.serving.monitor import start_monitor
@@ -213,7 +214,9 @@ def create_app(
     )
     pool = ModelPool(registry, config, metrics, writer)
     server = Server(pool, config, metrics)
-    feedback = Feedback(log_root, writer, config.log_flush_interval)
+    feedback = FeedbackService(
+        registry, log_root, writer=writer, flush_interval=config.log_flush_interval
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
