@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 import modelport
 from modelport.cli.monitor import attach
 from modelport.demo.data import credit_data
-from modelport.errors import DataError, ModelNotFound
+from modelport.errors import DataError, InvalidArgument, ModelNotFound
 from modelport.predictions import LoggedBatch, PredictionLogWriter, new_prediction_ids
 from modelport.predictions.reader import PredictionLogReader
 from modelport.settings import Settings
@@ -177,6 +178,42 @@ def test_feedback_refuses_labels_the_model_cannot_predict(logged: list[str], hom
     data = json.loads(out)
     assert code == 1 and [p["index"] for p in data["invalid"]] == [2, 3]
     assert PredictionLogReader(Settings().resolved_log_uri()).feedback().empty
+
+
+def test_monitor_refuses_windows_without_a_unit_or_too_many(logged: list[str], home: Path) -> None:
+    with pytest.raises(InvalidArgument, match="'5' has no unit"):
+        run("monitor", "m", "--window", "5")
+    with pytest.raises(InvalidArgument, match="windows") as info:
+        run("monitor", "m", "--window", "1s")  # 7,201 windows over two hours
+    assert "--window" in (info.value.hint or "") and "--since" in (info.value.hint or "")
+
+
+def test_monitor_help_names_the_home_directory() -> None:
+    from modelport.cli import app as real_app  # its markdown help once ate "<home>"
+
+    result = runner.invoke(real_app, ["monitor", "--help"])
+    assert "alerts.jsonl in the modelport home" in " ".join(result.output.split())
+
+
+def test_monitor_of_huge_values_warns_nothing(home: Path) -> None:
+    """Inputs of 1e308 beside ordinary ones: the report, tables and plots without a warning."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    model = LogisticRegression().fit(X, (X["a"] > 0).astype(int))
+    modelport.register(model, "huge", sample=X, settings=Settings())
+    current = X.copy()
+    current.loc[:20, "a"] = 1e308
+    current.loc[21:40, "b"] = -1e308
+    with PredictionLogWriter(Settings().resolved_log_uri()) as writer:
+        writer.append(
+            LoggedBatch("huge", 1, new_prediction_ids(300), current, ["a", "b"], model.predict(X))
+        )
+    page = home / "huge.html"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out = run("monitor", "huge", "--html", str(page))
+    assert code == 0, out
+    assert "data:image/png;base64," in page.read_text()
 
 
 def test_feedback_file_without_the_columns_is_an_error(home: Path) -> None:

@@ -278,8 +278,10 @@ def monitor(
     Inputs and predictions are tested against each version's reference profile, over
     the whole period and per window; performance comes from the feedback sent with
     `modelport feedback`. With --rules, the rules of this model are evaluated and the
-    ones that fire are carried out and recorded in <home>/alerts.jsonl. Exit code 0
-    whenever the report was made, drift or not.
+    ones that fire are carried out and recorded in alerts.jsonl in the modelport home
+    (MODELPORT_HOME, default ~/.modelport). A window needs a unit (15min, 1h, 1d) and
+    may cut the period into at most 2,000 windows. Exit code 0 whenever the report was
+    made, drift or not.
 
     Example:
 

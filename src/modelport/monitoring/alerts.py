@@ -36,6 +36,7 @@ import pandas as pd
 import yaml
 
 from modelport.errors import ConfigurationError
+from modelport.monitoring.durations import SHORTEST, parse_duration
 
 ACTION_KINDS = ("log", "webhook", "rollback")
 
@@ -81,13 +82,12 @@ class Firing:
         }
 
 
-def _duration(value: Any, what: str) -> timedelta:
+def _duration(value: Any, what: str, *, zero: bool = False) -> timedelta:
     try:
-        return pd.Timedelta(str(value)).to_pytimedelta()
+        shortest = pd.Timedelta(0) if zero else SHORTEST
+        return parse_duration(value, shortest=shortest).to_pytimedelta()
     except ValueError as exc:
-        raise ConfigurationError(
-            f"{what}: {value!r} is not a duration", hint="write e.g. 30m, 1h, 1d"
-        ) from exc
+        raise ConfigurationError(f"{what}: {exc}", hint="write e.g. 30min, 1h, 1d") from None
 
 
 def _action(raw: Any, rule: str) -> Action:
@@ -148,7 +148,7 @@ def parse_rules(data: Any) -> list[Rule]:
                 above=float(above) if above is not None else None,
                 below=float(below) if below is not None else None,
                 window=_duration(raw.get("window", "1h"), f"rule {name!r} window"),
-                cooldown=_duration(raw.get("cooldown", "1h"), f"rule {name!r} cooldown"),
+                cooldown=_duration(raw.get("cooldown", "1h"), f"rule {name!r} cooldown", zero=True),
                 actions=tuple(_action(a, name) for a in actions),
             )
         )

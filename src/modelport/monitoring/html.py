@@ -58,6 +58,12 @@ MUTED = "#868e96"
 MAX_BARS = 15
 #: bins per numeric feature
 NUMERIC_BINS = 25
+#: how far past the reference range a plot reaches, in reference ranges: values beyond
+#: are counted in the plot's title, not drawn (1e308 next to values near 1 is no picture)
+REACH = 1000.0
+#: no plotted coordinate is larger: matplotlib's tick and transform arithmetic overflows
+#: near the largest float
+_LIMIT = 1e300
 #: PNG resolution (the page shows the images at about 100 dpi: sharp on high-DPI screens)
 _DPI = 130
 
@@ -93,22 +99,32 @@ def numeric_distribution(
     cur_counts[0] += cum_cur[0] - below
     above = float(len(current) - cum_cur[-1])
     n_ref, n_cur = float(profile.count), float(len(current))
+    reach_lo, reach_hi = _reach(float(cut[0]), float(cut[-1]))
+    beyond = float(
+        np.searchsorted(current, reach_lo, side="left")
+        + len(current)
+        - np.searchsorted(current, reach_hi, side="right")
+    )
+    cut = np.clip(cut, -_LIMIT, _LIMIT)  # differences of clipped edges cannot overflow
     widths = np.diff(cut)
     left, right = list(cut[:-1]), list(cut[1:])
-    reference = list(ref_counts / (n_ref * widths))
-    densities = list(cur_counts / (n_cur * widths))
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero-width bins: no density
+        reference = list(np.nan_to_num(ref_counts / (n_ref * widths), posinf=0.0))
+        densities = list(np.nan_to_num(cur_counts / (n_cur * widths), posinf=0.0))
     if below:
-        lo = float(current[0])
+        lo = max(float(current[0]), reach_lo)
         left.insert(0, lo)
         right.insert(0, float(cut[0]))
         reference.insert(0, 0.0)
-        densities.insert(0, below / (n_cur * (float(cut[0]) - lo)))
+        densities.insert(0, _density(below, n_cur, float(cut[0]) - lo))
     if above:
-        hi = float(current[-1])
+        hi = min(float(current[-1]), reach_hi)
         left.append(float(cut[-1]))
         right.append(hi)
         reference.append(0.0)
-        densities.append(above / (n_cur * (hi - float(cut[-1]))))
+        densities.append(_density(above, n_cur, hi - float(cut[-1])))
+    view_lo = max(min(float(edges[1]), float(np.quantile(current, 0.005))), reach_lo)
+    view_hi = min(max(float(edges[-2]), float(np.quantile(current, 0.995))), reach_hi)
     return {
         "kind": "numeric",
         "left": [float(v) for v in left],
@@ -117,12 +133,22 @@ def numeric_distribution(
         "current": [float(v) for v in densities],
         "below": below / n_cur,
         "above": above / n_cur,
+        "beyond": beyond / n_cur,
         # what to look at: the bulk of both sides, not the longest tail
-        "view": [
-            float(min(edges[1], np.quantile(current, 0.005))),
-            float(max(edges[-2], np.quantile(current, 0.995))),
-        ],
+        "view": [view_lo, view_hi],
     }
+
+
+def _reach(lo: float, hi: float) -> tuple[float, float]:
+    """The part of the line a plot may show: the reference range and REACH ranges around it."""
+    span = hi / 2 - lo / 2  # half the range, computed so that it cannot overflow
+    scale = 2 * span if span > 0 else max(abs(lo), 1.0)
+    extra = min(REACH * scale, _LIMIT)
+    return max(lo - extra, -_LIMIT), min(hi + extra, _LIMIT)
+
+
+def _density(count: float, total: float, width: float) -> float:
+    return count / (total * width) if width > 0 and math.isfinite(width) else 0.0
 
 
 def categorical_distribution(
@@ -250,16 +276,15 @@ def plot_distribution(name: str, data: dict[str, Any]) -> str:
         ax.yaxis.set_major_formatter(lambda y, _pos: f"{y:.2g}")
         lo, hi = data["view"]
         if hi > lo:
-            pad = (hi - lo) * 0.04
+            pad = hi * 0.04 - lo * 0.04  # not (hi - lo) * 0.04, which can overflow
             ax.set_xlim(lo - pad, hi + pad)
         outside = data["below"] + data["above"]
-        if outside >= 0.01:
-            ax.set_title(
-                f"{outside:.1%} of current values outside the reference range",
-                fontsize=8,
-                color=UNSEEN,
-                loc="left",
-            )
+        beyond = data.get("beyond", 0.0)
+        if outside >= 0.01 or beyond:
+            title = f"{outside:.1%} of current values outside the reference range"
+            if beyond:
+                title += f" ({beyond:.1%} too far out to draw)"
+            ax.set_title(title, fontsize=8, color=UNSEEN, loc="left")
     else:
         names = data["categories"]
         x = np.arange(len(names))

@@ -71,11 +71,13 @@ import pandas as pd
 from modelport.errors import DataError, InvalidArgument, VersionNotFound
 from modelport.monitoring.alerts import observations as flat_observations
 from modelport.monitoring.drift import detect_drift
+from modelport.monitoring.durations import parse_duration
 from modelport.monitoring.performance import (
-    classification_metrics,
     coerce_labels,
+    logged_classification_metrics,
     performance_by_window,
     regression_metrics,
+    usable_labels,
 )
 from modelport.monitoring.profile import Profile
 from modelport.monitoring.report import DriftConfig, DriftReport, FeatureDrift
@@ -110,16 +112,13 @@ _RELATIVE = re.compile(r"^\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*$")
 
 
 def parse_window(window: str | timedelta) -> pd.Timedelta:
-    """``"1h"``, ``"15min"``, ``"1d"`` (or a timedelta) as a positive Timedelta."""
+    """``"1h"``, ``"15min"``, ``"1d"`` (or a timedelta) as a Timedelta of at least a second."""
     try:
-        value = pd.Timedelta(window)
-    except (ValueError, TypeError):
+        return parse_duration(window)
+    except ValueError as exc:
         raise InvalidArgument(
-            f"window {window!r} is not a duration", hint="write e.g. 15min, 1h or 1d"
+            f"window {exc}", hint="a window is a duration with a unit: 15min, 1h or 1d"
         ) from None
-    if value <= pd.Timedelta(0):
-        raise InvalidArgument(f"window {window!r} must be positive", hint="write e.g. 1h")
-    return value
 
 
 def parse_time(value: datetime | str | None, now: datetime | None = None) -> datetime | None:
@@ -376,18 +375,31 @@ def _drift_over_time(
     return out
 
 
-def _proba_matrix(values: pd.Series, width: int) -> np.ndarray | None:
-    if values.isna().any():
-        return None
-    try:
-        matrix = np.vstack([np.asarray(v, dtype=np.float64) for v in values.to_numpy()])
-    except ValueError:
-        return None
-    return matrix if matrix.shape[1] == width else None
+def _probability_notes(scored: int, labelled: int, has_proba: bool | None) -> list[str]:
+    """Why ROC AUC and log loss are missing or cover fewer rows than the other metrics."""
+    if scored == labelled:
+        return []
+    if has_proba is False:
+        return ["ROC AUC and log loss need class probabilities; this model gives none"]
+    if scored == 0:
+        return [
+            "ROC AUC and log loss need class probabilities; none were logged for the "
+            f"{labelled:,} labelled predictions (they are logged when clients ask for them: "
+            'V1 "parameters": {"probabilities": true}, V2 output "predict_proba")'
+        ]
+    return [
+        f"ROC AUC and log loss cover the {scored:,} of {labelled:,} labelled predictions "
+        "that were logged with class probabilities"
+    ]
 
 
 def _performance(
-    rows: pd.DataFrame, labels: pd.Series, task: str, classes: list[Any] | None, window: str
+    rows: pd.DataFrame,
+    labels: pd.Series,
+    task: str,
+    classes: list[Any] | None,
+    window: str,
+    has_proba: bool | None = None,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[str]]:
     notes: list[str] = []
     has = labels.notna()
@@ -401,12 +413,13 @@ def _performance(
     truth = labels[has]
     try:
         if task == "classification":
-            proba = None
-            if "proba" in labelled and classes:
-                proba = _proba_matrix(labelled["proba"], len(classes))
-            metrics = classification_metrics(
-                truth.to_numpy(), labelled["prediction"].to_numpy(), proba, classes
+            metrics, scored = logged_classification_metrics(
+                truth.to_numpy(),
+                labelled["prediction"].to_numpy(),
+                labelled.get("proba"),
+                classes,
             )
+            notes += _probability_notes(scored, len(labelled), has_proba)
         else:
             metrics = regression_metrics(
                 pd.to_numeric(truth, errors="coerce"), labelled["prediction"]
@@ -466,6 +479,8 @@ def _monitor_version(
         if "label" in rows
         else pd.Series(None, index=rows.index, dtype=object)
     )
+    labels, label_notes = usable_labels(labels, task, classes)
+    notes += label_notes
     has_label = labels.notna()
     present = [
         c for c in rows.columns if c not in LOG_COLUMNS and c != "window" and rows[c].notna().any()
@@ -477,8 +492,9 @@ def _monitor_version(
     if profile is not None:
         drift = _drift(profile, inputs, rows["prediction"], config)
         over_time = _drift_over_time(profile, inputs, rows, config)
+    has_proba = ((signature or {}).get("outputs") or {}).get("has_proba")
     performance, performance_series, perf_notes = _performance(
-        rows, labels, task, classes, window_text
+        rows, labels, task, classes, window_text, has_proba
     )
     notes += perf_notes
     return VersionMonitor(

@@ -58,6 +58,34 @@ def classification_metrics(
     return out
 
 
+def logged_classification_metrics(
+    y_true: Any, y_pred: Any, proba: pd.Series | None, classes: list[Any] | None
+) -> tuple[dict[str, float | None], int]:
+    """:func:`classification_metrics` where only some rows logged their probabilities.
+
+    ``proba`` holds one array (or None) per row. Accuracy and the other label metrics
+    use every row; ROC AUC and log loss use the rows that have probabilities of the
+    right width. Also returns how many rows that is.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    out = classification_metrics(y_true, y_pred, None, classes)
+    if proba is None or not classes:
+        return out, 0
+    rows = [
+        (i, np.asarray(v, dtype=np.float64))
+        for i, v in enumerate(proba.to_numpy())
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and len(v) == len(classes)
+    ]
+    if not rows:
+        return out, 0
+    index = [i for i, _ in rows]
+    scored = classification_metrics(
+        y_true[index], y_pred[index], np.vstack([v for _, v in rows]), classes
+    )
+    out["roc_auc"], out["log_loss"] = scored["roc_auc"], scored["log_loss"]
+    return out, len(rows)
+
+
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | None]:
     """MAE, RMSE and R² of one window."""
     y_true = np.asarray(y_true, dtype=float)
@@ -123,6 +151,36 @@ def coerce_labels(raw: pd.Series, classes: list[Any] | None) -> pd.Series:
     return parsed
 
 
+def usable_labels(
+    labels: pd.Series, task: str, classes: list[Any] | None
+) -> tuple[pd.Series, list[str]]:
+    """Labels the metrics can use (the rest None), and a note about the ones left out.
+
+    Feedback is checked when it arrives, but a log can hold labels from before that
+    check or written by other tools: one impossible label must not hide the good ones.
+    """
+    from modelport.predictions.feedback import check_label
+
+    outputs: dict[str, Any] = (
+        {"kind": "class", "classes": classes} if task == "classification" else {"kind": "value"}
+    )
+
+    def usable(value: Any) -> bool:
+        return value is not None and check_label(value, outputs)[1] is None
+
+    keep = labels.map(usable).astype(bool)
+    dropped = labels[labels.notna() & ~keep]
+    if dropped.empty:
+        return labels, []
+    examples = ", ".join(repr(v) for v in list(dict.fromkeys(map(str, dropped)))[:5])
+    expected = f"one of {classes}" if task == "classification" and classes else "numbers"
+    note = (
+        f"{len(dropped):,} feedback label(s) are not values the model predicts ({examples}; "
+        f"expected {expected}) and were left out of the performance"
+    )
+    return labels.where(keep, None), [note]
+
+
 def performance_by_window(
     frame: pd.DataFrame,
     *,
@@ -137,7 +195,8 @@ def performance_by_window(
     """
     if frame.empty or "label" not in frame:
         return pd.DataFrame()
-    labelled = frame.assign(label=coerce_labels(frame["label"], classes))
+    labels, _ = usable_labels(coerce_labels(frame["label"], classes), task, classes)
+    labelled = frame.assign(label=labels)
     labelled = labelled[labelled["label"].notna()]
     if labelled.empty:
         return pd.DataFrame()
@@ -145,11 +204,11 @@ def performance_by_window(
     rows = []
     for (start, version), group in labelled.groupby(["window", "version"], sort=True):
         if task == "classification":
-            proba = None
-            if "proba" in group and group["proba"].notna().all():
-                proba = np.vstack(group["proba"].to_numpy())
-            values = classification_metrics(
-                group["label"].to_numpy(), group["prediction"].to_numpy(), proba, classes
+            values, _ = logged_classification_metrics(
+                group["label"].to_numpy(),
+                group["prediction"].to_numpy(),
+                group.get("proba"),
+                classes,
             )
         else:
             values = regression_metrics(group["label"], group["prediction"])

@@ -250,6 +250,10 @@ class Profile:
         return [n for n, f in self.features.items() if isinstance(f, CategoricalProfile)]
 
 
+#: past this magnitude, sums and squares of a column are computed on scaled values
+_SCALE_ABOVE = 1e150
+
+
 def numeric_profile(
     values: np.ndarray, bins: int = DEFAULT_BINS
 ) -> tuple[NumericProfile, np.ndarray]:
@@ -265,9 +269,13 @@ def numeric_profile(
     cumulative = np.searchsorted(finite, edges, side="right")
     counts = np.diff(cumulative, prepend=0)
     starts = cumulative - counts  # every bin holds at least its edge value
-    means = np.add.reduceat(finite, starts) / counts
-    mean = float(finite.mean())
-    std = float(finite.std(ddof=1)) if n > 1 else 0.0
+    # huge values (1e308) overflow sums and squares: compute on scaled values then
+    scale = max(abs(float(finite[0])), abs(float(finite[-1])))
+    scale = scale if scale > _SCALE_ABOVE else 1.0
+    scaled = finite / scale if scale != 1.0 else finite
+    means = np.add.reduceat(scaled, starts) / counts * scale
+    mean = float(scaled.mean()) * scale
+    std = float(scaled.std(ddof=1)) * scale if n > 1 else 0.0
     profile = NumericProfile(
         count=n,
         missing=missing,

@@ -23,6 +23,7 @@ n_ref grows the two agree.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -132,6 +133,11 @@ def wasserstein_binned(ref_cdf: np.ndarray, ref_means: np.ndarray, cur_sorted: n
     n = len(cur_sorted)
     if n == 0 or len(ref_cdf) == 0:
         return float("nan")
+    # W1 scales with the values: huge ones (1e308) are summed scaled, so nothing overflows
+    scale = max(float(np.max(np.abs(cur_sorted[[0, -1]]))), float(np.max(np.abs(ref_means))))
+    if scale > 1e150 and math.isfinite(scale):
+        rescaled = wasserstein_binned(ref_cdf, ref_means / scale, cur_sorted / scale)
+        return rescaled * scale  # a Python float: beyond the float range it is inf, quietly
     # integral of Q_cur from 0 to u = (sum of the first floor(u n) values + a fraction
     # of the next one) / n; the whole values are summed per bin in one pass
     position = np.asarray(ref_cdf, dtype=np.float64) * n
