@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import modelport
 from modelport.demo.data import FEATURES, credit_data
@@ -318,3 +318,113 @@ def test_reader_returns_proba_for_classifiers(world: dict[str, Any]) -> None:
     first = np.asarray(rows["proba"].iloc[0])
     assert first.shape == (2,) and first.sum() == pytest.approx(1.0)
     assert str(rows["ts"].dt.tz) in ("UTC", "Etc/UTC")
+
+
+def _labelled_classifier(
+    settings: Settings, *, proba_rows: int, labels: list[Any]
+) -> tuple[Registry, PredictionLogReader]:
+    """A 0/1 classifier with 200 logged predictions (the first ``proba_rows`` with
+    probabilities) and feedback ``labels`` for the first len(labels) of them."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    clf = LogisticRegression().fit(X, (X["a"] > 0).astype(int))
+    modelport.register(clf, "clf", sample=X, settings=settings)
+    ids = ids_at(200, now=BASE.timestamp())
+    writer = PredictionLogWriter(settings.resolved_log_uri())
+    for part, with_proba in ((slice(0, proba_rows), True), (slice(proba_rows, 200), False)):
+        rows = X.iloc[part]
+        if rows.empty:
+            continue
+        writer.append(
+            LoggedBatch(
+                "clf",
+                1,
+                ids[part],
+                rows,
+                ["a", "b"],
+                clf.predict(rows),
+                proba=clf.predict_proba(rows) if with_proba else None,
+                ts=BASE.timestamp(),
+            )
+        )
+    writer.close()
+    store = FeedbackStore(settings.resolved_log_uri())
+    # written straight to the store: labels from before feedback was checked at the door
+    store.write([{"prediction_id": i, "label": v} for i, v in zip(ids, labels, strict=False)])
+    store.close()
+    return Registry(settings), PredictionLogReader(settings.resolved_log_uri())
+
+
+def test_one_impossible_stored_label_does_not_hide_the_good_ones(settings: Settings) -> None:
+    labels = [i % 2 for i in range(100)]
+    labels[5], labels[6] = "banana", "yes"
+    registry, reader = _labelled_classifier(settings, proba_rows=200, labels=labels)
+    try:
+        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
+    finally:
+        registry.close()
+    assert entry.performance is not None and entry.performance["labelled"] == 98
+    assert entry.performance["metrics"]["accuracy"] is not None
+    assert entry.performance_over_time[0]["count"] == 98
+    assert entry.traffic["labelled"] == 98
+    (note,) = [n for n in entry.notes if "feedback label" in n]
+    assert "2 feedback label(s)" in note and "'banana'" in note and "[0, 1]" in note
+    assert not any("could not be computed" in n for n in entry.notes)
+
+
+def test_roc_auc_says_why_it_is_missing_or_partial(settings: Settings) -> None:
+    labels = [i % 2 for i in range(100)]
+    registry, reader = _labelled_classifier(settings, proba_rows=0, labels=labels)
+    try:
+        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
+    finally:
+        registry.close()
+    assert entry.performance is not None
+    assert entry.performance["metrics"]["roc_auc"] is None
+    assert any("ROC AUC" in n and "none were logged" in n for n in entry.notes)
+    from modelport.monitoring.html import monitor_html
+
+    report = MonitorReport(
+        "clf", "clf:1", "1d", 86400.0, None, None, BASE, [entry]
+    )  # the HTML report shows the note too
+    assert "none were logged" in monitor_html(report)
+
+
+def test_roc_auc_from_the_rows_that_logged_probabilities(settings: Settings) -> None:
+    labels = [i % 2 for i in range(100)]
+    registry, reader = _labelled_classifier(settings, proba_rows=60, labels=labels)
+    try:
+        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
+    finally:
+        registry.close()
+    assert entry.performance is not None and entry.performance["labelled"] == 100
+    assert entry.performance["metrics"]["roc_auc"] is not None
+    assert entry.performance_over_time[0]["roc_auc"] is not None
+    assert any("the 60 of 100 labelled predictions" in n for n in entry.notes)
+
+
+def test_windows_need_a_unit_and_rules_too() -> None:
+    from modelport.errors import ConfigurationError
+    from modelport.monitoring.monitor import parse_window
+
+    with pytest.raises(InvalidArgument, match="no unit"):
+        parse_window("5")
+    with pytest.raises(InvalidArgument, match="shorter than a second"):
+        parse_window("5us")
+    assert parse_window("15min") == pd.Timedelta(minutes=15)
+    with pytest.raises(ConfigurationError, match="no unit"):
+        parse_rules(
+            {
+                "rules": [
+                    {"name": "r", "model": "m", "metric": "traffic.count", "above": 1, "window": 5}
+                ]
+            }
+        )
+    (rule,) = parse_rules(
+        {
+            "rules": [
+                {"name": "r", "model": "m", "metric": "traffic.count", "above": 1, "cooldown": "0s"}
+            ]
+        }
+    )
+    assert rule.cooldown == timedelta(0)

@@ -410,7 +410,7 @@ def _performance(
             ["no feedback (ground truth) in this period: send it with `modelport feedback FILE`"],
         )
     labelled = rows[has]
-    truth = labels[has]
+    truth = labels[has].infer_objects()  # ints, not objects: sklearn types targets by dtype
     try:
         if task == "classification":
             metrics, scored = logged_classification_metrics(

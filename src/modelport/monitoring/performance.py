@@ -74,7 +74,7 @@ def logged_classification_metrics(
     rows = [
         (i, np.asarray(v, dtype=np.float64))
         for i, v in enumerate(proba.to_numpy())
-        if v is not None and not (isinstance(v, float) and math.isnan(v)) and len(v) == len(classes)
+        if np.ndim(v) == 1 and len(v) == len(classes)  # None, NaN and NA are not logged
     ]
     if not rows:
         return out, 0
@@ -198,6 +198,8 @@ def performance_by_window(
     labels, _ = usable_labels(coerce_labels(frame["label"], classes), task, classes)
     labelled = frame.assign(label=labels)
     labelled = labelled[labelled["label"].notna()]
+    # ints, not objects: sklearn types targets by dtype
+    labelled = labelled.assign(label=labelled["label"].infer_objects())
     if labelled.empty:
         return pd.DataFrame()
     labelled = labelled.assign(window=labelled["ts"].dt.floor(pd.Timedelta(window)))
