@@ -244,3 +244,38 @@ def test_kill_9_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
     # predictions older than one flush interval (plus scheduling slack) survived
     old = {pid for pid, ts in acknowledged if ts < killed_at - age}
     assert len(old) >= 50 and old <= logged
+
+
+def test_locate_says_which_model_version_made_each_id(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(str(tmp_path))
+    first, second = frame_batch(3), frame_batch(2, version=2)
+    odd = LoggedBatch("007", 4, new_prediction_ids(1), np.zeros((1, 1)), ["x"], np.zeros(1))
+    for batch in (first, second, odd):
+        writer.append(batch)
+    writer.flush()
+    where = PredictionLogReader(tmp_path).locate([*first.ids, *second.ids, *odd.ids, "0" * 32])
+    assert where == {
+        **dict.fromkeys(first.ids, ("credit", 1)),
+        **dict.fromkeys(second.ids, ("credit", 2)),
+        odd.ids[0]: ("007", 4),  # a name that looks like a number stays a name
+    }
+
+
+def test_labels_are_checked_against_the_output_schema() -> None:
+    from modelport.predictions.feedback import check_label
+
+    classes = {"kind": "class", "classes": [0, 1]}
+    assert check_label(1.0, classes) == (1, None)
+    for label in ("banana", "yes", "1", True, 2):
+        value, problem = check_label(label, classes)
+        assert value is None and problem is not None and "expected one of 0, 1" in problem
+    words = {"kind": "class", "classes": ["no", "yes"]}
+    assert check_label("yes", words) == ("yes", None)
+    assert check_label(1, words)[1] is not None
+    numbers = {"kind": "value"}
+    assert check_label(2.5, numbers) == (2.5, None)
+    for label in ("14.2", True, float("inf")):
+        assert check_label(label, numbers)[1] is not None
+    assert check_label("anything", None) == ("anything", None)  # no schema to check against
+    _, bad = check_feedback([{"prediction_id": "a", "label": None}])
+    assert bad[0]["problem"] == "label is null"

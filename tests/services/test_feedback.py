@@ -47,7 +47,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def log(settings: Settings, name: str, n: int = 20, *, writer: PredictionLogWriter | None = None):
+def log(
+    settings: Settings, name: str, n: int = 20, *, writer: PredictionLogWriter | None = None
+) -> list[str]:
     own = writer is None
     writer = writer or PredictionLogWriter(settings.resolved_log_uri())
     ids = new_prediction_ids(n)
