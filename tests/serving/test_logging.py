@@ -58,12 +58,13 @@ def test_every_prediction_is_logged_and_feedback_is_joined(
             {"prediction_id": pid, "label": int(p)}
             for pid, p in zip(ids, v1["predictions"] + v2["outputs"][0]["data"], strict=True)
         ]
-        r = client.post(
-            "/api/feedback", json=[*feedback, {"prediction_id": "f" * 32, "label": 1}, {"label": 3}]
-        )
+        # one invalid record refuses the whole submission, and nothing of it is stored
+        bad = client.post("/api/feedback", json=[*feedback, {"label": 3}])
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["invalid"][0]["problem"].startswith("prediction_id")
+        r = client.post("/api/feedback", json=[*feedback, {"prediction_id": "f" * 32, "label": 1}])
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == 6 and r.json()["unknown_ids"] == ["f" * 32]
-        assert r.json()["invalid"][0]["problem"].startswith("prediction_id")
         assert client.post("/api/feedback", json=[{"label": 1}]).status_code == 422
         assert client.post("/api/feedback", content=b"{nope").status_code == 400
     # the server stopped gracefully: everything is on disk
