@@ -18,7 +18,7 @@ from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.training import train_logistic
 from modelport.errors import AliasNotFound, DataError, InvalidArgument, ModelNotFound
 from modelport.monitoring.alerts import evaluate, parse_rules
-from modelport.monitoring.monitor import MonitorReport, parse_time, run_monitor
+from modelport.monitoring.monitor import MonitorReport, VersionMonitor, parse_time, run_monitor
 from modelport.predictions import FeedbackStore, LoggedBatch, PredictionLogWriter
 from modelport.predictions import new_prediction_ids as ids_at
 from modelport.predictions.reader import PredictionLogReader
@@ -355,14 +355,19 @@ def _labelled_classifier(
     return Registry(settings), PredictionLogReader(settings.resolved_log_uri())
 
 
+def _monitored(settings: Settings, proba_rows: int, labels: list[Any]) -> VersionMonitor:
+    """The monitor's entry for the labelled classifier over one day."""
+    registry, reader = _labelled_classifier(settings, proba_rows=proba_rows, labels=labels)
+    try:
+        return run_monitor(registry, reader, "clf:1", window="1d").versions[0]
+    finally:
+        registry.close()
+
+
 def test_one_impossible_stored_label_does_not_hide_the_good_ones(settings: Settings) -> None:
     labels = [i % 2 for i in range(100)]
     labels[5], labels[6] = "banana", "yes"
-    registry, reader = _labelled_classifier(settings, proba_rows=200, labels=labels)
-    try:
-        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
-    finally:
-        registry.close()
+    entry = _monitored(settings, proba_rows=200, labels=labels)
     assert entry.performance is not None and entry.performance["labelled"] == 98
     assert entry.performance["metrics"]["accuracy"] is not None
     assert entry.performance_over_time[0]["count"] == 98
@@ -374,11 +379,7 @@ def test_one_impossible_stored_label_does_not_hide_the_good_ones(settings: Setti
 
 def test_roc_auc_says_why_it_is_missing_or_partial(settings: Settings) -> None:
     labels = [i % 2 for i in range(100)]
-    registry, reader = _labelled_classifier(settings, proba_rows=0, labels=labels)
-    try:
-        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
-    finally:
-        registry.close()
+    entry = _monitored(settings, proba_rows=0, labels=labels)
     assert entry.performance is not None
     assert entry.performance["metrics"]["roc_auc"] is None
     assert any("ROC AUC" in n and "none were logged" in n for n in entry.notes)
@@ -392,11 +393,7 @@ def test_roc_auc_says_why_it_is_missing_or_partial(settings: Settings) -> None:
 
 def test_roc_auc_from_the_rows_that_logged_probabilities(settings: Settings) -> None:
     labels = [i % 2 for i in range(100)]
-    registry, reader = _labelled_classifier(settings, proba_rows=60, labels=labels)
-    try:
-        entry = run_monitor(registry, reader, "clf:1", window="1d").versions[0]
-    finally:
-        registry.close()
+    entry = _monitored(settings, proba_rows=60, labels=labels)
     assert entry.performance is not None and entry.performance["labelled"] == 100
     assert entry.performance["metrics"]["roc_auc"] is not None
     assert entry.performance_over_time[0]["roc_auc"] is not None

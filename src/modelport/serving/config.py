@@ -85,7 +85,10 @@ class ServeConfig:
                 hint="e.g. --max-body-bytes 8388608 (8 MiB)",
             )
         if self.poll_interval <= 0:
-            raise InvalidArgument("poll_interval must be positive")
+            raise InvalidArgument(
+                f"poll_interval must be positive, not {self.poll_interval}",
+                hint="e.g. 1.0 (seconds)",
+            )
         for name, rate in [("*", self.log_sample_rate), *self.model_log_rate.items()]:
             if not 0.0 <= rate <= 1.0:
                 raise InvalidArgument(
