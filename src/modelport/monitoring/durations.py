@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-_BARE_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
+_BARE_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
 #: the shortest duration that means something for monitoring traffic
 SHORTEST = pd.Timedelta(seconds=1)
 

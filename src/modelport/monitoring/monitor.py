@@ -105,7 +105,8 @@ LOG_COLUMNS = frozenset(
 #: a report covers at most this many windows per version
 MAX_WINDOWS = 2000
 
-_RELATIVE = re.compile(r"^\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*$")
+# ASCII digits only: ``\d`` also matches other scripts' digits, which pandas then misreads.
+_RELATIVE = re.compile(r"[0-9]+(\.[0-9]+)?\s*[a-zA-Z]+")
 
 
 # -- arguments ----------------------------------------------------------------------------
@@ -129,7 +130,13 @@ def parse_time(value: datetime | str | None, now: datetime | None = None) -> dat
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value).strip()
-    if _RELATIVE.match(text):
+    if not text.isascii():
+        # pandas reads e.g. "\u0662h" (an Arabic-Indic two) as 02:00 on 1 January of year 1
+        raise InvalidArgument(
+            f"{value!r} is neither a date/time nor a duration",
+            hint="write it in ASCII: an ISO date such as 2026-01-05, or a duration such as 24h",
+        )
+    if _RELATIVE.fullmatch(text):
         try:
             return now - pd.Timedelta(text).to_pytimedelta()
         except ValueError:
