@@ -383,7 +383,7 @@ def test_roc_auc_says_why_it_is_missing_or_partial(settings: Settings) -> None:
     assert entry.performance is not None
     assert entry.performance["metrics"]["roc_auc"] is None
     assert any("ROC AUC" in n and "none were logged" in n for n in entry.notes)
-    from modelport.monitoring.html import monitor_html
+    from modelport.presentation.html import monitor_html
 
     report = MonitorReport(
         "clf", "clf:1", "1d", 86400.0, None, None, BASE, [entry]

@@ -24,9 +24,9 @@ from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.errors import ValidationError
 from modelport.loaded import load_model
 from modelport.monitoring.drift import compare
-from modelport.monitoring.html import drift_html, monitor_html, write_html
 from modelport.monitoring.monitor import run_monitor
 from modelport.predictions.reader import PredictionLogReader
+from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.services.alerting import AlertService
