@@ -14,8 +14,7 @@ import pytest
 
 import modelport
 from modelport.errors import InvalidArgument
-from modelport.monitoring.durations import parse_duration
-from modelport.monitoring.monitor import parse_time
+from modelport.monitoring.durations import parse_duration, parse_time
 
 SOURCE = Path(modelport.__file__).parent
 _RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "findall", "finditer", "sub", "split"}

@@ -21,8 +21,9 @@ import modelport
 from modelport.demo.data import FEATURES, credit_data
 from modelport.monitoring.distributions import categorical_distribution, numeric_distribution
 from modelport.monitoring.drift import compare
-from modelport.monitoring.monitor import MonitorReport, run_monitor
+from modelport.monitoring.monitor import run_monitor
 from modelport.monitoring.profile import build_profile
+from modelport.monitoring.results import MonitorReport
 from modelport.predictions.reader import PredictionLogReader
 from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.registry import Registry

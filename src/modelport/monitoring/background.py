@@ -19,7 +19,9 @@ from filelock import FileLock, Timeout
 from prometheus_client import CollectorRegistry, Gauge
 
 from modelport.errors import DataError, ModelportError
-from modelport.monitoring.monitor import MonitorReport, parse_window, run_monitor
+from modelport.monitoring.durations import parse_window
+from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.results import MonitorReport
 from modelport.predictions.reader import PredictionLogReader
 from modelport.registry import Registry
 

@@ -36,7 +36,7 @@ from modelport.presentation.plots import (
 )
 
 if TYPE_CHECKING:
-    from modelport.monitoring.monitor import MonitorReport, VersionMonitor
+    from modelport.monitoring.results import MonitorReport, VersionMonitor
 
 
 _CSS = """

@@ -20,7 +20,8 @@ import httpx
 from modelport.errors import DataError
 from modelport.monitoring.actions import AlertJournal, fire
 from modelport.monitoring.alerts import Rule, evaluate, load_rules
-from modelport.monitoring.monitor import MonitorReport, run_monitor
+from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.results import MonitorReport
 from modelport.predictions.reader import PredictionLogReader
 from modelport.registry import Registry
 from modelport.settings import Settings
