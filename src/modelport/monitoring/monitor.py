@@ -81,7 +81,9 @@ MAX_WINDOWS = 2000
 # -- computing ----------------------------------------------------------------------------
 
 
-def _task(signature: Mapping[str, Any] | None, predictions: pd.Series) -> tuple[str, list | None]:
+def _task(
+    signature: Mapping[str, Any] | None, predictions: pd.Series
+) -> tuple[str, list[Any] | None]:
     outputs = (signature or {}).get("outputs") or {}
     kind = outputs.get("kind")
     if kind is None:
@@ -245,8 +247,9 @@ def _performance(
             ],
         )
     count = int(metrics.pop("count") or 0)
-    series = []
-    for row in by_window.to_dict("records") if not by_window.empty else []:
+    series: list[PerformanceWindow] = []
+    for record in by_window.to_dict("records") if not by_window.empty else []:
+        row = {str(key): value for key, value in record.items()}
         row.pop("version", None)
         start = row.pop("window")
         series.append({"start": iso_time(start), **row, "count": int(row.get("count") or 0)})
@@ -384,7 +387,7 @@ def run_monitor(
         )
     config = config or DriftConfig()
     versions = [
-        _monitor_version(ref.name, int(number), rows, registry, step, window_text, config)
+        _monitor_version(ref.name, int(str(number)), rows, registry, step, window_text, config)
         for number, rows in frame.groupby("version", sort=True)
     ]
     return MonitorReport(

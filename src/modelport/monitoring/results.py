@@ -135,7 +135,7 @@ class VersionMonitor:
         return f"{self.name}:{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(
+        data: dict[str, Any] = json_safe(
             {
                 "version": self.version,
                 "ref": self.ref,
@@ -151,17 +151,19 @@ class VersionMonitor:
                 "traffic_over_time": self.traffic_over_time,
             }
         )
+        return data
 
     def observations(self) -> dict[str, float]:
         """Flat ``{metric: value}`` for alert rules (see :mod:`.alerts`)."""
         drift = None if self.drift is None else self.drift.to_dict()
-        metrics = (self.performance or {}).get("metrics")
+        metrics = self.performance["metrics"] if self.performance is not None else None
         values = flat_observations(drift, metrics, int(self.traffic["count"]))
-        if self.traffic.get("label_rate") is not None:
-            values["traffic.label_rate"] = float(self.traffic["label_rate"])
-        for key, value in (self.traffic.get("latency_ms") or {}).items():
-            if value is not None and math.isfinite(value):
-                values[f"traffic.latency_ms.{key}"] = float(value)
+        rate = self.traffic["label_rate"]
+        if rate is not None:
+            values["traffic.label_rate"] = float(rate)
+        for key, value in self.traffic["latency_ms"].items():
+            if isinstance(value, float) and math.isfinite(value):
+                values[f"traffic.latency_ms.{key}"] = value
         return values
 
 

@@ -267,7 +267,7 @@ def _version_section(report: MonitorReport, entry: VersionMonitor) -> str:
         ("with feedback", f"{traffic['labelled']:,}"),
         ("latency p95", f"{_num(traffic['latency_ms']['p95'])} ms"),
     ]
-    metrics = (entry.performance or {}).get("metrics") or {}
+    metrics = entry.performance["metrics"] if entry.performance is not None else {}
     for key in ("accuracy", "roc_auc", "mae", "rmse"):
         if metrics.get(key) is not None:
             cards.append((key, _num(metrics[key])))
@@ -302,8 +302,8 @@ def _version_section(report: MonitorReport, entry: VersionMonitor) -> str:
 
 def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
     """The HTML page for ``modelport monitor``: one section per version."""
-    first = min(v.traffic["first"] for v in report.versions)
-    last = max(v.traffic["last"] for v in report.versions)
+    first = min(v.traffic["first"] or "" for v in report.versions)
+    last = max(v.traffic["last"] or "" for v in report.versions)
     subtitle = (
         f"{_e(report.target)} · traffic from {_e(first[:16].replace('T', ' '))} to "
         f"{_e(last[:16].replace('T', ' '))} UTC · windows of {_e(report.window)}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,8 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from modelport.monitoring.results import DriftWindow, PerformanceWindow, TrafficWindow
 
 REFERENCE = "#4c6ef5"
 CURRENT = "#f08c00"
@@ -152,7 +154,7 @@ def _time_axis(ax: Any, starts: Sequence[datetime], window_seconds: float) -> No
     )
 
 
-def _starts(entries: Sequence[dict[str, Any]]) -> list[datetime]:
+def _starts(entries: Sequence[Mapping[str, Any]]) -> list[datetime]:
     return [
         pd.Timestamp(e["start"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
         for e in entries
@@ -165,7 +167,7 @@ def _middles(starts: Sequence[datetime], window_seconds: float) -> list[datetime
 
 
 def plot_drift_over_time(
-    entries: Sequence[dict[str, Any]], window_seconds: float, psi_threshold: float
+    entries: Sequence[DriftWindow], window_seconds: float, psi_threshold: float
 ) -> str:
     """Drift share per window (bars, red when the window drifted) and a PSI heatmap."""
     import matplotlib.dates as mdates
@@ -234,7 +236,7 @@ _PERFORMANCE_METRICS = {
 }
 
 
-def plot_performance(entries: Sequence[dict[str, Any]], task: str, window_seconds: float) -> str:
+def plot_performance(entries: Sequence[PerformanceWindow], task: str, window_seconds: float) -> str:
     """Live metrics per window (lines at the window middles)."""
     starts = _starts(entries)
     middles = _middles(starts, window_seconds)
@@ -256,7 +258,7 @@ def plot_performance(entries: Sequence[dict[str, Any]], task: str, window_second
     return _png(fig)
 
 
-def plot_traffic(entries: Sequence[dict[str, Any]], window_seconds: float) -> str:
+def plot_traffic(entries: Sequence[TrafficWindow], window_seconds: float) -> str:
     """Predictions per window (bars) and latency p50 / p95 (lines)."""
     starts = _starts(entries)
     middles = _middles(starts, window_seconds)
