@@ -120,6 +120,8 @@ def test_non_finite_outputs_are_an_error_naming_the_rows(settings: Settings) -> 
     huge = np.vstack([X[:2], [1e308, 1e308, 0, 0]])
     with pytest.raises(NonFinitePrediction, match=r"class probabilities .*rows 2 \("):
         loaded.predict_proba(huge)  # a NaN decision function: NaN probabilities
+    with pytest.raises(NonFinitePrediction, match=r"class probabilities .*rows 2 \("):
+        loaded.predict(huge)  # its label would be a class picked from NaN
     np.testing.assert_allclose(loaded.predict_proba(X[:3]), clf.predict_proba(X[:3]))
 
 

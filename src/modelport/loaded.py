@@ -50,8 +50,10 @@ class LoadedModel:
 
         Raises NonFinitePrediction naming the rows whose prediction is infinite or NaN.
         """
-        predictions, _ = self.outputs(self.prepare(data))
+        predictions, proba = self.outputs(self.prepare(data))
         raise_non_finite(predictions)
+        if proba is not None:  # the labels came from these probabilities
+            raise_non_finite(proba, output="class probabilities")
         return predictions
 
     def predict_proba(self, data: Any) -> np.ndarray:
@@ -68,22 +70,29 @@ class LoadedModel:
     def outputs(
         self, prepared: Any, *, proba: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions and, if ``proba`` and the model has them, probabilities of ``prepared``.
+        """Predictions of ``prepared`` and class probabilities when asked or free.
 
         ``prepared`` is what :meth:`prepare` returned (one request or many concatenated).
-        Where ``predict`` is exactly the argmax of ``predict_proba`` one model call gives
-        both (a forest would otherwise run every tree twice). NumPy's overflow warnings are
-        silenced because the outputs are checked instead (:func:`non_finite_rows`): a
-        warning per hostile request says nothing the error to its client does not.
+        Where ``predict`` is exactly the argmax of ``predict_proba`` the labels come from
+        one ``predict_proba`` call, and its probabilities are returned even if not asked:
+        they cost nothing more, and they show a NaN that the labels would hide (argmax
+        of a NaN decision is a valid-looking class). Otherwise probabilities are computed
+        only if ``proba`` and the model has them.
+
+        NumPy's overflow warnings are silenced because callers check the outputs instead
+        (:func:`non_finite_rows`): a warning per hostile request tells the operator
+        nothing the error to its client does not.
         """
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            probabilities = self.predictor.predict_proba(prepared) if proba else None
-            if probabilities is not None:
-                probabilities = np.asarray(probabilities)
-                labels = argmax_classes(self.predictor)
-                if labels is not None:  # what the estimator's own predict computes
-                    return labels.take(np.argmax(probabilities, axis=1)), probabilities
-            return np.asarray(self.predictor.predict(prepared)), probabilities
+            labels = argmax_classes(self.predictor)
+            if labels is not None:  # what the estimator's own predict computes
+                probabilities = np.asarray(self.predictor.predict_proba(prepared))
+                return labels.take(np.argmax(probabilities, axis=1)), probabilities
+            predictions = np.asarray(self.predictor.predict(prepared))
+            if not proba:
+                return predictions, None
+            probabilities = self.predictor.predict_proba(prepared)
+            return predictions, None if probabilities is None else np.asarray(probabilities)
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.ref}, flavor={self.version.flavor!r})"

@@ -161,3 +161,33 @@ def test_logged_predictions_carry_probabilities_unasked_and_roc_auc_is_computed(
     metrics = report["performance"]["metrics"]
     assert metrics["roc_auc"] is not None and 0.5 < metrics["roc_auc"] <= 1.0
     assert not any("ROC AUC" in note for note in report["notes"])
+
+
+def test_a_label_picked_from_nan_is_refused_even_unlogged_and_unasked(world: World) -> None:
+    registry = Registry(world.settings)
+    served = ServedVersion(load_model(registry, "logistic"), ServeConfig(), Metrics())
+    assert served.log_writer is None
+    coef = world.logistic.coef_[0]
+    up, down = int(np.argmax(coef)), int(np.argmin(coef))
+    assert coef[up] > 2 and coef[down] < -2
+    # one term +inf and one -inf: a NaN decision, whose predict() would still name a class
+    nan_row = [0.0] * 4
+    nan_row[up] = nan_row[down] = 1e308
+
+    async def main() -> tuple[object, object]:
+        try:
+            bad, good = await asyncio.gather(
+                served.predict(served.prepare([world.X[0].tolist(), nan_row])),
+                served.predict(served.prepare(world.X[:3].tolist())),
+                return_exceptions=True,
+            )
+            return bad, good
+        finally:
+            await served.batcher.aclose()
+
+    bad, good = asyncio.run(main())
+    registry.close()
+    assert isinstance(bad, NonFinitePrediction) and bad.rows == [1], bad
+    assert not isinstance(good, BaseException)
+    assert good[0].tolist() == world.logistic.predict(world.X[:3]).tolist()
+    assert good[1] is None  # probabilities were not asked for
