@@ -193,8 +193,9 @@ def _probability_notes(scored: int, labelled: int, has_proba: bool | None) -> li
     if scored == 0:
         return [
             "ROC AUC and log loss need class probabilities; none were logged for the "
-            f"{labelled:,} labelled predictions (they are logged when clients ask for them: "
-            'V1 "parameters": {"probabilities": true}, V2 output "predict_proba")'
+            f"{labelled:,} labelled predictions (the server logs them for every prediction of "
+            "a classifier that has them; these rows came from an older server or another "
+            "writer)"
         ]
     return [
         f"ROC AUC and log loss cover the {scored:,} of {labelled:,} labelled predictions "
