@@ -140,6 +140,35 @@ class LightGBMFlavor:
         return LightGBMPredictor(booster, wrapper, classes)
 
 
+def model_text_problem(text: bytes) -> str | None:
+    """What makes ``text`` not a complete LightGBM model file, or None if it looks whole.
+
+    LightGBM's own parser cannot be trusted with a damaged file: on a truncated one
+    it may load a model with fewer trees without a word, or abort or crash the whole
+    process from its parsing threads. So the structure its writer always produces is
+    checked first: the ``tree`` header, the trees whose byte sizes ``tree_sizes``
+    lists, ``end of trees``, and the parameters block when it has begun.
+    """
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != b"tree":
+        return "it does not start with LightGBM's 'tree' header"
+    if b"end of trees" not in lines:
+        return "it has no 'end of trees' line, so it is truncated or not a LightGBM model"
+    if b"parameters:" in lines and b"end of parameters" not in lines:
+        return "its parameters block has no end, so it is truncated"
+    sizes_line = next((line for line in lines if line.startswith(b"tree_sizes=")), None)
+    if sizes_line is not None:
+        try:
+            sizes = [int(s) for s in sizes_line.partition(b"=")[2].split()]
+        except ValueError:
+            return "its tree_sizes line is not a list of numbers"
+        start, end = text.find(b"Tree=0\n"), text.find(b"\nend of trees")
+        trees = sum(1 for line in lines if line.startswith(b"Tree="))
+        if len(sizes) != trees or start < 0 or sum(sizes) != end + 1 - start:
+            return "its trees do not match the sizes its header lists, so it is damaged"
+    return None
+
+
 def _objective(booster: Any) -> str:
     """The objective's name; a booster read from a file has its parameters in ``params``."""
     return str((getattr(booster, "params", None) or {}).get("objective", ""))

@@ -10,7 +10,10 @@ pickle are available when asked for explicitly, and load only when trusted.
 
 from __future__ import annotations
 
+import importlib
 import pickle
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +32,36 @@ from modelport.flavors._common import (
 from modelport.flavors.base import Predictor, Task
 
 _FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl"}
+#: libraries whose own classes a skops file may use without explicit trust
+_OWN_LIBRARIES = ("sklearn", "numpy")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def foreign_types(types: Iterable[str]) -> list[str]:
+    """The skops type names that are not classes of scikit-learn or NumPy themselves.
+
+    skops distrusts some of scikit-learn's own classes (``sklearn.tree._tree.Tree``
+    in every forest), yet a file using only those is as safe as scikit-learn is.
+    A name is trusted only when it resolves to a real class whose own module and
+    name are exactly that name: a prefix test alone would let through names such as
+    ``sklearn.foo:os.system`` or a function re-exported from a sklearn module.
+    """
+    return sorted(t for t in types if not _is_own_class(t))
+
+
+def _is_own_class(name: str) -> bool:
+    if not _DOTTED.fullmatch(name) or name.partition(".")[0] not in _OWN_LIBRARIES:
+        return False
+    if any(part.startswith("__") for part in name.split(".")):
+        return False  # importing e.g. numpy.f2py.__main__ would run a command line tool
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        # Only modules inside scikit-learn or NumPy can be imported here (the prefix
+        # was checked), so this runs no code from outside those libraries.
+        obj = getattr(importlib.import_module(module_name), attribute, None)
+    except Exception:
+        return False
+    return isinstance(obj, type) and f"{obj.__module__}.{obj.__qualname__}" == name
 
 
 class SklearnPredictor:
