@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import InvalidArgument
-from modelport.flavors import detect_flavor, get_flavor
+from modelport.flavors import Predictor, detect_flavor, get_flavor
 from modelport.reference import parse, validate_name
 from modelport.registry import ModelVersion, Registry
 from modelport.registry.artifacts import directory_sha256
@@ -67,6 +67,7 @@ def register_model(
                 classes=predictor.classes,
                 has_proba=has_proba,
                 allow_unknown_categories=allow_unknown_categories,
+                accept_unknown=_tolerant_columns(predictor, signature.names),
             )
             profile = _profile(frame, signature.categorical, predictions, predictor.classes)
         sha, size = directory_sha256(directory)
@@ -86,6 +87,12 @@ def register_model(
             parent_version=parent_version,
             description=description,
         )
+
+
+def _tolerant_columns(predictor: Predictor, columns: list[str]) -> set[str]:
+    """The columns the model copes with unseen categories in (an optional predictor hook)."""
+    hook = getattr(predictor, "accepts_unknown_categories", None)
+    return set(hook(columns)) if callable(hook) else set()
 
 
 def _parent_version(name: str, parent: int | str | None) -> int | None:
