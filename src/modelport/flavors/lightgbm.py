@@ -50,12 +50,15 @@ def import_lightgbm() -> ModuleType:
 
 
 class LightGBMPredictor:
-    """A booster plus the wrapper's recorded classes."""
+    """A booster plus the recorded classes: the wrapper's, or 0..k-1 for a classifier Booster.
+
+    A Booster saved before its classes were recorded keeps predicting its raw output.
+    """
 
     def __init__(self, booster: Any, wrapper: str, classes: list[Any] | None) -> None:
         self.booster = booster
         self.wrapper = wrapper
-        self.classes = classes if wrapper == "LGBMClassifier" else None
+        self.classes = classes if wrapper != "LGBMRegressor" else None
         self.task: Task
         if self.classes is not None:
             self.task = "classification"
@@ -124,6 +127,10 @@ class LightGBMFlavor:
             booster.save_model(path)
             if wrapper == "LGBMClassifier":
                 options["classes"] = plain_list(obj.classes_)
+            elif wrapper == "Booster":
+                classes = booster_classes(path)
+                if classes is not None:
+                    options["classes"] = classes
         return options
 
     def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
@@ -138,6 +145,29 @@ class LightGBMFlavor:
         with translate(ArtifactError, f"cannot load {path.name}"):
             booster = lgb.Booster(model_file=str(path))
         return LightGBMPredictor(booster, wrapper, classes)
+
+
+def booster_classes(path: Path) -> list[int] | None:
+    """Class labels 0..k-1 when the saved booster's objective is a classifier's, else None.
+
+    Read from the ``objective=`` line LightGBM writes in the file's header, where the
+    name is canonical (``multiclass``), unlike the booster's ``params`` that keep
+    whatever alias (``softmax``) it was trained with.
+    """
+    with Path(path).open("rb") as fh:
+        for raw in fh:
+            if raw.startswith(b"Tree="):
+                return None
+            if raw.startswith(b"objective="):
+                name, *settings = raw.decode("utf-8", "replace").strip()[10:].split()
+                values = dict(item.partition(":")[::2] for item in settings)
+                if name == "binary":
+                    return [0, 1]
+                count = values.get("num_class", "")
+                if name in ("multiclass", "multiclassova") and count.isascii() and count.isdigit():
+                    return list(range(int(count)))
+                return None
+    return None
 
 
 def model_text_problem(text: bytes) -> str | None:
