@@ -177,3 +177,23 @@ def test_a_version_in_non_ascii_digits_is_an_invalid_reference(
     modelport.register(model, "bc", sample=df, settings=settings)
     with pytest.raises(InvalidReference):
         modelport.load(ref, settings=settings)
+
+
+# -- item 12: a model whose predictions are not one value per row ------------------------------
+
+
+def test_predictions_with_several_values_per_row_are_refused_with_what_to_do(
+    settings: Settings,
+) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from modelport.errors import InvalidArgument
+
+    df, y = _frame()
+    x = df[["income"]].to_numpy()
+    two_outputs = LinearRegression().fit(x, np.column_stack([y, 1 - y]))
+    with pytest.raises(InvalidArgument) as info:
+        modelport.register(two_outputs, "multi", sample=x, settings=settings)
+    assert f"shape ({len(x)}, 2)" in info.value.message
+    assert info.value.hint and "Python function" in info.value.hint
+    assert _versions(settings) == []

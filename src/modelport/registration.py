@@ -60,6 +60,16 @@ def register_model(
                     f"the model returned {len(predictions)} predictions for {len(frame)} rows",
                     hint="predict must return one prediction per input row",
                 )
+            if predictions.ndim != 1:
+                # Caught here, not in the drift profile, so the message can say what to do.
+                raise InvalidArgument(
+                    f"the {chosen.name} model returned predictions of shape "
+                    f"{predictions.shape} for {len(frame)} rows: modelport needs one label or "
+                    "number per row",
+                    hint="wrap the model in a Python function returning one value per row "
+                    "(e.g. the argmax label), or register it without a sample (then it has no "
+                    "signature and no drift profile)",
+                )
             has_proba = predictor.predict_proba(validate(signature, frame.head(2))) is not None
             signature = infer_signature(
                 sample,
