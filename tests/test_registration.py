@@ -197,3 +197,15 @@ def test_predictions_with_several_values_per_row_are_refused_with_what_to_do(
     assert f"shape ({len(x)}, 2)" in info.value.message
     assert info.value.hint and "Python function" in info.value.hint
     assert _versions(settings) == []
+
+
+def test_training_data_naming_a_missing_file_is_a_clear_error(
+    settings: Settings, tmp_path: Any
+) -> None:
+    df, y = _frame()
+    model = _pipeline(OneHotEncoder()).fit(df, y)
+    missing = tmp_path / "absent.parquet"
+    with pytest.raises(DataError) as info:
+        modelport.register(model, "lineage", sample=df, training_data=missing, settings=settings)
+    assert str(missing) in info.value.message
+    assert _versions(settings) == []

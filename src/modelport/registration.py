@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidArgument
+from modelport.errors import DataError, InvalidArgument
 from modelport.flavors import Predictor, detect_flavor, get_flavor
 from modelport.reference import parse, validate_name
 from modelport.registry import ModelVersion, Registry
@@ -44,6 +44,8 @@ def register_model(
     validate_name(name)
     chosen = get_flavor(flavor) if flavor else detect_flavor(model)
     parent_version = _parent_version(name, parent)
+    # before any work, so that a wrong path fails fast and nothing is saved
+    data_digest = _training_data_sha256(training_data)
     with tempfile.TemporaryDirectory(prefix="modelport-") as tmp:
         directory = Path(tmp) / "artifact"
         directory.mkdir()
@@ -93,10 +95,22 @@ def register_model(
             metrics=metrics,
             tags=tags,
             git_sha=git_sha(cwd),
-            data_sha256=data_sha256(training_data) if training_data is not None else None,
+            data_sha256=data_digest,
             parent_version=parent_version,
             description=description,
         )
+
+
+def _training_data_sha256(training_data: Any | None) -> str | None:
+    if training_data is None:
+        return None
+    try:
+        return data_sha256(training_data)
+    except OSError as exc:
+        raise DataError(
+            f"cannot read the training data {str(training_data)!r}: {exc.strerror or exc}",
+            hint="check the path: the training data file is hashed (sha256) into the lineage",
+        ) from exc
 
 
 def _tolerant_columns(predictor: Predictor, columns: list[str]) -> set[str]:
