@@ -29,6 +29,7 @@ responses; this module imports nothing from a web framework.
     ├── ModelNotReady                 503
     ├── Overloaded                    503  a bounded queue is full
     └── DataError                     400  an input file or data set cannot be read
+        └── ModelFileError                     a file handed to register is not a readable model
 """
 
 from __future__ import annotations
@@ -243,3 +244,9 @@ class Overloaded(ModelportError):
 class DataError(ModelportError):
     status = HTTPStatus.BAD_REQUEST
     code = "data_error"
+
+
+class ModelFileError(DataError):
+    """A file handed to ``register`` cannot be read as the model its name says it is."""
+
+    code = "invalid_model_file"
