@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import ModelportError, NonFinitePrediction, UntrustedArtifactError
+from modelport.errors import (
+    ModelportError,
+    NonFinitePrediction,
+    PredictionError,
+    UntrustedArtifactError,
+)
 from modelport.flavors import get_flavor
 from modelport.flavors.base import Predictor
 from modelport.reference import Reference
@@ -83,6 +88,15 @@ class LoadedModel:
         (:func:`non_finite_rows`): a warning per hostile request tells the operator
         nothing the error to its client does not.
         """
+        try:
+            return self._outputs(prepared, proba)
+        except NonFinitePrediction:
+            raise
+        except PredictionError as exc:
+            # the flavor says what failed; the caller (a 500's reader) needs which model it was
+            raise PredictionError(f"{self.ref}: {exc.message}", hint=exc.hint) from exc
+
+    def _outputs(self, prepared: Any, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             labels = argmax_classes(self.predictor)
             if labels is not None:  # what the estimator's own predict computes
