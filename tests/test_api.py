@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 import modelport
 from modelport.errors import (
     ArtifactIntegrityError,
+    InvalidArgument,
     ModelportError,
     NonFinitePrediction,
     UntrustedArtifactError,
@@ -203,3 +205,15 @@ def test_drift_between_two_frames() -> None:
     assert report["drift"] is True
     assert {"annual_income", "purpose", "employment_years"} <= set(report["drifted_features"])
     assert "crypto" in report["features"]["purpose"]["unseen_categories"]
+
+
+def test_probabilities_of_a_model_without_them_is_the_callers_mistake(tmp_path: Path) -> None:
+    from sklearn.linear_model import Ridge
+
+    settings = Settings(home=tmp_path / "home")
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    modelport.register(Ridge().fit(X, X[:, 0]), "ridge", sample=X, settings=settings)
+    model = modelport.load("ridge", settings=settings)
+    with pytest.raises(InvalidArgument, match="ridge:1 has no class probabilities") as info:
+        model.predict_proba(X[:2])
+    assert info.value.status == 400

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import (
-    ModelportError,
+    InvalidArgument,
     NonFinitePrediction,
     PredictionError,
     UntrustedArtifactError,
@@ -65,7 +65,7 @@ class LoadedModel:
         """Class probabilities; raises if the model has none, or if any is not finite."""
         _, proba = self.outputs(self.prepare(data), proba=True)
         if proba is None:
-            raise ModelportError(
+            raise InvalidArgument(  # the caller's mistake, not a fault of the model
                 f"{self.ref} has no class probabilities",
                 hint="use predict(); only classifiers with predict_proba give probabilities",
             )

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from modelport.errors import ModelportError
+from modelport.errors import ConfigurationError, ModelportError
 from modelport.monitoring.alerts import AlertState, Firing
 from modelport.registry import Registry
 
@@ -78,7 +78,10 @@ def carry_out(
                 outcome.update(_post(action.target or "", firing.to_dict(), client, retries))
             elif action.kind == "rollback":
                 if registry is None:
-                    raise ModelportError("no registry to roll back in")
+                    raise ConfigurationError(
+                        "no registry to roll back in",
+                        hint="give the alerting service the registry the alias lives in",
+                    )
                 event = registry.rollback(
                     firing.rule.model,
                     action.target or "production",
