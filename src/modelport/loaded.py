@@ -34,6 +34,7 @@ class LoadedModel:
         self.version = version
         self.predictor = predictor
         self.load_seconds = load_seconds
+        self._closed = False
         self.signature = Signature.from_dict(version.signature) if version.signature else None
 
     @property
@@ -108,6 +109,13 @@ class LoadedModel:
             probabilities = self.predictor.predict_proba(prepared)
             return predictions, None if probabilities is None else np.asarray(probabilities)
 
+    def close(self) -> None:
+        """Release what the model holds (the predictor's optional ``close`` hook); idempotent."""
+        hook = getattr(self.predictor, "close", None)
+        if callable(hook) and not self._closed:
+            self._closed = True
+            hook()
+
     def __repr__(self) -> str:
         return f"LoadedModel({self.ref}, flavor={self.version.flavor!r})"
 
@@ -131,36 +139,15 @@ def load_model(
     return LoadedModel(version, predictor, time.perf_counter() - started)
 
 
-# Estimators whose ``predict`` is the class of highest ``predict_proba`` (ties to the first
-# class, as ``np.argmax``), so that one ``predict_proba`` call gives both outputs.
-ARGMAX_CLASSIFIERS = frozenset(
-    {
-        "sklearn.ensemble._forest.RandomForestClassifier",
-        "sklearn.ensemble._forest.ExtraTreesClassifier",
-        "sklearn.tree._classes.DecisionTreeClassifier",
-        "sklearn.tree._classes.ExtraTreeClassifier",
-        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-        "sklearn.linear_model._logistic.LogisticRegression",
-    }
-)
-
-
 def argmax_classes(predictor: Any) -> np.ndarray | None:
-    """The estimator's ``classes_`` when its ``predict`` is the argmax of ``predict_proba``.
+    """The labels when the predictor's ``predict`` is the argmax of ``predict_proba``.
 
-    ``classes_.take(argmax)`` is then exactly its ``predict``, dtype included; None for
-    every other model, which must be asked for its predictions separately.
+    ``labels.take(argmax)`` is then exactly its ``predict``, dtype included; None for every
+    other model, which must be asked for its predictions separately. The predictor says so
+    through its optional ``argmax_classes`` hook (:mod:`modelport.flavors.base`).
     """
-    estimator = getattr(predictor, "estimator", None)
-    if estimator is not None and type(estimator).__name__ == "Pipeline":
-        estimator = estimator.steps[-1][1]
-    if estimator is None:
-        return None
-    name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
-    classes = getattr(estimator, "classes_", None)
-    if name not in ARGMAX_CLASSIFIERS or classes is None or np.ndim(classes) != 1:
-        return None
-    return np.asarray(classes)
+    hook = getattr(predictor, "argmax_classes", None)
+    return hook() if callable(hook) else None
 
 
 def non_finite_rows(values: np.ndarray) -> np.ndarray:

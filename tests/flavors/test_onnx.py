@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+import modelport
 from modelport.errors import FlavorError, MissingExtraError
 from modelport.flavors.conformance import check_flavor
 from modelport.flavors.onnx import ONNX, import_onnxruntime
+from modelport.settings import Settings
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -92,3 +95,19 @@ def test_missing_library(monkeypatch, tmp_path):
         import_onnxruntime()
     with pytest.raises(MissingExtraError):
         ONNX.load(tmp_path, {"file": "model.onnx"}, trusted=False)
+
+
+def test_closing_a_loaded_onnx_model_releases_its_session(tmp_path: Path) -> None:
+    from modelport.loaded import load_model
+    from modelport.registry import Registry
+
+    settings = Settings(home=tmp_path / "home")
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    onnx_model = skl2onnx.to_onnx(LogisticRegression().fit(X, y), X[:1], options={"zipmap": False})
+    modelport.register(onnx_model, "lr-onnx", sample=X, settings=settings)
+    loaded = load_model(Registry(settings), "lr-onnx")
+    assert loaded.predict(X[:3]).shape == (3,)
+    loaded.close()
+    loaded.close()  # idempotent
+    assert loaded.predictor.session is None  # type: ignore[attr-defined]

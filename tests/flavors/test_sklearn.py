@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
@@ -15,7 +17,7 @@ from modelport.errors import (
     UntrustedArtifactError,
 )
 from modelport.flavors.conformance import check_flavor
-from modelport.flavors.sklearn import SKLEARN
+from modelport.flavors.sklearn import ARGMAX_ESTIMATORS, SKLEARN, SklearnPredictor
 
 from . import _functions
 
@@ -143,3 +145,31 @@ def test_foreign_types_trusts_only_real_sklearn_and_numpy_classes(name, own):
     from modelport.flavors.sklearn import foreign_types
 
     assert foreign_types([name]) == ([] if own else [name])
+
+
+@pytest.mark.parametrize("name", sorted(ARGMAX_ESTIMATORS))
+def test_every_argmax_estimator_predicts_the_argmax_of_its_probabilities(name: str) -> None:
+    from sklearn.datasets import load_wine
+
+    module, _, cls = name.rpartition(".")
+    estimator = getattr(importlib.import_module(module), cls)()
+    X, y = load_wine(return_X_y=True)
+    y = np.array(["barolo", "grignolino", "barbera"])[y]  # string labels: dtype must survive
+    if "Logistic" in name:
+        estimator.set_params(max_iter=5000)
+    predictor = SklearnPredictor(make_pipeline(StandardScaler(), estimator).fit(X, y))
+    labels = predictor.argmax_classes()
+    assert labels is not None
+    expected = predictor.predict(X)
+    got = labels.take(np.argmax(predictor.predict_proba(X), axis=1))
+    assert got.dtype == expected.dtype and (got == expected).all()
+
+
+def test_estimators_not_known_to_predict_the_argmax_say_none() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.naive_bayes import GaussianNB
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    assert SklearnPredictor(GaussianNB().fit(X, y)).argmax_classes() is None
+    assert SklearnPredictor(Ridge().fit(X, y)).argmax_classes() is None

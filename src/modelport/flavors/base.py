@@ -10,11 +10,18 @@ signature order, dtypes coerced) when the model was trained on a frame, or a
 2-D NumPy array when it was trained on an array. It returns one prediction per
 row, so the batch length is always preserved.
 
-A predictor may also define ``accepts_unknown_categories(columns) -> set[str]``: the
-input columns where the model copes with categories it never saw (a scikit-learn
-``OneHotEncoder(handle_unknown="ignore")``). It is optional, so that predictors
-written before it, or outside modelport, still satisfy :class:`Predictor`;
-registration records its answer in the signature.
+The runtime contract is :class:`Predictor` plus optional hooks, optional so that
+predictors written before them, or outside modelport, still satisfy it. Serving, batch
+scoring and (later) explanations call these and never reach into a flavor's internals:
+
+* ``accepts_unknown_categories(columns) -> set[str]``: the input columns where the model
+  copes with categories it never saw (a scikit-learn ``OneHotEncoder(handle_unknown=
+  "ignore")``); registration records its answer in the signature.
+* ``argmax_classes() -> ndarray | None``: the labels when ``predict`` is exactly the class
+  of highest ``predict_proba`` (ties to the first), so that one ``predict_proba`` call
+  gives both outputs (a forest would otherwise run every tree twice).
+* ``close() -> None``: release what the model holds (sessions, threads) when a version is
+  unloaded; the runtime calls it once, after the last prediction.
 """
 
 from __future__ import annotations

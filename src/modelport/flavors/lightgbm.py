@@ -93,6 +93,10 @@ class LightGBMPredictor:
             return None
         return self._proba(batch, len(self.classes))
 
+    def argmax_classes(self) -> np.ndarray | None:
+        """The classes: ``predict`` above is the argmax of ``predict_proba`` by construction."""
+        return None if self.classes is None else np.asarray(self.classes)
+
 
 class LightGBMFlavor:
     """LGBMClassifier, LGBMRegressor and lightgbm.Booster."""

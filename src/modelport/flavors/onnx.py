@@ -63,7 +63,7 @@ class ONNXPredictor:
     """An onnxruntime session plus what its inputs and outputs mean."""
 
     def __init__(self, session: Any, classes: list[Any] | None) -> None:
-        self.session = session
+        self.session: Any = session
         self.inputs = session.get_inputs()
         self.outputs = session.get_outputs()
         types = [o.type for o in self.outputs]
@@ -119,6 +119,10 @@ class ONNXPredictor:
                 keys = list(proba[0]) if proba else []
             return np.array([[row[k] for k in keys] for row in proba], dtype=np.float32)
         return np.asarray(proba)
+
+    def close(self) -> None:
+        """Drop the session: onnxruntime frees its memory and threads when it is collected."""
+        self.session = None
 
 
 class ONNXFlavor:

@@ -103,6 +103,15 @@ class XGBoostPredictor:
         with predicting("xgboost"):
             return np.asarray(self.model.predict_proba(batch))
 
+    def argmax_classes(self) -> np.ndarray | None:
+        """A classifier Booster's classes: its ``predict`` above is the argmax by construction.
+
+        Not the sklearn wrappers: their label encoding is theirs to apply.
+        """
+        if self.wrapper == "Booster" and self.classes is not None:
+            return np.asarray(self.classes)
+        return None
+
     def _matrix(self, batch: Any) -> Any:
         return import_xgboost().DMatrix(batch, enable_categorical=True)
 

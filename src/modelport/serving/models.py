@@ -350,6 +350,7 @@ class ModelPool:
     async def _retire(self, retired: list[ServedVersion]) -> None:
         for served in retired:
             await served.batcher.aclose()  # requests already routed to it finish first
+            served.loaded.close()
             log.info("retired %s:%d", served.name, served.version)
 
     async def aclose(self) -> None:
