@@ -87,7 +87,8 @@ def test_an_unexpected_exception_says_how_to_see_the_traceback(
     monkeypatch.setattr(modelport.registry, "Registry", Broken)
     result = runner.invoke(app, ["models", "list"])
     assert result.exit_code == 1
-    assert "unexpected RuntimeError: disk on fire second line" in result.output
+    assert "unexpected RuntimeError: disk on fire\n" in result.output  # its first line only
+    assert "second line" not in result.output
     assert f"{DEBUG_ENV}=1" in result.output
 
     monkeypatch.setenv(DEBUG_ENV, "1")
@@ -150,3 +151,10 @@ def test_serve_checks_its_options_before_resolving_references(
     result = runner.invoke(app, ["serve", "no-such-model", "--port", "8080"])
     assert result.exit_code == 1 and "no-such-model" in result.output
     assert no_server == []
+
+
+def test_batch_to_a_file_prints_no_progress_bar_before_its_error(env: Path) -> None:
+    result = runner.invoke(app, ["batch", "m", "missing.parquet", "out.parquet"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the input missing.parquet does not exist")
+    assert not (env / "out.parquet").exists()

@@ -47,16 +47,26 @@ class _Root(TyperGroup):
             if debugging():
                 raise
             fail(
-                f"unexpected {type(exc).__name__}: {_one_line(exc)}",
+                f"unexpected {_kind(exc)}: {_one_line(exc)}",
                 f"this is a bug or an unhandled case; rerun with {DEBUG_ENV}=1 for the "
                 "traceback and report it",
             )
             raise typer.Exit(1) from exc
 
 
+def _kind(exc: BaseException) -> str:
+    """``KeyError``, ``struct.error``, ``zipfile.BadZipFile``: builtins bare, others placed."""
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] + "..." if len(text) > 300 else text or "(no message)"
+    # the first line: libraries append stack traces and details on the following ones
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else "(no message)"
+    return text[:300] + "..." if len(text) > 300 else text
 
 
 app = typer.Typer(

@@ -87,7 +87,7 @@ def batch(
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=as_json,
+        disable=as_json or not console.is_terminal,  # a bar in a log file is noise
     ) as bar:
         task = bar.add_task("rows", total=None)
 
