@@ -11,6 +11,7 @@ command that needs it, so ``--help`` or ``models list`` never pay for the rest.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any
@@ -44,7 +45,8 @@ class _Root(TyperGroup):
         except Exception as exc:
             # EOFError included: left to Typer, it would print a bare "Aborted." (it takes
             # EOF for a closed prompt), and a file that ends too early is no interrupt.
-            if debugging():
+            # A closed pipe (`modelport models list | head -1`) is Typer's to end quietly.
+            if debugging() or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
                 raise
             fail(
                 f"unexpected {_kind(exc)}: {_one_line(exc)}",
