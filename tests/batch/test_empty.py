@@ -56,7 +56,7 @@ def test_a_header_only_csv_gives_a_parquet_file_with_the_columns(
     source = tmp_path / "in.csv"
     source.write_text("id,income,years,color,note\n")
     target = tmp_path / "out.parquet"
-    summary = score("clf", source, target, keep=["id"], workers=1, settings=batch_settings)
+    summary = score("clf", source, target, keep=["id"], workers=2, settings=batch_settings)
     assert summary.rows_read == 0
     assert list(read(target).columns) == COLUMNS and len(read(target)) == 0
     assert leftovers(tmp_path) == []
