@@ -120,6 +120,15 @@ def test_serve_names_a_missing_alert_rules_file(env: Path, no_server: list[Any])
     assert no_server == []
 
 
+def test_serve_refuses_a_monitor_window_without_a_unit_before_starting(
+    env: Path, no_server: list[Any]
+) -> None:
+    result = runner.invoke(app, ["serve", "--monitor-interval", "60", "--monitor-window", "5"])
+    assert result.exit_code == 1
+    assert "window '5' has no unit" in result.output
+    assert no_server == []
+
+
 def test_serve_refuses_alert_rules_that_would_never_be_evaluated(
     env: Path, no_server: list[Any]
 ) -> None:

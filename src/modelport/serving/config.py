@@ -138,10 +138,16 @@ class ServeConfig:
 def preflight(config: ServeConfig, settings: Settings) -> None:
     """Refuse, before the server starts, what would fail only once it runs.
 
-    Alert rules that cannot be read, and references that resolve to nothing. Every entry
-    point calls this after building the config, so the cheap option checks come first and
-    each entry point refuses the same things with the same message.
+    A monitor window without a unit, alert rules that cannot be read, and references that
+    resolve to nothing. Every entry point calls this after building the config, so the
+    cheap option checks come first and each entry point refuses the same things with the
+    same message.
     """
+    if config.monitor_interval > 0:
+        # the monitoring stack (SciPy, DuckDB) loads here only for servers that monitor
+        from modelport.monitoring.monitor import parse_window
+
+        parse_window(config.monitor_window)
     if config.alert_rules is not None:
         if not Path(config.alert_rules).is_file():
             raise InvalidArgument(
