@@ -1,10 +1,12 @@
 """Batch scoring as a service: :func:`score` is what the CLI, the demo and users call.
 
 It resolves the model once (an alias that moves mid-job changes nothing), checks
-the input and the requested columns before any output exists, runs an engine,
-and makes the output final. Input that turns out unreadable part-way leaves no
-output behind; any other interruption leaves the parts and journal, and running
-the same job again continues from them.
+the input, the output's directory and the requested columns before any output
+exists, runs an engine, and makes the output final (an input without rows gives a
+valid output without rows). Input that turns out unreadable part-way leaves no
+output behind, nor does a failure before any part finished; any other
+interruption leaves the parts and journal, and running the same job again
+continues from them.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def score(
     if batch_size < 1:
         raise InvalidArgument("batch_size must be at least 1", hint="e.g. 100000")
     source = Source(os.fspath(input), input_format)  # unreadable input fails here: no output yet
+    sink = Output(os.fspath(output), output_format)
+    sink.check_directory()
     owned = registry is None
     registry = registry or Registry(settings or Settings())
     try:
@@ -102,7 +106,6 @@ def score(
     keep = list(keep or [])
     features = _features(model, source, columns)
     _check_columns(source, model, features, keep, probabilities)
-    sink = Output(os.fspath(output), output_format)
     spec = ModelSpec(settings_data, exact, trusted, features, keep, probabilities, batch_size)
     fingerprint = {
         "ref": exact,
@@ -147,25 +150,29 @@ def score(
                 workers=workers or os.cpu_count() or 1,
                 progress=advance,
             )
+        rows = sum(p["rows"] for p in done.values())
+        scored = sum(p["scored"] for p in done.values())
+        rejected = rows - scored
+        summary = BatchSummary(
+            ref=exact,
+            engine=engine,
+            rows_read=rows,
+            rows_scored=scored,
+            rows_rejected=rejected,
+            seconds=0.0,
+            output=sink.uri,
+            rejects=sink.rejects_path if rejected else None,
+            parts=len(done),
+            parts_resumed=resumed,
+        )
+        sink.finalize(sink.finished_parts(), sink.finished_reject_parts(), summary.to_dict())
     except DataError:
         sink.discard()  # bad input: a rerun cannot help, so leave nothing behind
         raise
-    rows = sum(p["rows"] for p in done.values())
-    scored = sum(p["scored"] for p in done.values())
-    rejected = rows - scored
-    summary = BatchSummary(
-        ref=exact,
-        engine=engine,
-        rows_read=rows,
-        rows_scored=scored,
-        rows_rejected=rejected,
-        seconds=0.0,
-        output=sink.uri,
-        rejects=sink.rejects_path if rejected else None,
-        parts=len(done),
-        parts_resumed=resumed,
-    )
-    sink.finalize(sink.finished_parts(), sink.finished_reject_parts(), summary.to_dict())
+    except BaseException:
+        if not done:  # no finished part to resume from: keep nothing
+            sink.discard()
+        raise
     return _with_seconds(summary, time.perf_counter() - started)
 
 

@@ -75,7 +75,11 @@ def _init_worker(spec: ModelSpec, progress: Any) -> None:
     _progress = progress
 
 
-def _score_batches(index: int, batches: Iterator[pa.RecordBatch], output: Output) -> PartResult:
+def _score_batches(
+    index: int, batches: Iterator[pa.RecordBatch], output: Output, schema: pa.Schema
+) -> PartResult:
+    """Score a part's batches into its file; ``schema`` (the input columns') types a part
+    without rows, which must still be a file with the output's columns."""
     assert _scorer is not None, "worker not initialised"
     rows = scored = 0
     rejects: list[pd.DataFrame] = []
@@ -88,6 +92,8 @@ def _score_batches(index: int, batches: Iterator[pa.RecordBatch], output: Output
             rows += batch.num_rows
             scored += len(chunk.scored)
             _report(batch.num_rows)
+        if not writer.rows:
+            writer.write(_scorer.score(schema.empty_table().to_pandas()).scored)
     output.write_rejects(
         index, pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame()
     )
@@ -104,11 +110,21 @@ def _report(rows: int) -> None:
 def _score_parquet_part(source: Source, part: ParquetPart, output: Output) -> PartResult:
     assert _scorer is not None, "worker not initialised"
     columns = list(dict.fromkeys([*_scorer.keep, *_scorer.features]))
-    return _score_batches(part.index, source.read_part(part, columns, _batch_size), output)
+    batches = source.read_part(part, columns, _batch_size)
+    return _score_batches(part.index, batches, output, _input_schema(source, columns))
 
 
 def _score_rows(index: int, batch: pa.RecordBatch, output: Output) -> PartResult:
-    return _score_batches(index, iter([batch]), output)
+    return _score_batches(index, iter([batch]), output, batch.schema)
+
+
+def _score_nothing(source: Source, columns: list[str], output: Output) -> PartResult:
+    """The one part of an input without rows: a valid, empty output, not a missing one."""
+    return _score_batches(0, iter(()), output, _input_schema(source, columns))
+
+
+def _input_schema(source: Source, columns: list[str]) -> pa.Schema:
+    return pa.schema([source.schema.field(c) for c in columns if c in source.schema.names])
 
 
 def _set_batch_size(size: int) -> None:
@@ -205,12 +221,17 @@ def _tasks(
     spec: ModelSpec, source: Source, output: Output, done: dict[int, dict[str, int]]
 ) -> Iterator[tuple[Any, ...]]:
     """The parts still to do, in input order, as ``(function, *args)`` for here or the pool."""
+    columns = list(dict.fromkeys([*spec.keep, *spec.features]))
+    parts = 0
     if source.format == "parquet":
         for part in source.plan(spec.batch_size):
+            parts += 1
             if part.index not in done:
                 yield _score_parquet_part, source, part, output
-        return
-    columns = list(dict.fromkeys([*spec.keep, *spec.features]))
-    for index, batch in enumerate(source.stream(columns, spec.batch_size, spec.features)):
-        if index not in done:  # CSV/JSON: finished parts are still read, but not scored
-            yield _score_rows, index, batch, output
+    else:
+        for index, batch in enumerate(source.stream(columns, spec.batch_size, spec.features)):
+            parts += 1
+            if index not in done:  # CSV/JSON: finished parts are still read, but not scored
+                yield _score_rows, index, batch, output
+    if not parts and 0 not in done:
+        yield _score_nothing, source, columns, output

@@ -119,7 +119,7 @@ class Scorer:
         predictor = self.model.predictor
         classes = self.model.classes
         if prepared is None:  # nothing valid: the right columns, no rows
-            out[PREDICTION] = np.asarray(classes or [], dtype=_class_dtype(classes))[:0]
+            out[PREDICTION] = self._no_predictions()
             for column in self.proba_columns:
                 out[column] = np.empty(0, dtype=np.float64)
             return out
@@ -133,6 +133,24 @@ class Scorer:
             for i, column in enumerate(self.proba_columns):
                 out[column] = np.asarray(proba[:, i], dtype=np.float64)
         return out
+
+    def _no_predictions(self) -> Any:
+        """A zero-length prediction column of the type a model call gives.
+
+        A part with no valid rows (or an input with none) must write the same column
+        types as the other parts: the parts are merged into one file, and a zero-row
+        output still tells its readers what it would hold.
+        """
+        classes = self.model.classes
+        if classes and all(isinstance(c, str) for c in classes):
+            return pd.array([], dtype="string")  # an empty object column has no type at all
+        if classes:
+            return np.asarray(classes, dtype=_class_dtype(classes))[:0]
+        outputs = self.model.signature.outputs if self.model.signature else None
+        try:
+            return np.empty(0, dtype=np.dtype(outputs.dtype if outputs else "float64"))
+        except TypeError:  # a dtype name NumPy does not know: values are numbers
+            return np.empty(0, dtype=np.float64)
 
 
 def _class_dtype(classes: list[Any] | None) -> Any:

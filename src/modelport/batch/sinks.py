@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from modelport.batch.sources import detect_format
-from modelport.errors import ConflictError, DataError
+from modelport.errors import ConflictError, DataError, InvalidArgument
 
 _SUFFIX = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 JOURNAL = "_journal.json"
@@ -148,14 +148,33 @@ class Output:
             self.fs.rm(f"{self.staging}/_rejects", recursive=True)
         if self.is_file:
             tmp = f"{self.path}.tmp"
-            if self.format == "parquet":
-                _merge_parquet(self.fs, parts, tmp)
-            else:
-                _concat(self.fs, parts, tmp, skip_header=self.format == "csv")
+            try:
+                if self.format == "parquet":
+                    _merge_parquet(self.fs, parts, tmp)
+                else:
+                    _concat(self.fs, parts, tmp, skip_header=self.format == "csv")
+            except BaseException:
+                _remove(self.fs, tmp)  # a half-merged file is nobody's output
+                raise
             self.fs.mv(tmp, self.path)
             self.fs.rm(self.staging, recursive=True)
         else:
             _atomic_write(self.fs, f"{self.path}/{SUCCESS}", json.dumps(summary).encode())
+
+    def check_directory(self) -> None:
+        """Refuse an output whose directory does not exist, naming it.
+
+        Creating it would turn a typo in the path into a job that runs for an hour and
+        writes somewhere nobody looks. Object stores have no directories to check.
+        """
+        if "file" not in _protocols(self.fs):
+            return
+        parent = self.path.rstrip("/").rsplit("/", 1)[0] if "/" in self.path else "."
+        if parent and not self.fs.isdir(parent):
+            raise InvalidArgument(
+                f"the output's directory {parent} does not exist",
+                hint=f"create it first (mkdir -p {parent}) or choose another output path",
+            )
 
     def discard(self) -> None:
         """Remove everything a job writes here (fresh start, or input that cannot be read)."""
@@ -237,36 +256,55 @@ def _atomic_write(fs: Any, path: str, data: bytes) -> None:
     fs.mv(f"{path}.tmp", path)
 
 
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _remove(fs: Any, path: str) -> None:
+    with contextlib.suppress(FileNotFoundError, OSError):
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+
+
 def _concat(fs: Any, sources: list[str], target: str, *, skip_header: bool) -> None:
     """Byte-concatenate text parts (CSV parts each carry a header; keep the first)."""
-    with fs.open(f"{target}.tmp", "wb") as out:
-        for i, source in enumerate(sources):
-            with fs.open(source, "rb") as handle:
-                if skip_header and i:
-                    handle.readline()
-                while chunk := handle.read(1 << 22):
-                    out.write(chunk)
+    try:
+        with fs.open(f"{target}.tmp", "wb") as out:
+            for i, source in enumerate(sources):
+                with fs.open(source, "rb") as handle:
+                    if skip_header and i:
+                        handle.readline()
+                    while chunk := handle.read(1 << 22):
+                        out.write(chunk)
+    except BaseException:
+        _remove(fs, f"{target}.tmp")
+        raise
     fs.mv(f"{target}.tmp", target)
 
 
 def _merge_parquet(fs: Any, sources: list[str], target: str) -> None:
-    """Stream parts into one Parquet file, one row group at a time."""
-    writer: pq.ParquetWriter | None = None
-    with fs.open(target, "wb") as out:
-        try:
-            for source in sources:
-                with fs.open(source, "rb") as handle:
-                    part = pq.ParquetFile(handle)
-                    if writer is None:
-                        schema = part.schema_arrow.remove_metadata()
-                        writer = pq.ParquetWriter(out, schema)
-                    for group in range(part.num_row_groups):
-                        table = part.read_row_group(group).replace_schema_metadata(None)
-                        writer.write_table(table.cast(schema))
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"cannot merge the output parts: {exc}", hint="rerun the job") from exc
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:  # no rows at all: still a valid, empty Parquet file
-            pq.write_table(pa.table({}), out)
+    """Stream parts into one Parquet file, one row group at a time.
+
+    The file's schema is the parts' schemas unified: a part without a value in a column
+    (all its rows rejected, say) may have typed it null, and must not decide the type.
+    """
+    try:
+        schemas = []
+        for source in sources:
+            with fs.open(source, "rb") as handle:
+                schemas.append(pq.ParquetFile(handle).schema_arrow.remove_metadata())
+        schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
+        with fs.open(target, "wb") as out:
+            if schema is None:  # no parts at all: still a valid Parquet file
+                pq.write_table(pa.table({}), out)
+                return
+            with pq.ParquetWriter(out, schema) as writer:
+                for source in sources:
+                    with fs.open(source, "rb") as handle:
+                        part = pq.ParquetFile(handle)
+                        for group in range(part.num_row_groups):
+                            table = part.read_row_group(group).replace_schema_metadata(None)
+                            writer.write_table(table.cast(schema))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"cannot merge the output parts: {exc}", hint="rerun the job") from exc

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelport.cli.output import console, print_json, table
 from modelport.reference import parse
-from modelport.registry import AliasEvent, Registry
-from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from modelport.registry import AliasEvent, Registry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Reason = Annotated[str | None, typer.Option("--reason", "-m", help="why, for the audit trail")]
@@ -22,6 +23,10 @@ alias_app = typer.Typer(
 
 
 def _registry() -> Registry:
+    # imported here: SQLAlchemy and Alembic are a large share of a command's start-up
+    from modelport.registry import Registry
+    from modelport.settings import Settings
+
     return Registry(Settings())
 
 

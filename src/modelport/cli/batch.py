@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from modelport.batch import score
 from modelport.cli.output import console, print_json
-from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn
 
 
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-class _RowsPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="cyan")
+def _rows_per_second() -> ProgressColumn:
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="cyan")
+
+    return RowsPerSecond()
 
 
 def batch(
@@ -68,17 +64,30 @@ def batch(
 
         modelport batch credit-risk@production applications.parquet scores.parquet --keep id
     """
+    # imported here: the batch engine pulls in pandas, Arrow and the model libraries
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from modelport.batch import score
+    from modelport.settings import Settings
+
     with Progress(
         TextColumn("[bold]scoring"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RowsPerSecond(),
+        _rows_per_second(),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=as_json,
+        disable=as_json or not console.is_terminal,  # a bar in a log file is noise
     ) as bar:
         task = bar.add_task("rows", total=None)
 

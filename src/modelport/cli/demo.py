@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from modelport.cli.output import console
-from modelport.settings import Settings
 
 
 def demo(
@@ -27,6 +26,7 @@ def demo(
         modelport demo --home /tmp/modelport-demo
     """
     from modelport.demo.tour import run_demo  # imports the whole product: only when asked
+    from modelport.settings import Settings
 
     settings = Settings(home=home) if home else Settings()
     run_demo(settings, console, rows=rows)

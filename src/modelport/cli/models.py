@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelport.cli.output import console, print_json, table
-from modelport.model_files import read_model_file
-from modelport.registration import register_model
-from modelport.registry import Registry
-from modelport.settings import Settings
-from modelport.tabular import read_table
+
+if TYPE_CHECKING:
+    from modelport.registry import Registry
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -23,6 +21,10 @@ models_app = typer.Typer(
 
 
 def _registry() -> Registry:
+    # imported here: SQLAlchemy and Alembic are a large share of a command's start-up
+    from modelport.registry import Registry
+    from modelport.settings import Settings
+
     return Registry(Settings())
 
 
@@ -187,7 +189,12 @@ def register(
         int | None, typer.Option(help="the version this one was derived from")
     ] = None,
     training_data: Annotated[
-        Path | None, typer.Option(help="training data file, hashed (sha256) into the lineage")
+        Path | None,
+        typer.Option(
+            help="training data file, hashed (sha256) into the lineage",
+            exists=True,  # refused before the model is read, not after it was verified
+            dir_okay=False,
+        ),
     ] = None,
     trust: Annotated[
         bool, typer.Option("--trust", help="the file is yours: allow pickle / unknown skops types")
@@ -208,6 +215,11 @@ def register(
             f"metric values must be numbers ({exc})", param_hint="--metric"
         ) from exc
     tags = _pairs(tag or [], "--tag")
+    # imported here: reading a model imports its library (scikit-learn, XGBoost, ...)
+    from modelport.model_files import read_model_file
+    from modelport.registration import register_model
+    from modelport.tabular import read_table
+
     model = read_model_file(path, trusted=trust)
     frame = read_table(sample) if sample else None
     registry = _registry()

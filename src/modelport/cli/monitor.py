@@ -9,20 +9,21 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import orjson
-import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from modelport.cli.output import console, print_json, table
+from modelport.cli.output import console, print_json, show, table
 from modelport.errors import DataError
-from modelport.monitoring.report import DriftReport, FeatureDrift
-from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    # at run time these load inside the commands: NumPy, pandas and SciPy would cost
+    # every other command their import time
+    from modelport.monitoring.report import DriftReport, FeatureDrift
+    from modelport.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 HtmlOpt = Annotated[
@@ -81,7 +82,7 @@ def print_drift_table(report: DriftReport, title: str, out: Console = console) -
     grid.add_column("verdict", no_wrap=True)
     for row in rows:
         grid.add_row(*row)
-    out.print(grid)
+    show(grid, out)
 
 
 def overall_verdict(report: DriftReport) -> str:
@@ -292,6 +293,7 @@ def monitor(
     from modelport.monitoring.monitor import run_monitor
     from modelport.predictions.reader import PredictionLogReader
     from modelport.registry import Registry
+    from modelport.settings import Settings
 
     settings = Settings()
     registry = Registry(settings)
@@ -360,6 +362,9 @@ def _plain(value: Any) -> Any:
 
     A table cannot tell a missing cell from NaN: both are a missing label (None).
     """
+    import numpy as np
+    import pandas as pd
+
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating) and math.isnan(value):
@@ -372,6 +377,9 @@ def _plain(value: Any) -> Any:
 
 
 def _feedback_records(path: Path) -> list[dict[str, Any]]:
+    import orjson
+    import pandas as pd
+
     from modelport.tabular import read_table, table_format
 
     fmt = table_format(path)
@@ -440,6 +448,7 @@ def feedback(
     """
     from modelport.registry import Registry
     from modelport.services.feedback import FeedbackService
+    from modelport.settings import Settings
 
     settings = Settings()
     records = _feedback_records(file)

@@ -6,13 +6,6 @@ from typing import Annotated
 
 import typer
 
-from modelport.serving.config import (
-    BatchConfig,
-    ServeConfig,
-    parse_model_batch,
-    parse_model_log_rate,
-)
-
 
 def serve(
     refs: Annotated[
@@ -74,23 +67,24 @@ def serve(
         curl -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
-    from modelport.registry import Registry
+    # imported here: the server stack (FastAPI, uvicorn) is not needed by the rest of the CLI
+    from modelport.serving.config import (
+        BatchConfig,
+        ServeConfig,
+        parse_model_batch,
+        parse_model_log_rate,
+        preflight,
+    )
     from modelport.serving.server import run
     from modelport.settings import Settings
 
-    registry = Registry(Settings())
-    try:  # a typo gets one clear error here, not a traceback from the server's startup
-        for ref in refs or ():
-            registry.resolve(ref)
-    finally:
-        registry.close()
-    batch = BatchConfig(max_batch_size, max_wait_ms, max_queue)
+    # options first: a bad --port is refused before the registry is even opened
     config = ServeConfig(
         refs=tuple(refs or ()),
         host=host,
         port=port,
         workers=workers,
-        batch=batch,
+        batch=BatchConfig(max_batch_size, max_wait_ms, max_queue),
         model_batch=dict(parse_model_batch(s) for s in model_batch or ()),
         max_body_bytes=max_body_bytes,
         poll_interval=poll_interval,
@@ -102,6 +96,7 @@ def serve(
         monitor_window=monitor_window,
         alert_rules=alert_rules,
     )
+    preflight(config, Settings())
     run(config)
 
 

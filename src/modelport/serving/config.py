@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from modelport.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from modelport.settings import Settings
 
 ENV_VAR = "MODELPORT_SERVE_CONFIG"
 
@@ -99,6 +103,14 @@ class ServeConfig:
             raise InvalidArgument("log_flush_interval must be positive")
         if self.monitor_interval < 0:
             raise InvalidArgument("monitor_interval must not be negative")
+        if self.alert_rules is not None and self.monitor_interval == 0:
+            # the rules are evaluated after each background check: without one they would
+            # be accepted and then silently never looked at
+            raise InvalidArgument(
+                "alert rules are evaluated after each background monitor check, "
+                "and the background monitor is off (monitor_interval 0)",
+                hint="add e.g. --monitor-interval 60, or leave out --alert-rules",
+            )
 
     def batch_for(self, name: str) -> BatchConfig:
         return self.model_batch.get(name, self.batch)
@@ -121,6 +133,39 @@ class ServeConfig:
     def from_env(cls) -> ServeConfig:
         text = os.environ.get(ENV_VAR)
         return cls.from_json(text) if text else cls()
+
+
+def preflight(config: ServeConfig, settings: Settings) -> None:
+    """Refuse, before the server starts, what would fail only once it runs.
+
+    A monitor window without a unit, alert rules that cannot be read, and references that
+    resolve to nothing. Every entry point calls this after building the config, so the
+    cheap option checks come first and each entry point refuses the same things with the
+    same message.
+    """
+    if config.monitor_interval > 0:
+        # the monitoring stack (SciPy, DuckDB) loads here only for servers that monitor
+        from modelport.monitoring.monitor import parse_window
+
+        parse_window(config.monitor_window)
+    if config.alert_rules is not None:
+        if not Path(config.alert_rules).is_file():
+            raise InvalidArgument(
+                f"no such alert rules file: {config.alert_rules}",
+                hint="check the path given to --alert-rules",
+            )
+        from modelport.monitoring.alerts import load_rules
+
+        load_rules(config.alert_rules)  # a rule that does not parse fails here, not later
+    if config.refs:
+        from modelport.registry import Registry
+
+        registry = Registry(settings)
+        try:
+            for ref in config.refs:
+                registry.resolve(ref)
+        finally:
+            registry.close()
 
 
 def parse_model_log_rate(spec: str) -> tuple[str, float]:

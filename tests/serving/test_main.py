@@ -1,0 +1,78 @@
+"""``python -m modelport.serving``: the options of ``modelport serve``, read from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from modelport.cli import app
+from modelport.serving import __main__ as entry
+from modelport.serving.config import BatchConfig, ServeConfig
+
+
+def cli_options() -> set[str]:
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    options = [p for p in serve.params if p.param_type_name == "option"]
+    return {name for option in options for name in (*option.opts, *option.secondary_opts)}
+
+
+def entry_options() -> set[str]:
+    return {
+        name
+        for action in entry.parser()._actions
+        for name in action.option_strings
+        if name not in ("-h", "--help")
+    }
+
+
+def test_both_entry_points_take_the_same_options() -> None:
+    assert entry_options() == cli_options() - {"--help"}
+
+
+def test_arguments_become_the_config_the_cli_would_build() -> None:
+    config = entry.config_from_args(
+        [
+            "a@production",
+            "b:2",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--max-batch-size",
+            "8",
+            "--model-batch",
+            "a=4/2.5",
+            "--model-log-rate",
+            "b=0",
+            "--no-access-log",
+        ]
+    )
+    assert config == ServeConfig(
+        refs=("a@production", "b:2"),
+        port=0,
+        workers=2,
+        batch=BatchConfig(max_batch_size=8),
+        model_batch={"a": BatchConfig(4, 2.5)},
+        model_log_rate={"b": 0.0},
+        access_log=False,
+    )
+    assert entry.config_from_args([]) == ServeConfig()
+
+
+def test_a_bad_option_is_one_error_and_no_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import modelport.serving.server
+
+    monkeypatch.setenv("MODELPORT_HOME", str(tmp_path / "home"))
+    started: list[ServeConfig] = []
+    monkeypatch.setattr(modelport.serving.server, "run", started.append)
+    with pytest.raises(SystemExit) as info:
+        entry.main(["missing-model", "--port", "70000"])
+    assert info.value.code == 1 and started == []
+    assert "error: port 70000 is not between 0 and 65535" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        entry.main(["missing-model"])
+    assert "missing-model" in capsys.readouterr().err and started == []
