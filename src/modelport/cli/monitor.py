@@ -12,91 +12,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from modelport.cli.output import console, print_json, show, table
+from modelport.cli.output import console, print_json, table
 from modelport.errors import DataError
+from modelport.presentation.terminal import (
+    overall_verdict,
+    print_alerts,
+    print_drift_table,
+    print_monitor_report,
+)
 
 if TYPE_CHECKING:
     # at run time these load inside the commands: NumPy, pandas and SciPy would cost
     # every other command their import time
-    from modelport.monitoring.report import DriftReport, FeatureDrift
-    from modelport.settings import Settings
+    pass
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 HtmlOpt = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
 ]
-
-
-def _num(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
-        return f"{value:.2e}"
-    return f"{value:.3g}"
-
-
-_SHORT = {"numeric": "num", "categorical": "cat", "chi_square": "chi2"}
-
-
-def _verdict(entry: FeatureDrift) -> str:
-    if not entry.drift:
-        return "[green]ok[/]"
-    why = [
-        w for w, on in (("dist", entry.distribution_drift), ("missing", entry.missing_drift)) if on
-    ]
-    return f"[bold red]DRIFT[/] {'+'.join(why)}"
-
-
-def print_drift_table(report: DriftReport, title: str, out: Console = console) -> None:
-    entries = list(report.features.values())
-    if report.predictions is not None:
-        entries.append(report.predictions)
-    rows = []
-    for f in sorted(entries, key=lambda f: (not f.drift, -(f.effect or 0.0))):
-        name = f.name if f is not report.predictions else "(predictions)"
-        if f.n_unseen_categories:
-            name += f" [red]+{f.n_unseen_categories} new[/]"
-        rows.append(
-            (
-                f"[bold red]{name}[/]" if f.drift else name,
-                _SHORT.get(f.kind, f.kind),
-                _SHORT.get(f.test, f.test),
-                _num(f.statistic),
-                _num(f.p_value_adjusted),
-                _num(f.effect),
-                _num(f.psi),
-                f"{f.missing_rate_reference:.1%}→{f.missing_rate_current:.1%}",
-                _verdict(f),
-            )
-        )
-    grid = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    grid.add_column("feature", min_width=14, no_wrap=True, overflow="ellipsis")
-    for column in ("kind", "test", "statistic", "p (adj.)", "effect", "PSI", "missing"):
-        grid.add_column(
-            column, no_wrap=True, justify="left" if column in ("kind", "test") else "right"
-        )
-    grid.add_column("verdict", no_wrap=True)
-    for row in rows:
-        grid.add_row(*row)
-    show(grid, out)
-
-
-def overall_verdict(report: DriftReport) -> str:
-    if not report.drift:
-        return f"[green]no drift[/] in {len(report.features)} features"
-    parts = []
-    if report.drifted_features:
-        parts.append(
-            f"{len(report.drifted_features)} of {len(report.features)} features drifted: "
-            + ", ".join(report.drifted_features)
-        )
-    if report.predictions is not None and report.predictions.drift:
-        parts.append("the predictions drifted")
-    return "[bold red]drift detected[/]: " + "; ".join(parts)
 
 
 # -- modelport drift -----------------------------------------------------------------------
@@ -148,7 +82,7 @@ def drift(
     if as_json:
         print_json(report.to_dict())
         return
-    print_drift_table(report, f"Drift: {current.name} vs {reference.name}")
+    print_drift_table(report, f"Drift: {current.name} vs {reference.name}", console)
     console.print(overall_verdict(report))
     if report.extra_columns:
         console.print(f"[dim]not in the reference (ignored): {', '.join(report.extra_columns)}[/]")
@@ -157,102 +91,6 @@ def drift(
 
 
 # -- modelport monitor ---------------------------------------------------------------------
-
-
-def print_monitor_report(report: Any, out: Console = console) -> None:
-    for entry in report.versions:
-        traffic = entry.traffic
-        out.rule(
-            f"[bold]{entry.ref}[/]" + (f" ({', '.join(entry.aliases)})" if entry.aliases else "")
-        )
-        latency = traffic["latency_ms"]
-        table(
-            "Traffic",
-            ["predictions", "with feedback", "first", "last", "latency p50", "p95", "p99"],
-            [
-                (
-                    f"{traffic['count']:,}",
-                    f"{traffic['labelled']:,}",
-                    (traffic["first"] or "")[:19].replace("T", " "),
-                    (traffic["last"] or "")[:19].replace("T", " "),
-                    f"{_num(latency['p50'])} ms",
-                    f"{_num(latency['p95'])} ms",
-                    f"{_num(latency['p99'])} ms",
-                )
-            ],
-            out,
-        )
-        if entry.drift is not None:
-            print_drift_table(entry.drift, "Drift against the reference profile", out)
-            out.print(overall_verdict(entry.drift))
-            drifted = [w for w in entry.drift_over_time if w["drift"]]
-            out.print(
-                f"windows of {report.window}: {len(drifted)} of {len(entry.drift_over_time)} "
-                "drifted"
-            )
-        if entry.performance is not None:
-            metrics = entry.performance["metrics"]
-            table(
-                f"Performance ({entry.task}, {entry.performance['labelled']:,} labelled)",
-                list(metrics),
-                [[_num(v) for v in metrics.values()]],
-                out,
-            )
-        for note in entry.notes:
-            out.print(f"[yellow]note:[/] {note}")
-
-
-def _alerts(
-    rules_path: Path,
-    report: Any,
-    registry: Any,
-    reader: Any,
-    settings: Settings,
-    *,
-    target: str,
-    window: str,
-    since_given: bool,
-    until: str | None,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """Evaluate the rules of the model on the monitor results, fire and journal them.
-
-    Without --since, each rule sees the traffic of its own ``window`` up to now (the
-    report printed covers the whole log); with --since, every rule sees the report.
-    """
-    from modelport.monitoring.actions import AlertJournal, fire
-    from modelport.monitoring.alerts import evaluate, load_rules
-    from modelport.monitoring.monitor import run_monitor
-
-    rules = [r for r in load_rules(rules_path) if r.model == report.model]
-    journal = AlertJournal(settings.resolved_home() / "alerts.jsonl")
-    state = journal.state()
-    records: list[dict[str, Any]] = []
-    groups: dict[Any, list[Any]] = {}
-    for rule in rules:
-        groups.setdefault(None if since_given else rule.window, []).append(rule)
-    for span, group in groups.items():
-        if span is None:
-            per_version = report.observations()
-        else:
-            try:
-                recent = run_monitor(
-                    registry,
-                    reader,
-                    target,
-                    window=window,
-                    since=now - span,
-                    until=until,
-                    now=now,
-                )
-                per_version = recent.observations()
-            except DataError:  # no traffic in the rule's window is an observation too
-                per_version = {0: {"traffic.count": 0.0}}
-        for version, values in sorted(per_version.items()):
-            firings = evaluate(group, report.model, values, now, state.last_fired)
-            for record in fire(firings, journal, state, registry):
-                records.append({**record, "version": version or None})
-    return records
 
 
 def monitor(
@@ -309,17 +147,17 @@ def monitor(
             write_html(monitor_html(report), html_path)
         fired: list[dict[str, Any]] = []
         if rules is not None:
-            fired = _alerts(
-                rules,
-                report,
-                registry,
-                reader,
-                settings,
+            from modelport.services.alerting import AlertService
+
+            alerting = AlertService.from_settings(registry, settings, rules, reader=reader)
+            fired = alerting.check(
+                report.model,
                 target=target,
-                window=window,
-                since_given=since is not None,
-                until=until,
                 now=now,
+                # with --since the period is the user's: every rule is judged on the report
+                report=report if since is not None else None,
+                window=window,
+                until=until,
             )
     finally:
         registry.close()
@@ -329,27 +167,9 @@ def monitor(
             data["alerts"] = fired
         print_json(data)
         return
-    print_monitor_report(report)
+    print_monitor_report(report, console)
     if rules is not None:
-        if fired:
-            table(
-                "Alerts fired",
-                ["rule", "version", "values", "actions"],
-                [
-                    (
-                        r["rule"],
-                        r["version"] or "",
-                        ", ".join(f"{k}={_num(v)}" for k, v in r["values"].items()),
-                        ", ".join(
-                            f"{o['action']}: {'ok' if o.get('ok') else o.get('error', 'failed')}"
-                            for o in r["outcomes"]
-                        ),
-                    )
-                    for r in fired
-                ],
-            )
-        else:
-            console.print("[green]no alert fired[/]")
+        print_alerts(fired, console)
     if html_path is not None:
         console.print(f"HTML report: {html_path}")
 

@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.panel import Panel
 
 from modelport.batch import score
-from modelport.cli.monitor import print_monitor_report
 from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.traffic import running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
@@ -27,6 +26,7 @@ from modelport.monitoring.drift import compare
 from modelport.monitoring.monitor import run_monitor
 from modelport.predictions.reader import PredictionLogReader
 from modelport.presentation.html import drift_html, monitor_html, write_html
+from modelport.presentation.terminal import print_monitor_report
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.services.alerting import AlertService
