@@ -106,8 +106,8 @@ class LoadedModel:
             predictions = np.asarray(self.predictor.predict(prepared))
             if not proba:
                 return predictions, None
-            probabilities = self.predictor.predict_proba(prepared)
-            return predictions, None if probabilities is None else np.asarray(probabilities)
+            given = self.predictor.predict_proba(prepared)
+            return predictions, None if given is None else np.asarray(given)
 
     def close(self) -> None:
         """Release what the model holds (the predictor's optional ``close`` hook); idempotent."""
@@ -169,7 +169,7 @@ def non_finite_rows(values: np.ndarray) -> np.ndarray:
         ).reshape(rows.shape)
     else:
         bad = ~np.isfinite(rows)
-    return bad.any(axis=1)
+    return np.asarray(bad.any(axis=1))
 
 
 def raise_non_finite(values: np.ndarray, *, output: str = "prediction") -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -138,7 +138,7 @@ def _profile(
 ) -> dict[str, Any]:
     from modelport.monitoring.profile import build_profile
 
-    kind = "class" if classes is not None else "value"
+    kind: Literal["class", "value"] = "class" if classes is not None else "value"
     return build_profile(
         frame, categorical=categorical, predictions=predictions, prediction_kind=kind
     ).to_dict()

@@ -216,5 +216,5 @@ def _count_rows(fs: Any, path: str, fmt: str) -> int:
             import pyarrow.parquet as pq
 
             return int(pq.ParquetFile(handle).metadata.num_rows)
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 22), b""))
+        lines: int = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 22), b""))
         return lines - 1 if fmt == "csv" else lines

@@ -34,7 +34,8 @@ def debugging() -> bool:
 class _Root(TyperGroup):
     """The root command: turns whatever a command raises into one clear message."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # Any: Typer's own base class declares its vendored click Context here
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):

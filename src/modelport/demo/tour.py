@@ -113,7 +113,8 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         for v in (v1, v2):
             console.print(
                 f"  {v.ref}  flavor={v.flavor}  auc={v.metrics['auc']}  "
-                f"sha256={v.artifact_sha256[:12]}  features={len(v.signature['inputs'])}"
+                f"sha256={v.artifact_sha256[:12]}  "
+                f"features={len((v.signature or {}).get('inputs', []))}"
                 + (f"  parent={v.parent_version}" if v.parent_version else "")
             )
 

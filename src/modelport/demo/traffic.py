@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,10 +79,11 @@ def running_server(settings: Settings, refs: list[str], *extra: str) -> Iterator
             process.kill()
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
+def _plain(record: Mapping[Any, Any]) -> dict[str, Any]:
     """JSON-ready values: NaN becomes null (a missing value), NumPy scalars plain numbers."""
-    out = {}
-    for key, value in record.items():
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        key = str(name)
         if isinstance(value, float) and np.isnan(value):
             out[key] = None
         elif isinstance(value, np.generic):
@@ -113,6 +114,7 @@ def v2_inputs(frame: pd.DataFrame) -> list[dict[str, Any]]:
     inputs = []
     for name in frame.columns:
         column = frame[name]
+        data: list[Any]
         if pd.api.types.is_integer_dtype(column):
             datatype, data = "INT64", column.astype(int).tolist()
         elif pd.api.types.is_float_dtype(column):

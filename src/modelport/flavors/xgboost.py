@@ -121,7 +121,7 @@ class XGBoostPredictor:
                 # softmax predicts labels only; its margins give the probabilities softprob would
                 margin = np.asarray(self.model.predict(self._matrix(batch), output_margin=True))
                 exp = np.exp(margin - margin.max(axis=1, keepdims=True))
-                return exp / exp.sum(axis=1, keepdims=True)
+                return np.asarray(exp / exp.sum(axis=1, keepdims=True))
             result = np.asarray(self.model.predict(self._matrix(batch)))
         if self.objective == "binary:logistic":
             return np.column_stack((1.0 - result, result))

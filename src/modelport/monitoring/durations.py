@@ -75,10 +75,10 @@ def parse_time(value: datetime | str | None, now: datetime | None = None) -> dat
         except ValueError:
             pass
     try:
-        stamp = pd.Timestamp(text)
+        stamp: pd.Timestamp | None = pd.Timestamp(text)
     except ValueError:
-        stamp = pd.NaT
-    if pd.isna(stamp):
+        stamp = None
+    if stamp is None or pd.isna(stamp):
         raise InvalidArgument(
             f"{value!r} is neither a date/time nor a duration",
             hint="write an ISO date such as 2026-01-05 or 2026-01-05T10:00, or a duration "

@@ -212,5 +212,5 @@ def performance_by_window(
             )
         else:
             values = regression_metrics(group["label"], group["prediction"])
-        rows.append({"window": start, "version": int(version), **values})
+        rows.append({"window": start, "version": int(str(version)), **values})
     return pd.DataFrame(rows)

@@ -27,6 +27,7 @@ import math
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
 Correction = Literal["holm", "bh", "none"]
@@ -39,7 +40,7 @@ PSI_EPSILON = 1e-4
 KSTWO_MAX_N = 1000
 
 
-def ks_pvalue(d: np.ndarray, n_ref: np.ndarray, n_cur: np.ndarray) -> np.ndarray:
+def ks_pvalue(d: ArrayLike, n_ref: ArrayLike, n_cur: ArrayLike) -> np.ndarray:
     """Two-sided asymptotic p-value of the two-sample KS statistic d (NaN: a side is empty).
 
     The effective n is ``round(n_ref * n_cur / (n_ref + n_cur))``, as in
@@ -66,12 +67,12 @@ def ks_pvalue(d: np.ndarray, n_ref: np.ndarray, n_cur: np.ndarray) -> np.ndarray
     large = en > KSTWO_MAX_N
     root = np.sqrt(en[large])
     p[large] = special.kolmogorov((root + 0.12 + 0.11 / root) * d[large])
-    return np.clip(p, 0.0, 1.0)
+    return np.asarray(np.clip(p, 0.0, 1.0))
 
 
 def ks_statistic(cdf_ref: np.ndarray, cdf_cur: np.ndarray) -> np.ndarray:
     """max |CDF_ref - CDF_cur| over the evaluation points (the last axis)."""
-    return np.max(np.abs(cdf_ref - cdf_cur), axis=-1, initial=0.0)
+    return np.asarray(np.max(np.abs(cdf_ref - cdf_cur), axis=-1, initial=0.0))
 
 
 def merged_cdf_gap(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +160,7 @@ def psi(p_ref: np.ndarray, p_cur: np.ndarray, epsilon: float = PSI_EPSILON) -> n
     """
     p = np.maximum(p_ref, epsilon)
     q = np.maximum(p_cur, epsilon)
-    return np.sum((q - p) * np.log(q / p), axis=-1)
+    return np.asarray(np.sum((q - p) * np.log(q / p), axis=-1))
 
 
 def js_distance(p_ref: np.ndarray, p_cur: np.ndarray, base: float = 2.0) -> np.ndarray:
@@ -174,7 +175,7 @@ def js_distance(p_ref: np.ndarray, p_cur: np.ndarray, base: float = 2.0) -> np.n
     divergence = (
         np.sum(special.rel_entr(p, m), axis=-1) + np.sum(special.rel_entr(q, m), axis=-1)
     ) / 2
-    return np.sqrt(np.maximum(divergence, 0.0) / np.log(base))
+    return np.asarray(np.sqrt(np.maximum(divergence, 0.0) / np.log(base)))
 
 
 def chi_square_two_sample(

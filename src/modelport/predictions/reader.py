@@ -96,7 +96,8 @@ class PredictionLogReader:
                 )
             elif with_feedback:
                 query = f"SELECT *, NULL AS label FROM ({query})"
-            return con.execute(f"{query} ORDER BY ts, prediction_id").df()
+            frame: pd.DataFrame = con.execute(f"{query} ORDER BY ts, prediction_id").df()
+            return frame
         finally:
             con.close()
 
@@ -115,7 +116,8 @@ class PredictionLogReader:
             return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts"])
         con = _connect()
         try:
-            return con.execute(self._feedback_sql()).df()
+            feedback: pd.DataFrame = con.execute(self._feedback_sql()).df()
+            return feedback
         finally:
             con.close()
 

@@ -154,16 +154,23 @@ def _time_axis(ax: Any, starts: Sequence[datetime], window_seconds: float) -> No
     )
 
 
-def _starts(entries: Sequence[Mapping[str, Any]]) -> list[datetime]:
+# Window times are datetimes typed Any: matplotlib plots them through its date units, but
+# its type stubs accept only numbers on an axis.
+def _starts(entries: Sequence[Mapping[str, Any]]) -> list[Any]:
     return [
         pd.Timestamp(e["start"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
         for e in entries
     ]
 
 
-def _middles(starts: Sequence[datetime], window_seconds: float) -> list[datetime]:
+def _middles(starts: Sequence[datetime], window_seconds: float) -> list[Any]:
     half = pd.Timedelta(seconds=window_seconds / 2).to_pytimedelta()
     return [s + half for s in starts]
+
+
+def _psi(entry: DriftWindow, feature: str) -> float:
+    summary = entry["features"].get(feature)
+    return (summary["psi"] if summary is not None else None) or 0.0
 
 
 def plot_drift_over_time(
@@ -175,9 +182,9 @@ def plot_drift_over_time(
     starts = _starts(entries)
     days = window_seconds / 86400
     features = sorted({name for e in entries for name in e["features"]})
-    psi = np.array(
-        [[(e["features"].get(f) or {}).get("psi") or 0.0 for e in entries] for f in features]
-    ).reshape(len(features), len(entries))
+    psi = np.array([[_psi(e, f) for e in entries] for f in features]).reshape(
+        len(features), len(entries)
+    )
     rank = np.argsort(-psi.max(axis=1), kind="stable")[:12]
     shown = [features[i] for i in rank]
     matrix = psi[rank]
@@ -215,7 +222,8 @@ def plot_drift_over_time(
     bottom.tick_params(labelsize=8)
     for i, feature in enumerate(shown):
         for j, e in enumerate(entries):
-            if (e["features"].get(feature) or {}).get("drift"):
+            summary = e["features"].get(feature)
+            if summary is not None and summary["drift"]:
                 bottom.plot(x0 + (j + 0.5) * days, i, marker="o", markersize=4, color=INK)
     bottom.set_title(
         "PSI per feature and window (● the feature drifted)",
@@ -286,8 +294,11 @@ def plot_traffic(entries: Sequence[TrafficWindow], window_seconds: float) -> str
     ax.set_ylim(0, max(e["count"] for e in entries) * 1.35)
     twin = ax.twinx()
     latencies = []
-    for key, style in (("latency_p50", "-"), ("latency_p95", "--")):
-        values = [np.nan if e[key] is None else e[key] for e in entries]
+    for key, style, series in (
+        ("latency_p50", "-", [e["latency_p50"] for e in entries]),
+        ("latency_p95", "--", [e["latency_p95"] for e in entries]),
+    ):
+        values = [np.nan if v is None else v for v in series]
         latencies += [v for v in values if math.isfinite(v)]
         twin.plot(
             middles,

@@ -53,7 +53,7 @@ def show(grid: Table, out: Console) -> None:
     unbounded = out.options.update(width=sys.maxsize // 4, max_width=sys.maxsize // 4)
     width = Measurement.get(out, unbounded, grid).maximum
     for line in out.render_lines(grid, out.options.update(width=max(width, 1)), pad=False):
-        text = Text.assemble(*((segment.text, segment.style) for segment in line))
+        text = Text.assemble(*((segment.text, segment.style or "") for segment in line))
         text.rstrip()  # the title is padded to the table's width
         out.print(text, soft_wrap=True, highlight=False)
 

@@ -91,8 +91,8 @@ class ArtifactStore:
 
     def fetch(self, uri: str, sha256: str) -> Path:
         """A local directory holding the artifact, verified against ``sha256``."""
-        fs, path, local = _filesystem(uri)
-        if local:
+        fs, path, is_local = _filesystem(uri)
+        if is_local:
             local = Path(path)
             if not local.is_dir():
                 raise ArtifactMissing(

@@ -35,7 +35,9 @@ _NESTED = ("refs", "batch")
 def _default(item: Field[Any]) -> Any:
     if item.default is not MISSING:
         return item.default
-    return item.default_factory()  # type: ignore[misc]
+    factory = item.default_factory
+    assert callable(factory), f"{item.name} has neither a default nor a factory"
+    return factory()
 
 
 def option_fields() -> list[Field[Any]]:

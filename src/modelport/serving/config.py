@@ -145,7 +145,7 @@ def preflight(config: ServeConfig, settings: Settings) -> None:
     """
     if config.monitor_interval > 0:
         # the monitoring stack (SciPy, DuckDB) loads here only for servers that monitor
-        from modelport.monitoring.monitor import parse_window
+        from modelport.monitoring.durations import parse_window
 
         parse_window(config.monitor_window)
     if config.alert_rules is not None:
