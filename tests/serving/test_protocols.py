@@ -32,7 +32,6 @@ def test_v1_rows_records_and_columns() -> None:
         b"{not json",
         b"[1, 2]",
         b'{"rows": []}',
-        b'{"instances": []}',
         b'{"instances": [[1]], "inputs": [[1]]}',
         b'{"instances": 3}',
     ],

@@ -14,6 +14,7 @@ rows of a column already known to be bad.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -27,6 +28,9 @@ Extra = Literal["error", "ignore"]
 _ABSENT = object()  # a key missing from a record, as opposed to an explicit null
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
+#: Python types NumPy would turn into numbers but a client did not send as numbers:
+#: ``np.asarray([True, "14.2"], float)`` is ``[1.0, 14.2]``.
+_NOT_NUMBERS = frozenset({bool, np.bool_, str, np.str_, bytes, np.bytes_})
 
 
 def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
@@ -81,10 +85,17 @@ def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
     """Rows of numbers for an array-trained model: one asarray, a NaN check, done."""
     if not isinstance(data, (list, np.ndarray)):
         return None
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "iuf":
+        return None  # booleans, text, objects: the slow path refuses them by name
     try:
         array = np.asarray(data, dtype=np.float64)
     except (ValueError, TypeError):
         return None
+    if isinstance(data, list):
+        # a C-speed pass over the types; the slow path names the rows holding non-numbers
+        values = data if array.ndim == 1 else itertools.chain.from_iterable(data)
+        if not _NOT_NUMBERS.isdisjoint(map(type, values)):
+            return None
     if array.ndim == 1 and len(signature.inputs) == array.shape[0] and array.shape[0]:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != len(signature.inputs):
@@ -207,6 +218,42 @@ def _is_sequence(value: Any) -> bool:
 
 
 def _coerce(spec: FeatureSpec, values: Any, allow_unknown: bool) -> tuple[Any, FieldProblem | None]:
+    """One column, coerced to the feature's kind, or the problem with it.
+
+    Each kind assumes one scalar per row. A list or object where a value belongs (a
+    record's ``"clinic": ["north"]``) is looked for only once a column has failed, so
+    good input pays nothing for it; it is then reported as such, whatever the kind.
+    """
+    try:
+        column, problem = _coerce_kind(spec, values, allow_unknown)
+    except (TypeError, ValueError):  # e.g. an unhashable list tested against categories
+        nested = _nested_rows(values)
+        if not nested:
+            raise
+        return None, _nested_problem(spec, nested)
+    if problem is not None and problem.kind in ("type", "category"):
+        nested = _nested_rows(values)
+        if nested:
+            return None, _nested_problem(spec, nested)
+    return column, problem
+
+
+def _nested_rows(values: Any) -> list[int]:
+    return [i for i, v in enumerate(values) if isinstance(v, (list, tuple, dict, set, np.ndarray))]
+
+
+def _nested_problem(spec: FeatureSpec, rows: list[int]) -> FieldProblem:
+    return FieldProblem(
+        spec.name,
+        "type",
+        f"expected a single value ({spec.describe()}), not a list or object",
+        rows,
+    )
+
+
+def _coerce_kind(
+    spec: FeatureSpec, values: Any, allow_unknown: bool
+) -> tuple[Any, FieldProblem | None]:
     kind = spec.kind
     if kind in ("float", "integer"):
         return _coerce_number(spec, values)
@@ -229,9 +276,21 @@ def _null_problem(spec: FeatureSpec, rows: Sequence[int]) -> FieldProblem:
 
 
 def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
-    if isinstance(values, pd.Series) and pd.api.types.is_numeric_dtype(values.dtype):
-        array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _numeric_dtype(values):
+        array = (
+            values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if isinstance(values, pd.Series)
+            else np.asarray(values, dtype=np.float64)
+        )
     else:
+        odd = _not_number_rows(values)
+        if odd:
+            return None, FieldProblem(
+                spec.name,
+                "type",
+                f"expected {spec.describe()}, not {_value_kind(_at(values, odd[0]))}",
+                odd,
+            )
         try:
             array = np.asarray(values, dtype=np.float64)
             if array.ndim != 1:
@@ -266,16 +325,40 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
     return array, None
 
 
+def _numeric_dtype(values: Any) -> bool:
+    """A typed column of numbers (booleans are a dtype of their own, not numbers)."""
+    if isinstance(values, pd.Series):
+        dtype = values.dtype
+        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    return isinstance(values, np.ndarray) and values.dtype.kind in "iuf"
+
+
+def _not_number_rows(values: Any) -> list[int]:
+    """Rows holding a boolean or text, which NumPy would silently read as numbers."""
+    if getattr(getattr(values, "dtype", None), "kind", "O") in "bUS":
+        return list(range(len(values)))  # a typed column of booleans or text
+    if _NOT_NUMBERS.isdisjoint(map(type, values)):
+        return []
+    return [i for i, v in enumerate(values) if type(v) in _NOT_NUMBERS]
+
+
+def _at(values: Any, row: int) -> Any:
+    return values.iloc[row] if isinstance(values, pd.Series) else values[row]
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return f"a boolean ({str(bool(value)).lower()})"
+    if isinstance(value, (str, bytes)):
+        more = "..." if len(value) > 40 else ""
+        return f"text ({value[:40]!r}{more})"
+    return type(value).__name__
+
+
 def _is_number_like(value: Any) -> bool:
-    if value is None or isinstance(value, (int, float, np.number)):
-        return True
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-    return False
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return value is None or isinstance(value, (int, float, np.number))
 
 
 def _is_null(value: Any) -> bool:
