@@ -145,6 +145,12 @@ def _to_columns(
         rows = list(data)
         if not rows:
             return {n: [] for n in names}, 0, problems
+        if (
+            signature.input_kind == "ndarray"
+            and len(rows) == len(names)
+            and not any(_is_sequence(r) or isinstance(r, Mapping) for r in rows)
+        ):
+            rows = [rows]  # one flat row, as the fast path reads it: name its bad values too
         if all(isinstance(r, Mapping) for r in rows):
             keys: set[str] = set()
             for r in rows:
