@@ -373,7 +373,13 @@ def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> Non
         # Served under another pointer only (`serve bc@production`, production = latest):
         # the registry says which version is the latest; describe it if it is loaded.
         latest = await asyncio.to_thread(pool.registry.resolve, ref)
-        return pool.route(latest)
+        try:
+            return pool.route(latest)
+        except VersionNotFound as exc:
+            raise VersionNotFound(
+                f"the latest version of {ref.name!r} (version {latest.version}) is not served",
+                hint=exc.hint,
+            ) from None
 
     async def metadata(name: str, version: str | None) -> dict[str, Any]:
         served = await described(name, version)
