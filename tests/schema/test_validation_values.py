@@ -54,8 +54,16 @@ def test_booleans_and_text_are_not_numbers_in_columns_and_frames() -> None:
     assert refused(SIG, {**columns, "income": [1.0, False]})["income"][:2] == ("type", [1])
     frame = pd.DataFrame([GOOD, GOOD]).assign(income=[True, False])
     assert refused(SIG, frame)["income"][:2] == ("type", [0, 1])
-    frame = pd.DataFrame([GOOD, GOOD]).assign(age=["31", "40"])
-    assert refused(SIG, frame)["age"][:2] == ("type", [0, 1])
+    frame = pd.DataFrame([GOOD, GOOD]).assign(income=pd.Series([1.5, True], dtype=object))
+    assert refused(SIG, frame)["income"][:2] == ("type", [1])
+
+
+def test_text_in_a_table_column_is_how_numbers_are_written_there() -> None:
+    # a CSV read as text (batch scoring) or a DataFrame of strings: parsed, bad text named
+    frame = pd.DataFrame([GOOD, GOOD, GOOD]).assign(age=["31", "40", "old"])
+    assert refused(SIG, frame)["age"][:2] == ("type", [2])
+    out = validate(SIG, frame.assign(age=["31", "40", "7"], income=["1.5", None, "2"]))
+    assert out["age"].tolist() == [31, 40, 7] and out["income"].tolist()[::2] == [1.5, 2.0]
 
 
 def test_booleans_and_text_are_not_numbers_for_array_models() -> None:

@@ -30,7 +30,8 @@ _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
 #: Python types NumPy would turn into numbers but a client did not send as numbers:
 #: ``np.asarray([True, "14.2"], float)`` is ``[1.0, 14.2]``.
-_NOT_NUMBERS = frozenset({bool, np.bool_, str, np.str_, bytes, np.bytes_})
+_BOOLEANS = frozenset({bool, np.bool_})
+_NOT_NUMBERS = _BOOLEANS | {str, np.str_, bytes, np.bytes_}
 
 
 def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
@@ -289,7 +290,11 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
             else np.asarray(values, dtype=np.float64)
         )
     else:
-        odd = _not_number_rows(values)
+        # JSON and Python values say what they are: "14.2" is text there, not a number. A
+        # table column of text (a CSV read as text, a DataFrame of strings) has no other
+        # way to write a number, so its text is parsed (and bad text named by row).
+        text_is_number = isinstance(values, pd.Series)
+        odd = _not_number_rows(values, text_is_number)
         if odd:
             return None, FieldProblem(
                 spec.name,
@@ -302,7 +307,7 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
             if array.ndim != 1:
                 raise ValueError
         except (ValueError, TypeError):
-            bad = [i for i, v in enumerate(values) if not _is_number_like(v)]
+            bad = [i for i, v in enumerate(values) if not _is_number_like(v, text_is_number)]
             return None, FieldProblem(spec.name, "type", f"expected {spec.describe()}", bad or None)
     infinite = np.flatnonzero(np.isinf(array))
     if infinite.size:
@@ -339,13 +344,15 @@ def _numeric_dtype(values: Any) -> bool:
     return isinstance(values, np.ndarray) and values.dtype.kind in "iuf"
 
 
-def _not_number_rows(values: Any) -> list[int]:
-    """Rows holding a boolean or text, which NumPy would silently read as numbers."""
-    if getattr(getattr(values, "dtype", None), "kind", "O") in "bUS":
+def _not_number_rows(values: Any, text_is_number: bool) -> list[int]:
+    """Rows holding a boolean (or text), which NumPy would silently read as numbers."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "O")
+    if kind == "b" or (kind in "US" and not text_is_number):
         return list(range(len(values)))  # a typed column of booleans or text
-    if _NOT_NUMBERS.isdisjoint(map(type, values)):
+    refused = _BOOLEANS if text_is_number else _NOT_NUMBERS
+    if refused.isdisjoint(map(type, values)):
         return []
-    return [i for i, v in enumerate(values) if type(v) in _NOT_NUMBERS]
+    return [i for i, v in enumerate(values) if type(v) in refused]
 
 
 def _at(values: Any, row: int) -> Any:
@@ -361,10 +368,18 @@ def _value_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _is_number_like(value: Any) -> bool:
+def _is_number_like(value: Any, text_is_number: bool) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return False
-    return value is None or isinstance(value, (int, float, np.number))
+    if value is None or isinstance(value, (int, float, np.number)):
+        return True
+    if text_is_number and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def _is_null(value: Any) -> bool:
