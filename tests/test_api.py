@@ -13,6 +13,7 @@ import modelport
 from modelport.errors import (
     ArtifactIntegrityError,
     ModelportError,
+    NonFinitePrediction,
     UntrustedArtifactError,
     ValidationError,
 )
@@ -75,8 +76,10 @@ def test_register_load_predict_round_trip(settings: Settings) -> None:
     np.testing.assert_allclose(
         model.predict_proba(records), trained.model.predict_proba(X.iloc[800:810])
     )
+    # the demo's OneHotEncoder ignores unknown categories, so the signature accepts them
+    assert model.predict([{**records[0], "region": "atlantis"}]).shape == (1,)
     with pytest.raises(ValidationError) as info:
-        model.predict([{**records[0], "region": "atlantis"}])
+        model.predict([{**records[0], "region": None}])
     assert info.value.problems[0].field == "region"
     modelport.set_alias("credit:1", "production", settings=settings)
     assert modelport.load("credit@production", settings=settings).version.version == 1
@@ -96,6 +99,50 @@ def test_numpy_model_gets_an_array_signature(settings: Settings) -> None:
     assert version.signature["outputs"]["classes"] == [0, 1]
     model = modelport.load("arr:1", settings=settings)
     np.testing.assert_array_equal(model.predict(X[:5].tolist()), clf.predict(X[:5]))
+
+
+def test_non_finite_outputs_are_an_error_naming_the_rows(settings: Settings) -> None:
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    ridge = Ridge().fit(X, X @ np.array([3.0, -2.0, 1.0, 0.5]))
+    modelport.register(ridge, "ridge", sample=X, settings=settings)
+    model = modelport.load("ridge", settings=settings)
+    rows = np.vstack([X[:2], np.sign(ridge.coef_) * 1e308, X[2:3]])  # row 2 overflows to inf
+    with pytest.raises(NonFinitePrediction, match=r"for rows 2 \(") as caught:
+        model.predict(rows)
+    assert caught.value.rows == [2] and caught.value.status == 422
+    np.testing.assert_allclose(model.predict(X[:3]), ridge.predict(X[:3]))
+
+    clf = LogisticRegression().fit(X, (X[:, 0] > X[:, 1]).astype(int))
+    assert clf.coef_[0, 0] > 2 and clf.coef_[0, 1] < -2  # so 1e308 in both gives inf - inf
+    modelport.register(clf, "clf", sample=X, settings=settings)
+    loaded = modelport.load("clf", settings=settings)
+    huge = np.vstack([X[:2], [1e308, 1e308, 0, 0]])
+    with pytest.raises(NonFinitePrediction, match=r"class probabilities .*rows 2 \("):
+        loaded.predict_proba(huge)  # a NaN decision function: NaN probabilities
+    with pytest.raises(NonFinitePrediction, match=r"class probabilities .*rows 2 \("):
+        loaded.predict(huge)  # its label would be a class picked from NaN
+    np.testing.assert_allclose(loaded.predict_proba(X[:3]), clf.predict_proba(X[:3]))
+
+
+def test_one_call_gives_labels_and_probabilities_exactly_as_predict(settings: Settings) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    y = np.array(["low", "mid", "high"])[np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])]
+    forest = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5)).fit(X, y)
+    modelport.register(forest, "forest", sample=X, settings=settings)
+    model = modelport.load("forest", settings=settings)
+    labels, proba = model.outputs(model.prepare(X), proba=True)
+    expected = forest.predict(X)
+    assert labels.dtype == expected.dtype and labels.tolist() == expected.tolist()
+    assert proba is not None
+    np.testing.assert_array_equal(proba, forest.predict_proba(X))
 
 
 def test_a_model_that_cannot_take_its_sample_is_not_registered(settings: Settings) -> None:

@@ -24,10 +24,12 @@ responses; this module imports nothing from a web framework.
     ├── FlavorError                   400  no flavor for this object / flavor failed
     ├── ValidationError               422  input does not match the signature
     ├── PredictionError               500  the model failed on valid input
+    │   └── NonFinitePrediction       422  the model's output on this input is inf or NaN
     ├── PayloadTooLarge               413
     ├── ModelNotReady                 503
     ├── Overloaded                    503  a bounded queue is full
     └── DataError                     400  an input file or data set cannot be read
+        └── ModelFileError                     a file handed to register is not a readable model
 """
 
 from __future__ import annotations
@@ -195,6 +197,35 @@ class PredictionError(ModelportError):
     code = "prediction_failed"
 
 
+class NonFinitePrediction(PredictionError):
+    """The model's output on these rows is infinite or NaN, so there is no answer to give.
+
+    422, not 500: the input passed validation, but it holds values so extreme that the
+    model's arithmetic overflows (a linear model on rows of 1e308). The server is fine
+    and the same input will fail again; the client can fix it by sending values in the
+    range the model was trained on. ``rows`` are indexes into the request's rows.
+    """
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "non_finite_prediction"
+
+    def __init__(self, rows: list[int], *, output: str = "prediction") -> None:
+        self.rows = rows
+        self.output = output
+        shown = ", ".join(str(r) for r in rows[:10])
+        more = "" if len(rows) <= 10 else f" and {len(rows) - 10} more"
+        super().__init__(
+            f"the model's {output} is not a finite number (infinite or NaN) for rows {shown}{more}",
+            hint="the input values are too extreme for the model's arithmetic (an overflow); "
+            "send values in the range the model was trained on",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["rows"] = self.rows[:100]
+        return data
+
+
 class PayloadTooLarge(ModelportError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"
@@ -213,3 +244,9 @@ class Overloaded(ModelportError):
 class DataError(ModelportError):
     status = HTTPStatus.BAD_REQUEST
     code = "data_error"
+
+
+class ModelFileError(DataError):
+    """A file handed to ``register`` cannot be read as the model its name says it is."""
+
+    code = "invalid_model_file"

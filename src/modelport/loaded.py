@@ -1,13 +1,25 @@
-"""A loaded model version: validates its input against the signature, then predicts."""
+"""A loaded model version: validates its input against the signature, then predicts.
+
+:meth:`LoadedModel.outputs` is the one place a model's outputs are produced for callers
+that answer clients (the Python API and the server): it computes probabilities in the same
+call where that is exact, and it refuses outputs that are not finite numbers rather than
+letting them through as ``null``/``NaN``.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
 
-from modelport.errors import ModelportError, UntrustedArtifactError
+from modelport.errors import (
+    ModelportError,
+    NonFinitePrediction,
+    PredictionError,
+    UntrustedArtifactError,
+)
 from modelport.flavors import get_flavor
 from modelport.flavors.base import Predictor
 from modelport.reference import Reference
@@ -39,18 +51,62 @@ class LoadedModel:
         return validate(self.signature, data, extra=extra)  # type: ignore[arg-type]
 
     def predict(self, data: Any) -> np.ndarray:
-        """Predictions for every row of ``data`` (validated against the signature first)."""
-        return np.asarray(self.predictor.predict(self.prepare(data)))
+        """Predictions for every row of ``data`` (validated against the signature first).
+
+        Raises NonFinitePrediction naming the rows whose prediction is infinite or NaN.
+        """
+        predictions, proba = self.outputs(self.prepare(data))
+        raise_non_finite(predictions)
+        if proba is not None:  # the labels came from these probabilities
+            raise_non_finite(proba, output="class probabilities")
+        return predictions
 
     def predict_proba(self, data: Any) -> np.ndarray:
-        """Class probabilities; raises if the model has none."""
-        proba = self.predictor.predict_proba(self.prepare(data))
+        """Class probabilities; raises if the model has none, or if any is not finite."""
+        _, proba = self.outputs(self.prepare(data), proba=True)
         if proba is None:
             raise ModelportError(
                 f"{self.ref} has no class probabilities",
                 hint="use predict(); only classifiers with predict_proba give probabilities",
             )
-        return np.asarray(proba)
+        raise_non_finite(proba, output="class probabilities")
+        return proba
+
+    def outputs(
+        self, prepared: Any, *, proba: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions of ``prepared`` and class probabilities when asked or free.
+
+        ``prepared`` is what :meth:`prepare` returned (one request or many concatenated).
+        Where ``predict`` is exactly the argmax of ``predict_proba`` the labels come from
+        one ``predict_proba`` call, and its probabilities are returned even if not asked:
+        they cost nothing more, and they show a NaN that the labels would hide (argmax
+        of a NaN decision is a valid-looking class). Otherwise probabilities are computed
+        only if ``proba`` and the model has them.
+
+        NumPy's overflow warnings are silenced because callers check the outputs instead
+        (:func:`non_finite_rows`): a warning per hostile request tells the operator
+        nothing the error to its client does not.
+        """
+        try:
+            return self._outputs(prepared, proba)
+        except NonFinitePrediction:
+            raise
+        except PredictionError as exc:
+            # the flavor says what failed; the caller (a 500's reader) needs which model it was
+            raise PredictionError(f"{self.ref}: {exc.message}", hint=exc.hint) from exc
+
+    def _outputs(self, prepared: Any, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            labels = argmax_classes(self.predictor)
+            if labels is not None:  # what the estimator's own predict computes
+                probabilities = np.asarray(self.predictor.predict_proba(prepared))
+                return labels.take(np.argmax(probabilities, axis=1)), probabilities
+            predictions = np.asarray(self.predictor.predict(prepared))
+            if not proba:
+                return predictions, None
+            probabilities = self.predictor.predict_proba(prepared)
+            return predictions, None if probabilities is None else np.asarray(probabilities)
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.ref}, flavor={self.version.flavor!r})"
@@ -73,3 +129,64 @@ def load_model(
             hint=exc.hint or "pass trusted=True or set MODELPORT_TRUST_PICKLES=1",
         ) from exc
     return LoadedModel(version, predictor, time.perf_counter() - started)
+
+
+# Estimators whose ``predict`` is the class of highest ``predict_proba`` (ties to the first
+# class, as ``np.argmax``), so that one ``predict_proba`` call gives both outputs.
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._classes.ExtraTreeClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.linear_model._logistic.LogisticRegression",
+    }
+)
+
+
+def argmax_classes(predictor: Any) -> np.ndarray | None:
+    """The estimator's ``classes_`` when its ``predict`` is the argmax of ``predict_proba``.
+
+    ``classes_.take(argmax)`` is then exactly its ``predict``, dtype included; None for
+    every other model, which must be asked for its predictions separately.
+    """
+    estimator = getattr(predictor, "estimator", None)
+    if estimator is not None and type(estimator).__name__ == "Pipeline":
+        estimator = estimator.steps[-1][1]
+    if estimator is None:
+        return None
+    name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    classes = getattr(estimator, "classes_", None)
+    if name not in ARGMAX_CLASSIFIERS or classes is None or np.ndim(classes) != 1:
+        return None
+    return np.asarray(classes)
+
+
+def non_finite_rows(values: np.ndarray) -> np.ndarray:
+    """A boolean mask of the rows of ``values`` holding an infinite or NaN number.
+
+    Labels that are not numbers (strings, objects) are never non-finite; an object array
+    is scanned value by value since a Python model may return floats in one.
+    """
+    array = np.asarray(values)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.size == 0 or array.dtype.kind not in "fcO":
+        return np.zeros(len(array), dtype=bool)
+    rows = array.reshape(len(array), -1)
+    if array.dtype.kind == "O":
+        bad = np.array(
+            [[isinstance(v, float) and not math.isfinite(v) for v in row] for row in rows],
+            dtype=bool,
+        ).reshape(rows.shape)
+    else:
+        bad = ~np.isfinite(rows)
+    return bad.any(axis=1)
+
+
+def raise_non_finite(values: np.ndarray, *, output: str = "prediction") -> None:
+    """NonFinitePrediction naming the rows of ``values`` that are infinite or NaN, if any."""
+    bad = non_finite_rows(values)
+    if bad.any():
+        raise NonFinitePrediction(np.flatnonzero(bad).tolist(), output=output)

@@ -1,50 +1,124 @@
 """Reading a model object from a file handed to ``modelport register PATH``.
 
 The file's suffix says what it is. Formats that can run code on load (pickle,
-joblib; skops with unknown types) need ``trusted=True``: a registry is exactly
-where a stranger's file would be turned into a running model.
+joblib; skops with types that are not scikit-learn's or NumPy's own) need
+``trusted=True``: a registry is exactly where a stranger's file would be turned
+into a running model.
+
+This is the one place a model file is read for registration, so it is also where
+a file that is not what its name says (empty, truncated, another format) becomes
+one :class:`~modelport.errors.ModelFileError` naming the file, instead of whatever
+the model library happens to raise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import DataError, UntrustedArtifactError
+from modelport.errors import DataError, ModelFileError, ModelportError, UntrustedArtifactError
 from modelport.flavors._common import import_optional as require
+
+Reader = Callable[[Path, bool], Any]
+
+
+class _Malformed(Exception):
+    """Our own finding that a file is not a whole model; its message is the reason."""
 
 
 def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
     path = Path(path)
     if not path.exists():
         raise DataError(f"no such model file: {path}", hint="check the path")
+    if not path.is_file():
+        raise DataError(f"{path} is not a file", hint="give the path of a saved model file")
+    kind, how, reader = _reader_for(path)
+    if path.stat().st_size == 0:
+        raise ModelFileError(
+            f"{path} is empty, so it cannot be {kind}",
+            hint=f"save the model again ({how}) and register that file",
+        )
+    try:
+        return reader(path, trusted)
+    except ModelportError:
+        raise
+    except Exception as exc:
+        # Broad on purpose: each library fails in its own way on a bad file (EOFError,
+        # UnpicklingError, BadZipFile, DecodeError, XGBoostError, LightGBMError, ...).
+        # EOFError in particular must not escape: Click turns it into a bare "Aborted.".
+        detail = str(exc) if isinstance(exc, _Malformed) else f"{type(exc).__name__}: {exc}"
+        raise ModelFileError(
+            f"{path} could not be read as {kind}: {detail}",
+            hint=f"the file is probably not {kind} (empty, truncated, or written by another "
+            f"library); save the model again ({how}) and register that file",
+        ) from exc
+
+
+def _reader_for(path: Path) -> tuple[str, str, Reader]:
+    """What the file should be (for messages), how such a file is made, and its reader."""
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        sio = require("skops.io", "sklearn")
-        unknown = sio.get_untrusted_types(file=path)
-        if unknown and not trusted:
-            raise UntrustedArtifactError(
-                f"{path} contains types skops does not trust by default: {', '.join(unknown)}",
-                hint="if you produced this file, pass --trust",
-            )
-        return sio.load(path, trusted=unknown)
+        return "a skops file", "skops.io.dump(model, path)", _read_skops
     if suffix == ".onnx":
-        return require("onnx", "onnx").load(str(path))
+        return "an ONNX model", "onnx.save(model, path)", _read_onnx
     if suffix in (".ubj", ".xgb") or path.name.endswith(".xgboost.json"):
-        return require("xgboost", "xgboost").Booster(model_file=str(path))
+        return "an XGBoost model", "model.save_model(path)", _read_xgboost
     if suffix == ".txt" or path.name.endswith(".lgb"):
-        return require("lightgbm", "lightgbm").Booster(model_file=str(path))
+        return "a LightGBM model", "booster.save_model(path)", _read_lightgbm
     if suffix in (".pkl", ".pickle", ".joblib"):
-        if not trusted:
-            raise UntrustedArtifactError(
-                f"{path} is a pickle: loading it runs any code it contains",
-                hint="if you produced this file, pass --trust; prefer saving with skops",
-            )
-        import joblib
-
-        return joblib.load(path)
+        return "a pickle or joblib file", "joblib.dump(model, path)", _read_pickle
     raise DataError(
         f"cannot tell what kind of model {path} is",
         hint="use .skops or .joblib/.pkl (scikit-learn), .onnx, .ubj/.xgboost.json (XGBoost), "
         ".txt/.lgb (LightGBM)",
     )
+
+
+def _read_skops(path: Path, trusted: bool) -> Any:
+    sio = require("skops.io", "sklearn")
+    from modelport.flavors.sklearn import foreign_types
+
+    unknown = sio.get_untrusted_types(file=path)
+    foreign = foreign_types(unknown)
+    if foreign and not trusted:
+        raise UntrustedArtifactError(
+            f"{path} contains types that are not scikit-learn's or NumPy's own, which skops "
+            f"does not trust by default: {', '.join(foreign)}",
+            hint="if you produced this file, pass --trust",
+        )
+    return sio.load(path, trusted=unknown)
+
+
+def _read_onnx(path: Path, trusted: bool) -> Any:
+    onnx = require("onnx", "onnx")
+    model = onnx.load(str(path))
+    # protobuf parses many non-models without complaint (as an empty ModelProto):
+    # the checker is what tells a model from bytes that merely decode.
+    onnx.checker.check_model(model)
+    return model
+
+
+def _read_xgboost(path: Path, trusted: bool) -> Any:
+    return require("xgboost", "xgboost").Booster(model_file=str(path))
+
+
+def _read_lightgbm(path: Path, trusted: bool) -> Any:
+    lgb = require("lightgbm", "lightgbm")
+    from modelport.flavors.lightgbm import model_text_problem
+
+    problem = model_text_problem(path.read_bytes())
+    if problem is not None:
+        raise _Malformed(problem)
+    return lgb.Booster(model_file=str(path))
+
+
+def _read_pickle(path: Path, trusted: bool) -> Any:
+    if not trusted:
+        raise UntrustedArtifactError(
+            f"{path} is a pickle: loading it runs any code it contains",
+            hint="if you produced this file, pass --trust; prefer saving with skops",
+        )
+    import joblib
+
+    return joblib.load(path)

@@ -16,8 +16,8 @@ from modelport.errors import InvalidReference
 
 # Names travel in URLs (/v2/models/{name}) and file paths, so keep them plain.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
-_NAME = re.compile(rf"^{NAME_PATTERN}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+_NAME = re.compile(NAME_PATTERN)
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)

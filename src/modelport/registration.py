@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidArgument
-from modelport.flavors import detect_flavor, get_flavor
+from modelport.errors import DataError, InvalidArgument
+from modelport.flavors import Predictor, detect_flavor, get_flavor
 from modelport.reference import parse, validate_name
 from modelport.registry import ModelVersion, Registry
 from modelport.registry.artifacts import directory_sha256
@@ -44,6 +44,8 @@ def register_model(
     validate_name(name)
     chosen = get_flavor(flavor) if flavor else detect_flavor(model)
     parent_version = _parent_version(name, parent)
+    # before any work, so that a wrong path fails fast and nothing is saved
+    data_digest = _training_data_sha256(training_data)
     with tempfile.TemporaryDirectory(prefix="modelport-") as tmp:
         directory = Path(tmp) / "artifact"
         directory.mkdir()
@@ -60,6 +62,16 @@ def register_model(
                     f"the model returned {len(predictions)} predictions for {len(frame)} rows",
                     hint="predict must return one prediction per input row",
                 )
+            if predictions.ndim != 1:
+                # Caught here, not in the drift profile, so the message can say what to do.
+                raise InvalidArgument(
+                    f"the {chosen.name} model returned predictions of shape "
+                    f"{predictions.shape} for {len(frame)} rows: modelport needs one label or "
+                    "number per row",
+                    hint="wrap the model in a Python function returning one value per row "
+                    "(e.g. the argmax label), or register it without a sample (then it has no "
+                    "signature and no drift profile)",
+                )
             has_proba = predictor.predict_proba(validate(signature, frame.head(2))) is not None
             signature = infer_signature(
                 sample,
@@ -67,6 +79,7 @@ def register_model(
                 classes=predictor.classes,
                 has_proba=has_proba,
                 allow_unknown_categories=allow_unknown_categories,
+                accept_unknown=_tolerant_columns(predictor, signature.names),
             )
             profile = _profile(frame, signature.categorical, predictions, predictor.classes)
         sha, size = directory_sha256(directory)
@@ -82,10 +95,28 @@ def register_model(
             metrics=metrics,
             tags=tags,
             git_sha=git_sha(cwd),
-            data_sha256=data_sha256(training_data) if training_data is not None else None,
+            data_sha256=data_digest,
             parent_version=parent_version,
             description=description,
         )
+
+
+def _training_data_sha256(training_data: Any | None) -> str | None:
+    if training_data is None:
+        return None
+    try:
+        return data_sha256(training_data)
+    except OSError as exc:
+        raise DataError(
+            f"cannot read the training data {str(training_data)!r}: {exc.strerror or exc}",
+            hint="check the path: the training data file is hashed (sha256) into the lineage",
+        ) from exc
+
+
+def _tolerant_columns(predictor: Predictor, columns: list[str]) -> set[str]:
+    """The columns the model copes with unseen categories in (an optional predictor hook)."""
+    hook = getattr(predictor, "accepts_unknown_categories", None)
+    return set(hook(columns)) if callable(hook) else set()
 
 
 def _parent_version(name: str, parent: int | str | None) -> int | None:

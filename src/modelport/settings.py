@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     def resolved_log_uri(self) -> str:
         return self.log_uri or str(self.resolved_home() / "logs")
 
+    def alert_journal_path(self) -> Path:
+        """Every alert that fired, with what its actions did: the dedup memory of all fronts."""
+        return self.resolved_home() / "alerts.jsonl"
+
     def cache_dir(self) -> Path:
         return self.resolved_home() / "cache"
 

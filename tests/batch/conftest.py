@@ -45,7 +45,7 @@ def batch_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             (
                 "encode",
                 ColumnTransformer(
-                    [("color", OneHotEncoder(handle_unknown="ignore"), ["color"])],
+                    [("color", OneHotEncoder(), ["color"])],
                     remainder="passthrough",
                 ),
             ),

@@ -77,3 +77,37 @@ def test_missing_library(monkeypatch, tmp_path):
         import_lightgbm()
     with pytest.raises(MissingExtraError):
         LIGHTGBM.load(tmp_path, {"wrapper": "LGBMRegressor"}, trusted=False)
+
+
+@pytest.mark.parametrize("objective", ["multiclass", "softmax", "multiclassova"])
+def test_native_multiclass_booster_file_registers_as_a_classifier(tmp_path, settings, objective):
+    from sklearn.datasets import load_wine
+
+    import modelport
+    from modelport.model_files import read_model_file
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    params = {"objective": objective, "num_class": 3, "num_leaves": 4, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=5)
+    booster.save_model(tmp_path / "wine.txt")
+    model = read_model_file(tmp_path / "wine.txt")  # as `modelport register FILE --sample` does
+    version = modelport.register(model, "wine", sample=X, settings=settings)
+    outputs = version.signature["outputs"]
+    assert (outputs["kind"], outputs["classes"], outputs["has_proba"]) == ("class", [0, 1, 2], True)
+
+    loaded = modelport.load("wine", settings=settings)
+    expected = booster.predict(X)
+    np.testing.assert_allclose(loaded.predict_proba(X), expected)
+    np.testing.assert_array_equal(loaded.predict(X), np.argmax(expected, axis=1))
+
+
+def test_binary_booster_is_a_classifier(xy, tmp_path):
+    x, y = xy
+    params = {"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=5)
+    p = booster.predict(x)
+    labels = (p > 0.5).astype(int)
+    predictor = check_flavor(LIGHTGBM, booster, x, tmp_path, expected_predict=labels)
+    assert predictor.task == "classification" and predictor.classes == [0, 1]
+    np.testing.assert_allclose(predictor.predict_proba(x)[:, 1], p)
+    np.testing.assert_array_equal(predictor.predict(x), (p > 0.5).astype(int))

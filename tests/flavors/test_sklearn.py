@@ -118,3 +118,28 @@ def test_prediction_failure_is_translated(xy, tmp_path):
     with pytest.raises(PredictionError, match="failed to predict") as info:
         predictor.predict(np.zeros((2, 7)))
     assert isinstance(info.value.__cause__, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("name", "own"),
+    [
+        ("sklearn.tree._tree.Tree", True),
+        ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", True),
+        ("numpy.dtype", True),
+        # a sklearn prefix is not enough: the name must resolve to that very class
+        ("sklearn.foo:os.system", False),
+        ("sklearn.base.clone", False),  # a function, not a class
+        ("sklearn.utils.Bunch", False),  # re-exported: its own name is sklearn.utils._bunch
+        ("sklearn.no_such_module.Thing", False),
+        ("sklearnx.Model", False),
+        ("numpy.load", False),
+        ("numpy.f2py.__main__.main", False),  # importing it would run f2py
+        ("os.system", False),
+        ("builtins.eval", False),
+        ("tests.flavors._functions.first_column", False),
+    ],
+)
+def test_foreign_types_trusts_only_real_sklearn_and_numpy_classes(name, own):
+    from modelport.flavors.sklearn import foreign_types
+
+    assert foreign_types([name]) == ([] if own else [name])

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from modelport.monitoring.actions import AlertJournal
 from modelport.monitoring.alerts import parse_rules
 from modelport.monitoring.background import BackgroundMonitor, MonitorGauges
+from modelport.services.alerting import AlertService
 from tests.monitoring.test_monitor import BASE, HOURS, world  # noqa: F401  (module fixture)
 
 
@@ -26,20 +27,21 @@ def test_a_pass_exports_gauges_and_fires_rules_once(world: dict[str, Any]) -> No
                     "model": "credit",
                     "metric": "drift.annual_income.psi",
                     "above": 0.1,
+                    "window": f"{HOURS + 1}h",  # the server's window: its report is reused
                     "actions": ["log", {"rollback": "production"}],
                 }
             ]
         }
     )
-    journal = AlertJournal(world["settings"].resolved_home() / "alerts.jsonl")
+    journal = AlertJournal(world["settings"].alert_journal_path())
+    alerting = AlertService(registry, world["reader"], rules, journal)
     monitor = BackgroundMonitor(
         registry,
         world["reader"],
         ["credit", "absent-model"],
         MonitorGauges(prom),
         window=f"{HOURS + 1}h",
-        rules=rules,
-        journal=journal,
+        alerting=alerting,
     )
     now = BASE + timedelta(hours=HOURS)
     reports = monitor.run_once(now=now)

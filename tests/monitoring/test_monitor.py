@@ -18,7 +18,9 @@ from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.training import train_logistic
 from modelport.errors import AliasNotFound, DataError, InvalidArgument, ModelNotFound
 from modelport.monitoring.alerts import evaluate, parse_rules
-from modelport.monitoring.monitor import MonitorReport, VersionMonitor, parse_time, run_monitor
+from modelport.monitoring.durations import parse_time
+from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.results import MonitorReport, VersionMonitor
 from modelport.predictions import FeedbackStore, LoggedBatch, PredictionLogWriter
 from modelport.predictions import new_prediction_ids as ids_at
 from modelport.predictions.reader import PredictionLogReader
@@ -383,7 +385,7 @@ def test_roc_auc_says_why_it_is_missing_or_partial(settings: Settings) -> None:
     assert entry.performance is not None
     assert entry.performance["metrics"]["roc_auc"] is None
     assert any("ROC AUC" in n and "none were logged" in n for n in entry.notes)
-    from modelport.monitoring.html import monitor_html
+    from modelport.presentation.html import monitor_html
 
     report = MonitorReport(
         "clf", "clf:1", "1d", 86400.0, None, None, BASE, [entry]
@@ -402,7 +404,7 @@ def test_roc_auc_from_the_rows_that_logged_probabilities(settings: Settings) -> 
 
 def test_windows_need_a_unit_and_rules_too() -> None:
     from modelport.errors import ConfigurationError
-    from modelport.monitoring.monitor import parse_window
+    from modelport.monitoring.durations import parse_window
 
     with pytest.raises(InvalidArgument, match="no unit"):
         parse_window("5")

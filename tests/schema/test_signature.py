@@ -63,3 +63,37 @@ def test_unusable_samples_are_refused_clearly(sample: object) -> None:
     with pytest.raises(DataError) as info:
         infer_signature(sample)
     assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        [None, None, None],
+        pd.array([None, None, None], dtype="string"),
+        pd.Categorical([None, None, None]),  # a categorical dtype with no categories
+    ],
+)
+def test_a_column_without_known_categories_is_refused_by_name(column: object) -> None:
+    # Such a column used to become a category with no categories, refusing every value.
+    with pytest.raises(DataError) as info:
+        infer_signature(pd.DataFrame({"age": [1, 2, 3], "note": column}))
+    assert "'note'" in info.value.message
+    assert info.value.hint and "drop the column" in info.value.hint
+
+
+def test_a_declared_categorical_with_all_null_values_keeps_its_categories() -> None:
+    sample = pd.DataFrame({"seg": pd.Categorical([None, None], categories=["a", "b"])})
+    spec = infer_signature(sample).inputs[0]
+    assert spec.categories == ["a", "b"] and spec.nullable
+
+
+def test_accept_unknown_marks_only_category_columns_and_round_trips() -> None:
+    import json
+
+    sig = infer_signature(frame(), accept_unknown={"home", "age", "segment"})
+    by = {f.name: f for f in sig.inputs}
+    assert by["home"].unknown_categories == "accept" and by["home"].accepts_unknown
+    assert by["segment"].unknown_categories == "accept"
+    assert by["age"].unknown_categories == "refuse"  # not a category column
+    assert "or another" in by["home"].describe()
+    assert Signature.from_dict(json.loads(json.dumps(sig.to_dict()))) == sig

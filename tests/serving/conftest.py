@@ -70,7 +70,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         ColumnTransformer(
             [
                 ("num", StandardScaler(), ["age", "income"]),
-                ("cat", OneHotEncoder(handle_unknown="ignore"), ["home", "purpose"]),
+                ("cat", OneHotEncoder(), ["home", "purpose"]),  # strict: unknowns refused
             ]
         ),
         LogisticRegression(),

@@ -153,3 +153,52 @@ def test_under_load_the_next_batch_waits_for_returning_callers() -> None:
     asyncio.run(main())
     assert sizes[0] == 8
     assert sizes[1] >= 4  # without lingering, the first caller back would go alone
+
+
+def test_a_failing_batch_fails_only_the_items_that_fail_alone() -> None:
+    calls: list[list[int]] = []
+    sizes: list[int] = []
+
+    def double_unless_negative(items: list[int]) -> list[int]:
+        calls.append(items)
+        if any(i < 0 for i in items):  # one bad value fails the whole model call
+            raise ValueError(f"cannot take {min(items)}")
+        return [i * 2 for i in items]
+
+    async def main() -> list[object]:
+        batcher: Batcher[int, int] = Batcher(
+            double_unless_negative, max_batch_size=64, on_batch=sizes.append
+        )
+        items = [*range(40), -1, *range(40, 60), -7]
+        results = await asyncio.gather(*(batcher.submit(i) for i in items), return_exceptions=True)
+        await batcher.aclose()
+        return list(results)
+
+    results = asyncio.run(main())
+    assert sizes == [62]  # all of them were in one batch, poison included
+    good = [r for r in results if not isinstance(r, BaseException)]
+    assert good == [i * 2 for i in range(60)]
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert [str(e) for e in errors] == ["cannot take -1", "cannot take -7"]
+    assert results[40] is errors[0] and results[61] is errors[1]
+    assert len(calls) <= 1 + 2 * 2 * 6  # bisection: 2 per level per bad item, not 1 per item
+    succeeded = [c for c in calls if not any(i < 0 for i in c)]
+    assert sorted(i for c in succeeded for i in c) == list(range(60))  # each good item once
+
+
+def test_isolation_runs_only_when_a_batch_fails() -> None:
+    calls: list[int] = []
+    sizes: list[int] = []
+
+    def slow(items: list[int]) -> list[int]:
+        calls.append(len(items))
+        time.sleep(0.005)
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(slow, max_batch_size=8, on_batch=sizes.append)
+        assert await asyncio.gather(*(batcher.submit(i) for i in range(40))) == list(range(40))
+        await batcher.aclose()
+
+    asyncio.run(main())
+    assert calls == sizes  # one model call per batch

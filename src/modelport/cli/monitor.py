@@ -131,7 +131,7 @@ def drift(
     columns = list(categorical or [])
     report = compare(ref_frame, cur_frame, categorical=columns)
     if html_path is not None:
-        from modelport.monitoring.html import drift_html, write_html
+        from modelport.presentation.html import drift_html, write_html
 
         write_html(
             drift_html(
@@ -302,7 +302,7 @@ def monitor(
             registry, reader, target, window=window, since=since, until=until, now=now
         )
         if html_path is not None:
-            from modelport.monitoring.html import monitor_html, write_html
+            from modelport.presentation.html import monitor_html, write_html
 
             write_html(monitor_html(report), html_path)
         fired: list[dict[str, Any]] = []

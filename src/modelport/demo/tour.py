@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ from modelport.demo.traffic import running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.errors import ValidationError
 from modelport.loaded import load_model
-from modelport.monitoring.actions import AlertJournal, fire
-from modelport.monitoring.alerts import evaluate, load_rules
 from modelport.monitoring.drift import compare
-from modelport.monitoring.html import drift_html, monitor_html, write_html
 from modelport.monitoring.monitor import run_monitor
 from modelport.predictions.reader import PredictionLogReader
+from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.registration import register_model
 from modelport.registry import Registry
+from modelport.services.alerting import AlertService
 from modelport.settings import Settings
 
 MODEL = "credit-risk"
@@ -239,25 +237,21 @@ def serve_and_monitor(
     console.rule("7. Alert rules act: automatic rollback")
     rules_path = result.output_dir / "alerts.yaml"
     rules_path.write_text(ALERT_RULES)
-    rules = load_rules(rules_path)
-    journal = AlertJournal(settings.resolved_home() / "alerts.jsonl")
-    state = journal.state()
-    fired = 0
-    for values in report.observations().values():
-        firings = evaluate(rules, MODEL, values, datetime.now(UTC), state.last_fired)
-        for record in fire(firings, journal, state, registry):
-            fired += 1
-            done = ", ".join(
-                o["action"]
-                + (f" → v{o['to_version']}" if "to_version" in o else "")
-                + ("" if o.get("ok") else f" failed: {o.get('error')}")
-                for o in record["outcomes"]
-            )
-            console.print(f"  alert [bold]{record['rule']}[/] fired on {record['values']}: {done}")
+    alerting = AlertService.from_settings(registry, settings, rules_path)
+    # each rule judged on its own window of traffic, as `monitor --rules` and the server do
+    fired = alerting.check(MODEL)
+    for record in fired:
+        done = ", ".join(
+            o["action"]
+            + (f" → v{o['to_version']}" if "to_version" in o else "")
+            + ("" if o.get("ok") else f" failed: {o.get('error')}")
+            for o in record["outcomes"]
+        )
+        console.print(f"  alert [bold]{record['rule']}[/] fired on {record['values']}: {done}")
     if not fired:
         console.print(
             "  no alert fired: no rule crossed its threshold, or it already fired within "
-            f"its cooldown (alerts are deduplicated; see {journal.path})"
+            f"its cooldown (alerts are deduplicated; see {alerting.journal.path})"
         )
     result.production = registry.resolve(f"{MODEL}@production").version
     console.print(

@@ -131,4 +131,4 @@ class translate:
 
 def predicting(flavor: str) -> translate:
     """Translate a failure inside ``predict`` into PredictionError (a server-side fault)."""
-    return translate(PredictionError, f"the {flavor} model failed to predict on this batch")
+    return translate(PredictionError, f"the {flavor} model failed to predict")

@@ -9,6 +9,12 @@ so that ``import modelport`` never pulls in xgboost, lightgbm or onnx.
 signature order, dtypes coerced) when the model was trained on a frame, or a
 2-D NumPy array when it was trained on an array. It returns one prediction per
 row, so the batch length is always preserved.
+
+A predictor may also define ``accepts_unknown_categories(columns) -> set[str]``: the
+input columns where the model copes with categories it never saw (a scikit-learn
+``OneHotEncoder(handle_unknown="ignore")``). It is optional, so that predictors
+written before it, or outside modelport, still satisfy :class:`Predictor`;
+registration records its answer in the signature.
 """
 
 from __future__ import annotations

@@ -50,12 +50,15 @@ def import_lightgbm() -> ModuleType:
 
 
 class LightGBMPredictor:
-    """A booster plus the wrapper's recorded classes."""
+    """A booster plus the recorded classes: the wrapper's, or 0..k-1 for a classifier Booster.
+
+    A Booster saved before its classes were recorded keeps predicting its raw output.
+    """
 
     def __init__(self, booster: Any, wrapper: str, classes: list[Any] | None) -> None:
         self.booster = booster
         self.wrapper = wrapper
-        self.classes = classes if wrapper == "LGBMClassifier" else None
+        self.classes = classes if wrapper != "LGBMRegressor" else None
         self.task: Task
         if self.classes is not None:
             self.task = "classification"
@@ -124,6 +127,10 @@ class LightGBMFlavor:
             booster.save_model(path)
             if wrapper == "LGBMClassifier":
                 options["classes"] = plain_list(obj.classes_)
+            elif wrapper == "Booster":
+                classes = booster_classes(path)
+                if classes is not None:
+                    options["classes"] = classes
         return options
 
     def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
@@ -138,6 +145,58 @@ class LightGBMFlavor:
         with translate(ArtifactError, f"cannot load {path.name}"):
             booster = lgb.Booster(model_file=str(path))
         return LightGBMPredictor(booster, wrapper, classes)
+
+
+def booster_classes(path: Path) -> list[int] | None:
+    """Class labels 0..k-1 when the saved booster's objective is a classifier's, else None.
+
+    Read from the ``objective=`` line LightGBM writes in the file's header, where the
+    name is canonical (``multiclass``), unlike the booster's ``params`` that keep
+    whatever alias (``softmax``) it was trained with.
+    """
+    with Path(path).open("rb") as fh:
+        for raw in fh:
+            if raw.startswith(b"Tree="):
+                return None
+            if raw.startswith(b"objective="):
+                name, *settings = raw.decode("utf-8", "replace").strip()[10:].split()
+                values = dict(item.partition(":")[::2] for item in settings)
+                if name == "binary":
+                    return [0, 1]
+                count = values.get("num_class", "")
+                if name in ("multiclass", "multiclassova") and count.isascii() and count.isdigit():
+                    return list(range(int(count)))
+                return None
+    return None
+
+
+def model_text_problem(text: bytes) -> str | None:
+    """What makes ``text`` not a complete LightGBM model file, or None if it looks whole.
+
+    LightGBM's own parser cannot be trusted with a damaged file: on a truncated one
+    it may load a model with fewer trees without a word, or abort or crash the whole
+    process from its parsing threads. So the structure its writer always produces is
+    checked first: the ``tree`` header, the trees whose byte sizes ``tree_sizes``
+    lists, ``end of trees``, and the parameters block when it has begun.
+    """
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != b"tree":
+        return "it does not start with LightGBM's 'tree' header"
+    if b"end of trees" not in lines:
+        return "it has no 'end of trees' line, so it is truncated or not a LightGBM model"
+    if b"parameters:" in lines and b"end of parameters" not in lines:
+        return "its parameters block has no end, so it is truncated"
+    sizes_line = next((line for line in lines if line.startswith(b"tree_sizes=")), None)
+    if sizes_line is not None:
+        try:
+            sizes = [int(s) for s in sizes_line.partition(b"=")[2].split()]
+        except ValueError:
+            return "its tree_sizes line is not a list of numbers"
+        start, end = text.find(b"Tree=0\n"), text.find(b"\nend of trees")
+        trees = sum(1 for line in lines if line.startswith(b"Tree="))
+        if len(sizes) != trees or start < 0 or sum(sizes) != end + 1 - start:
+            return "its trees do not match the sizes its header lists, so it is damaged"
+    return None
 
 
 def _objective(booster: Any) -> str:

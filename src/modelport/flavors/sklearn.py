@@ -10,7 +10,10 @@ pickle are available when asked for explicitly, and load only when trusted.
 
 from __future__ import annotations
 
+import importlib
 import pickle
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +32,36 @@ from modelport.flavors._common import (
 from modelport.flavors.base import Predictor, Task
 
 _FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl"}
+#: libraries whose own classes a skops file may use without explicit trust
+_OWN_LIBRARIES = ("sklearn", "numpy")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def foreign_types(types: Iterable[str]) -> list[str]:
+    """The skops type names that are not classes of scikit-learn or NumPy themselves.
+
+    skops distrusts some of scikit-learn's own classes (``sklearn.tree._tree.Tree``
+    in every forest), yet a file using only those is as safe as scikit-learn is.
+    A name is trusted only when it resolves to a real class whose own module and
+    name are exactly that name: a prefix test alone would let through names such as
+    ``sklearn.foo:os.system`` or a function re-exported from a sklearn module.
+    """
+    return sorted(t for t in types if not _is_own_class(t))
+
+
+def _is_own_class(name: str) -> bool:
+    if not _DOTTED.fullmatch(name) or name.partition(".")[0] not in _OWN_LIBRARIES:
+        return False
+    if any(part.startswith("__") for part in name.split(".")):
+        return False  # importing e.g. numpy.f2py.__main__ would run a command line tool
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        # Only modules inside scikit-learn or NumPy can be imported here (the prefix
+        # was checked), so this runs no code from outside those libraries.
+        obj = getattr(importlib.import_module(module_name), attribute, None)
+    except Exception:
+        return False
+    return isinstance(obj, type) and f"{obj.__module__}.{obj.__qualname__}" == name
 
 
 class SklearnPredictor:
@@ -60,6 +93,93 @@ class SklearnPredictor:
             return None
         with predicting("sklearn"):
             return np.asarray(self.estimator.predict_proba(batch))
+
+    def accepts_unknown_categories(self, columns: Sequence[str]) -> set[str]:
+        """The input columns whose values unseen at fit time the estimator copes with."""
+        return tolerant_columns(self.estimator, list(columns))
+
+
+def tolerant_columns(estimator: Any, columns: list[str]) -> set[str]:
+    """Which of ``columns`` (the estimator's input, in order) may hold unseen categories.
+
+    A column is tolerant when what first looks at its values copes with new ones:
+    ``OneHotEncoder(handle_unknown="ignore" | "infrequent_if_exist" | "warn")``,
+    ``OrdinalEncoder(handle_unknown="use_encoded_value")``, ``TargetEncoder``, or a
+    ColumnTransformer that drops it. Pipelines are followed through steps that pass
+    values on unchanged (``SimpleImputer``, ``"passthrough"``). Anything not recognised
+    counts as intolerant, so a wrong answer can only refuse a value, never pass one
+    to a model that would fail on it.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, str):
+        return set(columns) if estimator == "drop" else set()
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if step is None or step == "passthrough" or isinstance(step, SimpleImputer):
+                continue
+            return tolerant_columns(step, columns)
+        return set()
+    if isinstance(estimator, ColumnTransformer):
+        return _tolerant_in_column_transformer(estimator, columns)
+    return set(columns) if _tolerant_encoder(estimator) else set()
+
+
+def _tolerant_in_column_transformer(transformer: Any, columns: list[str]) -> set[str]:
+    names = [str(n) for n in getattr(transformer, "feature_names_in_", columns)]
+    accepted: set[str] = set()
+    refused: set[str] = set()
+    for _, step, selection in getattr(transformer, "transformers_", []):
+        selected = _selected_columns(names, selection)
+        if selected is None:
+            return set()  # cannot tell which columns it reads, so none is known tolerant
+        tolerant = tolerant_columns(step, selected)
+        accepted |= tolerant
+        refused |= set(selected) - tolerant
+    # a column read by several transformers is tolerant only if all of them are
+    return accepted - refused
+
+
+def _selected_columns(names: list[str], selection: Any) -> list[str] | None:
+    """The column names a fitted ColumnTransformer entry reads; None when not resolvable."""
+    try:
+        if isinstance(selection, str):
+            return [selection]
+        if isinstance(selection, (int, np.integer)):
+            return [names[int(selection)]]
+        if isinstance(selection, slice):
+            if isinstance(selection.start, str) or isinstance(selection.stop, str):
+                # label slices include their end, as in pandas .loc
+                start = names.index(selection.start) if selection.start is not None else 0
+                stop = names.index(selection.stop) + 1 if selection.stop is not None else None
+                return names[start:stop]
+            return names[selection]
+        array = np.asarray(selection)
+        if array.ndim != 1:
+            return None
+        if array.dtype == bool:
+            return [n for n, keep in zip(names, array, strict=True) if keep]
+        if array.dtype.kind in "iu":
+            return [names[int(i)] for i in array]
+        if array.dtype.kind in "OU":
+            return [str(n) for n in array]
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _tolerant_encoder(estimator: Any) -> bool:
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
+
+    handle = getattr(estimator, "handle_unknown", None)
+    if isinstance(estimator, OneHotEncoder):
+        return handle in ("ignore", "infrequent_if_exist", "warn")
+    if isinstance(estimator, OrdinalEncoder):
+        return handle == "use_encoded_value"
+    # TargetEncoder encodes a category it never saw as the overall target mean
+    return isinstance(estimator, TargetEncoder)
 
 
 class SklearnFlavor:

@@ -31,6 +31,9 @@ from modelport.flavors.base import Predictor, Task
 _WRAPPERS = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor", "Booster")
 _FORMATS = ("ubj", "json")
 _REGRESSION_OBJECTIVES = ("reg:", "count:", "survival:")
+#: objectives whose Booster is a classifier with probabilities (binary:hinge and
+#: binary:logitraw give labels or margins only and stay "other")
+_CLASSIFIER_OBJECTIVES = ("multi:softprob", "multi:softmax", "binary:logistic")
 
 
 def import_xgboost() -> ModuleType:
@@ -38,17 +41,45 @@ def import_xgboost() -> ModuleType:
     return import_optional("xgboost", "xgboost")
 
 
-class XGBoostPredictor:
-    """Wraps an XGBoost sklearn-API model or a raw Booster."""
+def booster_classes(booster: Any) -> list[int] | None:
+    """Class labels 0..k-1 for a Booster trained as a classifier, else None.
 
-    def __init__(self, model: Any, wrapper: str) -> None:
+    A Booster does not know its labels, only how many classes its objective has.
+    """
+    objective, num_class = _objective(booster)
+    if objective not in _CLASSIFIER_OBJECTIVES:
+        return None
+    return list(range(2 if objective == "binary:logistic" else num_class))
+
+
+def _objective(booster: Any) -> tuple[str, int]:
+    learner = json.loads(booster.save_config())["learner"]
+    return learner["objective"]["name"], int(learner["learner_model_param"]["num_class"])
+
+
+class XGBoostPredictor:
+    """Wraps an XGBoost sklearn-API model or a raw Booster.
+
+    A Booster given ``classes`` (recorded at save from its objective) is a classifier:
+    labels are the classes at the argmax of its probabilities. Versions saved before
+    that was recorded keep predicting the Booster's raw output.
+    """
+
+    def __init__(self, model: Any, wrapper: str, classes: list[Any] | None = None) -> None:
         self.model = model
         self.wrapper = wrapper
         self.task: Task
         self.classes: list[Any] | None = None
+        self.objective = ""
         if wrapper == "Booster":
-            objective = json.loads(model.save_config())["learner"]["objective"]["name"]
-            self.task = "regression" if objective.startswith(_REGRESSION_OBJECTIVES) else "other"
+            self.objective, _ = _objective(model)
+            if classes is not None and self.objective in _CLASSIFIER_OBJECTIVES:
+                self.task = "classification"
+                self.classes = list(classes)
+            elif self.objective.startswith(_REGRESSION_OBJECTIVES):
+                self.task = "regression"
+            else:
+                self.task = "other"
         elif hasattr(model, "predict_proba"):
             self.task = "classification"
             self.classes = plain_list(model.classes_)
@@ -56,17 +87,36 @@ class XGBoostPredictor:
             self.task = "regression"
 
     def predict(self, batch: Any) -> np.ndarray:
+        if self.wrapper == "Booster" and self.classes is not None:
+            proba = self._booster_proba(batch)
+            return np.asarray(np.asarray(self.classes)[np.argmax(proba, axis=1)])
         with predicting("xgboost"):
             if self.wrapper == "Booster":
-                xgb = import_xgboost()
-                return np.asarray(self.model.predict(xgb.DMatrix(batch, enable_categorical=True)))
+                return np.asarray(self.model.predict(self._matrix(batch)))
             return np.asarray(self.model.predict(batch))
 
     def predict_proba(self, batch: Any) -> np.ndarray | None:
         if self.task != "classification":
             return None
+        if self.wrapper == "Booster":
+            return self._booster_proba(batch)
         with predicting("xgboost"):
             return np.asarray(self.model.predict_proba(batch))
+
+    def _matrix(self, batch: Any) -> Any:
+        return import_xgboost().DMatrix(batch, enable_categorical=True)
+
+    def _booster_proba(self, batch: Any) -> np.ndarray:
+        with predicting("xgboost"):
+            if self.objective == "multi:softmax":
+                # softmax predicts labels only; its margins give the probabilities softprob would
+                margin = np.asarray(self.model.predict(self._matrix(batch), output_margin=True))
+                exp = np.exp(margin - margin.max(axis=1, keepdims=True))
+                return exp / exp.sum(axis=1, keepdims=True)
+            result = np.asarray(self.model.predict(self._matrix(batch)))
+        if self.objective == "binary:logistic":
+            return np.column_stack((1.0 - result, result))
+        return result
 
 
 class XGBoostFlavor:
@@ -89,12 +139,16 @@ class XGBoostFlavor:
         path = Path(directory) / f"model.{fmt}"
         with translate(FlavorError, f"cannot save the {wrapper}"):
             obj.save_model(path)
-        return {
+            classes = booster_classes(obj) if wrapper == "Booster" else None
+        options: dict[str, Any] = {
             "wrapper": wrapper,
             "serialization": fmt,
             "file": path.name,
             "xgboost_version": xgb.__version__,
         }
+        if classes is not None:
+            options["classes"] = classes
+        return options
 
     def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
         xgb = import_xgboost()
@@ -105,7 +159,7 @@ class XGBoostFlavor:
         with translate(ArtifactError, f"cannot load {path.name} as {wrapper}"):
             model = getattr(xgb, wrapper)()
             model.load_model(path)
-        return XGBoostPredictor(model, wrapper)
+        return XGBoostPredictor(model, wrapper, options.get("classes"))
 
 
 XGBOOST = XGBoostFlavor()

@@ -12,7 +12,7 @@ from modelport.monitoring.drift import (
     compare,
     detect_drift,
 )
-from modelport.monitoring.monitor import MonitorReport, run_monitor
+from modelport.monitoring.monitor import run_monitor
 from modelport.monitoring.profile import (
     CategoricalProfile,
     FeatureProfile,
@@ -20,6 +20,7 @@ from modelport.monitoring.profile import (
     Profile,
     build_profile,
 )
+from modelport.monitoring.results import MonitorReport
 
 __all__ = [
     "CategoricalProfile",

@@ -1,5 +1,6 @@
 """The server's background monitor: run the monitor on a schedule, export the results as
-Prometheus gauges, and evaluate alert rules (whose rollback action the server then follows).
+Prometheus gauges, and have the alerting service judge the rules (whose rollback action the
+server then follows; each rule on the traffic of its own window).
 
 It runs in a thread because a monitor pass reads Parquet and computes statistics: work
 that must never sit on the event loop. With several server workers only one of them
@@ -12,17 +13,20 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 from prometheus_client import CollectorRegistry, Gauge
 
 from modelport.errors import DataError, ModelportError
-from modelport.monitoring.actions import AlertJournal, fire
-from modelport.monitoring.alerts import Rule, evaluate
-from modelport.monitoring.monitor import MonitorReport, parse_window, run_monitor
+from modelport.monitoring.durations import parse_window
+from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.results import MonitorReport
 from modelport.predictions.reader import PredictionLogReader
 from modelport.registry import Registry
+
+if TYPE_CHECKING:
+    from modelport.services.alerting import AlertService
 
 log = logging.getLogger("modelport.monitor")
 
@@ -105,8 +109,7 @@ class BackgroundMonitor:
         *,
         interval: float = 60.0,
         window: str = "1h",
-        rules: list[Rule] | None = None,
-        journal: AlertJournal | None = None,
+        alerting: AlertService | None = None,
         lock_path: Path | None = None,
     ) -> None:
         self.registry = registry
@@ -115,9 +118,7 @@ class BackgroundMonitor:
         self.gauges = gauges
         self.interval = interval
         self.window = window
-        self.rules = rules or []
-        self.journal = journal
-        self.state = journal.state() if journal else None
+        self.alerting = alerting
         self.lock = FileLock(str(lock_path)) if lock_path else None
         self.fired: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -126,24 +127,29 @@ class BackgroundMonitor:
     def run_once(self, now: datetime | None = None) -> dict[str, MonitorReport]:
         """One pass over every model; returns the reports of models that had traffic."""
         now = now or datetime.now(UTC)
-        since = now - parse_window(self.window).to_pytimedelta()
+        span = parse_window(self.window).to_pytimedelta()
         reports: dict[str, MonitorReport] = {}
         for model in self.models:
             try:
                 report = run_monitor(
-                    self.registry, self.reader, model, window=self.window, since=since, now=now
+                    self.registry, self.reader, model, window=self.window, since=now - span, now=now
                 )
             except DataError:
-                continue  # no traffic in the window: nothing to say yet
+                report = None  # no traffic in the window: no gauges; rules may still care
             except ModelportError as exc:
                 log.warning("monitor of %s failed: %s", model, exc)
                 continue
-            reports[model] = report
-            self.gauges.export(report)
-            if self.rules and self.journal is not None and self.state is not None:
-                for values in report.observations().values():
-                    firings = evaluate(self.rules, model, values, now, self.state.last_fired)
-                    self.fired += fire(firings, self.journal, self.state, self.registry)
+            if report is not None:
+                reports[model] = report
+                self.gauges.export(report)
+            if self.alerting is not None:
+                recent = {span: report} if report is not None else {}
+                try:
+                    self.fired += self.alerting.check(
+                        model, now=now, recent=recent, window=self.window
+                    )
+                except ModelportError as exc:
+                    log.warning("alert rules of %s could not be judged: %s", model, exc)
         self.gauges.last_run.set(now.timestamp())
         return reports
 

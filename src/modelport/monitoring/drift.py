@@ -92,6 +92,7 @@ from modelport.monitoring._columns import (
     names,
     sorted_finite,
 )
+from modelport.monitoring.numbers import finite_or_none
 from modelport.monitoring.profile import (
     CategoricalProfile,
     FeatureProfile,
@@ -99,7 +100,7 @@ from modelport.monitoring.profile import (
     Profile,
     profile_and_values,
 )
-from modelport.monitoring.report import DriftConfig, DriftReport, FeatureDrift, finite_or_none
+from modelport.monitoring.report import DriftConfig, DriftReport, FeatureDrift
 
 # -- numeric features: one sort per column, then (features x edges) array math ----------
 #

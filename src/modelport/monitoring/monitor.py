@@ -17,51 +17,12 @@ the epoch (``1h`` windows start on the hour, UTC). ``since``/``until`` are
 datetimes, ISO 8601 strings (naive means UTC) or durations back from now
 (``24h``, ``7d``); the period is ``since <= ts < until``.
 
-JSON (:meth:`MonitorReport.to_dict`); every float is finite or null, times are
-ISO 8601 UTC strings::
-
-    {"model": "credit-risk", "target": "credit-risk@production",
-     "window": "1h", "window_seconds": 3600,
-     "since": "2026-01-05T00:00:00+00:00" | null, "until": ... | null,   # as asked
-     "generated_at": "...",
-     "drift": true,                        # any version drifted
-     "versions": [
-       {"version": 2, "ref": "credit-risk:2", "aliases": ["production"],
-        "task": "classification" | "regression", "classes": [0, 1] | null,
-        "notes": ["..."],                   # what could not be computed, and why
-        "traffic": {"count": 3000, "first": "...", "last": "...",
-                    "labelled": 1500, "label_rate": 0.5,
-                    "latency_ms": {"mean": 2.1, "p50": 1.9, "p90": 3.0, "p95": 3.5,
-                                   "p99": 6.0, "max": 9.1},
-                    "deployments": {"credit-prod": 3000}},     # "" when none
-        "drift": null | {<DriftReport.to_dict(), see modelport.monitoring.drift>},
-        "drift_over_time": [
-          {"start": "...", "count": 1000, "drift": true, "drift_share": 0.27,
-           "drifted_features": ["annual_income"],
-           "features": {"annual_income": {"drift": true, "effect": 0.31, "psi": 0.52}},
-           "predictions": null | {"drift": false, "effect": 0.01, "psi": 0.0}}],
-        "performance": null | {"labelled": 1500,
-                               "metrics": {"accuracy": 0.8, "precision": ..., "recall": ...,
-                                           "f1": ..., "roc_auc": ..., "log_loss": ...}},
-                                          # regression: mae, rmse, r2
-        "performance_over_time": [{"start": "...", "count": 500, "accuracy": 0.8, ...}],
-        "traffic_over_time": [{"start": "...", "count": 1000, "labelled": 500,
-                               "latency_p50": 1.9, "latency_p95": 3.5}]}]}
-
-``drift`` is null (with a note) when the version was registered without a sample,
-so it has no reference profile; ``performance`` is null when no feedback arrived.
-
-:meth:`MonitorReport.observations` flattens each version for the alert rules of
-:mod:`.alerts` (``drift.*``, ``performance.*``, ``traffic.count``, plus
-``traffic.label_rate`` and ``traffic.latency_ms.<p50|p90|p95|p99|mean|max>``).
+The result types and their JSON form are in :mod:`.results`.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import DataError, InvalidArgument, VersionNotFound
-from modelport.monitoring.alerts import observations as flat_observations
 from modelport.monitoring.drift import detect_drift
-from modelport.monitoring.durations import parse_duration
+from modelport.monitoring.durations import parse_time, parse_window
+from modelport.monitoring.numbers import iso_time, json_safe
 from modelport.monitoring.performance import (
     coerce_labels,
     logged_classification_metrics,
@@ -81,6 +42,17 @@ from modelport.monitoring.performance import (
 )
 from modelport.monitoring.profile import Profile
 from modelport.monitoring.report import DriftConfig, DriftReport, FeatureDrift
+from modelport.monitoring.results import (
+    DriftSummary,
+    DriftWindow,
+    Latency,
+    MonitorReport,
+    Performance,
+    PerformanceWindow,
+    Traffic,
+    TrafficWindow,
+    VersionMonitor,
+)
 from modelport.reference import Reference, parse
 
 if TYPE_CHECKING:
@@ -105,183 +77,13 @@ LOG_COLUMNS = frozenset(
 #: a report covers at most this many windows per version
 MAX_WINDOWS = 2000
 
-_RELATIVE = re.compile(r"^\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*$")
-
-
-# -- arguments ----------------------------------------------------------------------------
-
-
-def parse_window(window: str | timedelta) -> pd.Timedelta:
-    """``"1h"``, ``"15min"``, ``"1d"`` (or a timedelta) as a Timedelta of at least a second."""
-    try:
-        return parse_duration(window)
-    except ValueError as exc:
-        raise InvalidArgument(
-            f"window {exc}", hint="a window is a duration with a unit: 15min, 1h or 1d"
-        ) from None
-
-
-def parse_time(value: datetime | str | None, now: datetime | None = None) -> datetime | None:
-    """A datetime (UTC) from a datetime, an ISO 8601 string, or a duration back from now."""
-    if value is None:
-        return None
-    now = now or datetime.now(UTC)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value).strip()
-    if _RELATIVE.match(text):
-        try:
-            return now - pd.Timedelta(text).to_pytimedelta()
-        except ValueError:
-            pass
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise InvalidArgument(
-            f"{value!r} is neither a date/time nor a duration",
-            hint="write an ISO date such as 2026-01-05 or 2026-01-05T10:00, or a duration "
-            "back from now such as 24h or 7d",
-        )
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC").to_pydatetime()
-
-
-# -- JSON helpers -------------------------------------------------------------------------
-
-
-def _iso(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return pd.Timestamp(value).tz_convert("UTC").isoformat()
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: finite floats or None, plain ints, ISO strings for times."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, pd.Timestamp | datetime):
-        return _iso(value)
-    return value
-
-
-# -- the report ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionMonitor:
-    """What the log says about one version in the period."""
-
-    name: str
-    version: int
-    aliases: list[str]
-    task: str
-    classes: list[Any] | None
-    traffic: dict[str, Any]
-    drift: DriftReport | None
-    drift_over_time: list[dict[str, Any]]
-    performance: dict[str, Any] | None
-    performance_over_time: list[dict[str, Any]]
-    traffic_over_time: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
-    #: the reference profile and the current inputs (for the HTML report; not in to_dict)
-    profile: Profile | None = field(default=None, repr=False, compare=False)
-    current: pd.DataFrame | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(
-            {
-                "version": self.version,
-                "ref": self.ref,
-                "aliases": list(self.aliases),
-                "task": self.task,
-                "classes": None if self.classes is None else list(self.classes),
-                "notes": list(self.notes),
-                "traffic": self.traffic,
-                "drift": None if self.drift is None else self.drift.to_dict(),
-                "drift_over_time": self.drift_over_time,
-                "performance": self.performance,
-                "performance_over_time": self.performance_over_time,
-                "traffic_over_time": self.traffic_over_time,
-            }
-        )
-
-    def observations(self) -> dict[str, float]:
-        """Flat ``{metric: value}`` for alert rules (see :mod:`.alerts`)."""
-        drift = None if self.drift is None else self.drift.to_dict()
-        metrics = (self.performance or {}).get("metrics")
-        values = flat_observations(drift, metrics, int(self.traffic["count"]))
-        if self.traffic.get("label_rate") is not None:
-            values["traffic.label_rate"] = float(self.traffic["label_rate"])
-        for key, value in (self.traffic.get("latency_ms") or {}).items():
-            if value is not None and math.isfinite(value):
-                values[f"traffic.latency_ms.{key}"] = float(value)
-        return values
-
-
-@dataclass(frozen=True)
-class MonitorReport:
-    """The result of :func:`run_monitor`; ``to_dict`` is the stable JSON form."""
-
-    model: str
-    target: str
-    window: str
-    window_seconds: float
-    since: datetime | None
-    until: datetime | None
-    generated_at: datetime
-    versions: list[VersionMonitor]
-
-    @property
-    def drift(self) -> bool:
-        return any(v.drift is not None and v.drift.drift for v in self.versions)
-
-    def version(self, number: int) -> VersionMonitor:
-        for entry in self.versions:
-            if entry.version == number:
-                return entry
-        raise VersionNotFound(
-            f"{self.model}:{number} is not in this report",
-            hint=f"versions with traffic: {', '.join(str(v.version) for v in self.versions)}",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "target": self.target,
-            "window": self.window,
-            "window_seconds": _clean(self.window_seconds),
-            "since": _iso(self.since),
-            "until": _iso(self.until),
-            "generated_at": _iso(self.generated_at),
-            "drift": self.drift,
-            "versions": [v.to_dict() for v in self.versions],
-        }
-
-    def observations(self) -> dict[int, dict[str, float]]:
-        """Per version, the flat ``{metric: value}`` that alert rules are evaluated on."""
-        return {v.version: v.observations() for v in self.versions}
-
 
 # -- computing ----------------------------------------------------------------------------
 
 
-def _task(signature: Mapping[str, Any] | None, predictions: pd.Series) -> tuple[str, list | None]:
+def _task(
+    signature: Mapping[str, Any] | None, predictions: pd.Series
+) -> tuple[str, list[Any] | None]:
     outputs = (signature or {}).get("outputs") or {}
     kind = outputs.get("kind")
     if kind is None:
@@ -290,12 +92,12 @@ def _task(signature: Mapping[str, Any] | None, predictions: pd.Series) -> tuple[
     return ("classification" if kind == "class" else "regression"), classes
 
 
-def _traffic(rows: pd.DataFrame, labelled: pd.Series) -> dict[str, Any]:
+def _traffic(rows: pd.DataFrame, labelled: pd.Series) -> Traffic:
     latency = pd.to_numeric(rows["latency_ms"], errors="coerce").to_numpy(dtype=np.float64)
     latency = latency[np.isfinite(latency)]
     if len(latency):
         p50, p90, p95, p99 = np.percentile(latency, [50, 90, 95, 99])
-        latency_stats: dict[str, Any] = {
+        latency_stats: Latency = {
             "mean": float(latency.mean()),
             "p50": float(p50),
             "p90": float(p90),
@@ -304,14 +106,21 @@ def _traffic(rows: pd.DataFrame, labelled: pd.Series) -> dict[str, Any]:
             "max": float(latency.max()),
         }
     else:
-        latency_stats = dict.fromkeys(["mean", "p50", "p90", "p95", "p99", "max"])
+        latency_stats = {
+            "mean": None,
+            "p50": None,
+            "p90": None,
+            "p95": None,
+            "p99": None,
+            "max": None,
+        }
     deployments = rows["deployment"].fillna("").astype(str).value_counts()
     n = len(rows)
     k = int(labelled.sum())
     return {
         "count": n,
-        "first": _iso(rows["ts"].min()),
-        "last": _iso(rows["ts"].max()),
+        "first": iso_time(rows["ts"].min()),
+        "last": iso_time(rows["ts"].max()),
         "labelled": k,
         "label_rate": k / n if n else None,
         "latency_ms": latency_stats,
@@ -319,13 +128,13 @@ def _traffic(rows: pd.DataFrame, labelled: pd.Series) -> dict[str, Any]:
     }
 
 
-def _traffic_over_time(rows: pd.DataFrame, labelled: pd.Series) -> list[dict[str, Any]]:
-    out = []
+def _traffic_over_time(rows: pd.DataFrame, labelled: pd.Series) -> list[TrafficWindow]:
+    out: list[TrafficWindow] = []
     for start, group in rows.groupby("window", sort=True):
         latency = pd.to_numeric(group["latency_ms"], errors="coerce").dropna()
         out.append(
             {
-                "start": _iso(start),
+                "start": iso_time(start),
                 "count": len(group),
                 "labelled": int(labelled.loc[group.index].sum()),
                 "latency_p50": float(latency.quantile(0.5)) if len(latency) else None,
@@ -335,7 +144,7 @@ def _traffic_over_time(rows: pd.DataFrame, labelled: pd.Series) -> list[dict[str
     return out
 
 
-def _summary(entry: FeatureDrift) -> dict[str, Any]:
+def _summary(entry: FeatureDrift) -> DriftSummary:
     return {"drift": entry.drift, "effect": entry.effect, "psi": entry.psi}
 
 
@@ -356,14 +165,14 @@ def _drift_over_time(
     inputs: pd.DataFrame,
     rows: pd.DataFrame,
     config: DriftConfig,
-) -> list[dict[str, Any]]:
-    out = []
+) -> list[DriftWindow]:
+    out: list[DriftWindow] = []
     for start, group in rows.groupby("window", sort=True):
         report = _drift(profile, inputs.loc[group.index], group["prediction"], config)
         features = report.features
         out.append(
             {
-                "start": _iso(start),
+                "start": iso_time(start),
                 "count": len(group),
                 "drift": report.drift,
                 "drift_share": (len(report.drifted_features) / len(features)) if features else 0.0,
@@ -384,8 +193,9 @@ def _probability_notes(scored: int, labelled: int, has_proba: bool | None) -> li
     if scored == 0:
         return [
             "ROC AUC and log loss need class probabilities; none were logged for the "
-            f"{labelled:,} labelled predictions (they are logged when clients ask for them: "
-            'V1 "parameters": {"probabilities": true}, V2 output "predict_proba")'
+            f"{labelled:,} labelled predictions (the server logs them for every prediction of "
+            "a classifier that has them; these rows came from an older server or another "
+            "writer)"
         ]
     return [
         f"ROC AUC and log loss cover the {scored:,} of {labelled:,} labelled predictions "
@@ -400,7 +210,7 @@ def _performance(
     classes: list[Any] | None,
     window: str,
     has_proba: bool | None = None,
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[str]]:
+) -> tuple[Performance | None, list[PerformanceWindow], list[str]]:
     notes: list[str] = []
     has = labels.notna()
     if not has.any():
@@ -438,11 +248,12 @@ def _performance(
             ],
         )
     count = int(metrics.pop("count") or 0)
-    series = []
-    for row in by_window.to_dict("records") if not by_window.empty else []:
+    series: list[PerformanceWindow] = []
+    for record in by_window.to_dict("records") if not by_window.empty else []:
+        row = {str(key): value for key, value in record.items()}
         row.pop("version", None)
         start = row.pop("window")
-        series.append({"start": _iso(start), **row, "count": int(row.get("count") or 0)})
+        series.append({"start": iso_time(start), **row, "count": int(row.get("count") or 0)})
     return {"labelled": count, "metrics": metrics}, series, notes
 
 
@@ -506,8 +317,8 @@ def _monitor_version(
         traffic=_traffic(rows, has_label),
         drift=drift,
         drift_over_time=over_time or [],
-        performance=_clean(performance) if performance is not None else None,
-        performance_over_time=_clean(performance_series),
+        performance=json_safe(performance) if performance is not None else None,
+        performance_over_time=json_safe(performance_series),
         traffic_over_time=_traffic_over_time(rows, has_label),
         notes=notes,
         profile=profile,
@@ -577,7 +388,7 @@ def run_monitor(
         )
     config = config or DriftConfig()
     versions = [
-        _monitor_version(ref.name, int(number), rows, registry, step, window_text, config)
+        _monitor_version(ref.name, int(str(number)), rows, registry, step, window_text, config)
         for number, rows in frame.groupby("version", sort=True)
     ]
     return MonitorReport(
@@ -592,4 +403,4 @@ def run_monitor(
     )
 
 
-__all__ = ["MonitorReport", "VersionMonitor", "parse_time", "parse_window", "run_monitor"]
+__all__ = ["run_monitor"]

@@ -16,9 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+from modelport.monitoring.numbers import finite_or_none
 
 
 def classification_metrics(
@@ -36,25 +34,25 @@ def classification_metrics(
     kwargs: dict[str, Any] = {"average": average, "zero_division": 0, "labels": labels}
     if binary:
         kwargs = {"average": "binary", "zero_division": 0, "pos_label": labels[1]}
-    out["accuracy"] = _finite(skm.accuracy_score(y_true, y_pred))
-    out["precision"] = _finite(skm.precision_score(y_true, y_pred, **kwargs))
-    out["recall"] = _finite(skm.recall_score(y_true, y_pred, **kwargs))
-    out["f1"] = _finite(skm.f1_score(y_true, y_pred, **kwargs))
+    out["accuracy"] = finite_or_none(skm.accuracy_score(y_true, y_pred))
+    out["precision"] = finite_or_none(skm.precision_score(y_true, y_pred, **kwargs))
+    out["recall"] = finite_or_none(skm.recall_score(y_true, y_pred, **kwargs))
+    out["f1"] = finite_or_none(skm.f1_score(y_true, y_pred, **kwargs))
     out["roc_auc"] = out["log_loss"] = None
     if proba is not None:
         proba = np.asarray(proba, dtype=float)
         present = set(np.unique(y_true))
         if len(present) >= 2 and present <= set(labels):
             if binary:
-                out["roc_auc"] = _finite(skm.roc_auc_score(y_true == labels[1], proba[:, 1]))
+                out["roc_auc"] = finite_or_none(skm.roc_auc_score(y_true == labels[1], proba[:, 1]))
             else:
-                out["roc_auc"] = _finite(
+                out["roc_auc"] = finite_or_none(
                     skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
                 )
         if present <= set(labels):
             clipped = np.clip(proba, 1e-15, 1 - 1e-15)
             clipped = clipped / clipped.sum(axis=1, keepdims=True)
-            out["log_loss"] = _finite(skm.log_loss(y_true, clipped, labels=labels))
+            out["log_loss"] = finite_or_none(skm.log_loss(y_true, clipped, labels=labels))
     return out
 
 
@@ -93,9 +91,9 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | None]:
     out: dict[str, float | None] = {"count": float(len(y_true))}
     if len(y_true) == 0:
         return out | {"mae": None, "rmse": None, "r2": None}
-    out["mae"] = _finite(skm.mean_absolute_error(y_true, y_pred))
-    out["rmse"] = _finite(math.sqrt(skm.mean_squared_error(y_true, y_pred)))
-    out["r2"] = _finite(skm.r2_score(y_true, y_pred)) if len(y_true) >= 2 else None
+    out["mae"] = finite_or_none(skm.mean_absolute_error(y_true, y_pred))
+    out["rmse"] = finite_or_none(math.sqrt(skm.mean_squared_error(y_true, y_pred)))
+    out["r2"] = finite_or_none(skm.r2_score(y_true, y_pred)) if len(y_true) >= 2 else None
     return out
 
 

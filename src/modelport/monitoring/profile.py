@@ -46,7 +46,6 @@ JSON format (``Profile.to_dict``), version 1; NaN and infinities never appear
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -64,6 +63,7 @@ from modelport.monitoring._columns import (
     names,
     sorted_finite,
 )
+from modelport.monitoring.numbers import finite_or_none
 
 #: the version of the JSON format written by :meth:`Profile.to_dict`
 FORMAT_VERSION = 1
@@ -73,11 +73,6 @@ DEFAULT_BINS = 100
 MAX_CATEGORIES = 1000
 
 PredictionKind = Literal["class", "value"]
-
-
-def _finite_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +132,7 @@ class NumericProfile(FeatureProfile):
         data = super().to_dict()
         for name in ("mean", "std", "min", "max"):
             value = getattr(self, name)
-            data[name] = None if value is None else _finite_or_none(value)
+            data[name] = None if value is None else finite_or_none(value)
         data["edges"] = [float(e) for e in self.edges]
         data["counts"] = [int(c) for c in self.counts]
         data["means"] = [float(m) for m in self.means]

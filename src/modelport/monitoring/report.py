@@ -5,11 +5,11 @@ The JSON form of :class:`DriftReport` is documented in :mod:`.drift`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from modelport.errors import ConfigurationError
+from modelport.monitoring.numbers import finite_or_none
 from modelport.monitoring.statistics import Correction
 
 
@@ -65,14 +65,6 @@ class DriftConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def finite_or_none(value: Any) -> float | None:
-    """A finite float, or None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

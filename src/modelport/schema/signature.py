@@ -6,7 +6,8 @@ stored with every registered version. :mod:`.validation` enforces it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -16,6 +17,7 @@ from modelport.errors import DataError
 
 Kind = Literal["float", "integer", "boolean", "category", "string", "datetime"]
 InputKind = Literal["dataframe", "ndarray"]
+UnknownCategories = Literal["refuse", "accept"]
 
 # Columns of strings with at most this many distinct values in the sample are
 # categorical (membership is enforced); more than that is free text.
@@ -34,12 +36,17 @@ class FeatureSpec:
     categories: list[Any] | None = None
     min: float | None = None
     max: float | None = None
+    #: what a category column does with a value the sample did not have: "refuse" it, or
+    #: "accept" it because the model copes (OneHotEncoder(handle_unknown="ignore"), ...).
+    #: Signatures stored before this field existed load as "refuse".
+    unknown_categories: UnknownCategories = "refuse"
 
     def describe(self) -> str:
         if self.kind == "category" and self.categories is not None:
             shown = ", ".join(repr(c) for c in self.categories[:8])
             more = ", ..." if len(self.categories) > 8 else ""
-            return f"one of {shown}{more}"
+            others = " (or another: the model accepts new ones)" if self.accepts_unknown else ""
+            return f"one of {shown}{more}{others}" if shown else "a category"
         return {
             "float": "a number",
             "integer": "a whole number",
@@ -48,6 +55,10 @@ class FeatureSpec:
             "datetime": "a date/time",
             "category": "a category",
         }[self.kind]
+
+    @property
+    def accepts_unknown(self) -> bool:
+        return self.unknown_categories == "accept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,13 @@ def _feature_from_series(name: str, series: pd.Series) -> FeatureSpec:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = [_plain(c) for c in dtype.categories]
+        if not cats:
+            raise DataError(
+                f"column {name!r} is categorical with no categories, so it would refuse "
+                "every value",
+                hint=f"give {name!r} its categories (pd.Categorical(values, categories=[...])) "
+                "or drop the column if the model does not use it",
+            )
         return FeatureSpec(name, "category", "category", nullable, categories=cats)
     if pd.api.types.is_bool_dtype(dtype):
         return FeatureSpec(name, "boolean", str(dtype), nullable)
@@ -146,6 +164,17 @@ def _feature_from_series(name: str, series: pd.Series) -> FeatureSpec:
         return FeatureSpec(name, kind, str(dtype), nullable, min=lo, max=hi)
     # object / string columns: categorical when few distinct values, else free text
     present = series.dropna()
+    if present.empty:
+        # Refused rather than guessed: from nulls alone neither the type nor the known
+        # categories can be inferred, and a column with no known categories would refuse
+        # every real value later.
+        raise DataError(
+            f"column {name!r} has no values in the sample (every row is null), so its type "
+            "and categories cannot be inferred; modelport refuses such a sample rather than "
+            "guess",
+            hint=f"pass a sample in which {name!r} has values (some rows of the training data "
+            "that have it), or drop the column if the model does not use it",
+        )
     if not all(isinstance(v, str) for v in present.head(1000)):
         raise DataError(
             f"column {name!r} mixes types ({present.map(type).unique().tolist()[:4]})",
@@ -179,8 +208,12 @@ def infer_signature(
     classes: list[Any] | None = None,
     has_proba: bool = False,
     allow_unknown_categories: bool = False,
+    accept_unknown: Collection[str] = (),
 ) -> Signature:
     """Infer a signature from a training sample (and optionally the model's outputs on it).
+
+    ``accept_unknown`` names the category columns for which the model copes with values
+    it never saw; they get ``unknown_categories="accept"``.
 
     >>> import pandas as pd
     >>> sig = infer_signature(pd.DataFrame({"age": [31, 45], "home": ["rent", "own"]}))
@@ -194,6 +227,12 @@ def infer_signature(
     if len(set(names)) != len(names):
         raise DataError("the sample has duplicate column names", hint="rename the columns")
     features = [_feature_from_series(str(c), frame[c]) for c in frame.columns]
+    features = [
+        replace(f, unknown_categories="accept")
+        if f.kind == "category" and f.name in accept_unknown
+        else f
+        for f in features
+    ]
     outputs = None if predictions is None else infer_output(predictions, classes, has_proba)
     return Signature(
         features,

@@ -390,6 +390,8 @@ def _coerce_category(
     spec: FeatureSpec, values: Any, allow_unknown: bool
 ) -> tuple[Any, FieldProblem | None]:
     categories = spec.categories or []
+    # The signature-wide flag predates the per-column field; either lets new values through.
+    allow_unknown = allow_unknown or spec.accepts_unknown
     if isinstance(values, (pd.Series, np.ndarray)) and len(values) > 256:
         series = pd.Series(values, copy=False).astype(object)
         nulls = series.isna().to_numpy()

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelport.errors import NotFoundError
-from modelport.loaded import LoadedModel, load_model
+from modelport.errors import NonFinitePrediction, NotFoundError
+from modelport.loaded import LoadedModel, load_model, non_finite_rows
 from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
@@ -101,8 +101,15 @@ class ServedVersion:
         finally:
             self._queue_gauge.set(self.batcher.depth)
 
-    def _predict_batch(self, items: list[Item]) -> list[Prediction]:
-        """The batch contract: many validated inputs in, one prediction pair per input out."""
+    def _predict_batch(self, items: list[Item]) -> list[Prediction | NonFinitePrediction]:
+        """The batch contract: many validated inputs in, one prediction pair per input out.
+
+        Probabilities are computed when a request asks for them or its predictions are
+        logged (the monitor's ROC AUC needs them), in the same model call where that is
+        exact; a response carries them only when asked. A request whose rows gave an
+        infinite or NaN output gets NonFinitePrediction naming them, is not logged, and
+        leaves the other requests of the batch alone.
+        """
         inputs = [item[0] for item in items]
         lengths = [len(x) for x in inputs]
         if len(inputs) == 1:
@@ -111,19 +118,26 @@ class ServedVersion:
             batch = pd.concat(inputs, ignore_index=True)
         else:
             batch = np.concatenate(inputs)
-        predictions = np.asarray(self.predictor.predict(batch))
-        probas = None
-        if self.has_proba and any(item[1] for item in items):
-            probas = self.predictor.predict_proba(batch)
-        results: list[Prediction] = []
+        need_proba = self.has_proba and any(want or ids is not None for _, want, ids, _ in items)
+        predictions, probas = self.loaded.outputs(batch, proba=need_proba)
+        bad = non_finite_rows(predictions)
+        bad_proba = non_finite_rows(probas) if probas is not None else None
+        check = bool(bad.any() or (bad_proba is not None and bad_proba.any()))
+        results: list[Prediction | NonFinitePrediction] = []
+        failed: set[int] = set()
         start = 0
-        for (_, want, _, _), n in zip(items, lengths, strict=True):
+        for i, ((_, want, _, _), n) in enumerate(zip(items, lengths, strict=True)):
             end = start + n
-            part = probas[start:end] if (probas is not None and want) else None
-            results.append((predictions[start:end], part))
+            error = _non_finite(bad, bad_proba, start, end) if check else None
+            if error is not None:
+                failed.add(i)
+                results.append(error)
+            else:
+                part = probas[start:end] if (probas is not None and want) else None
+                results.append((predictions[start:end], part))
             start = end
         if self.log_writer is not None:
-            self._log(items, lengths, batch, predictions, probas)
+            self._log(items, lengths, batch, predictions, probas, failed)
         return results
 
     def _log(
@@ -133,10 +147,12 @@ class ServedVersion:
         batch: Any,
         predictions: np.ndarray,
         probas: np.ndarray | None,
+        failed: set[int],
     ) -> None:
         """Hand the batch to the log writer: references only, the writer converts later."""
         assert self.log_writer is not None
-        logged = [i for i, item in enumerate(items) if item[2] is not None]
+        # a request answered with an error has no predictions for feedback to refer to
+        logged = [i for i, item in enumerate(items) if item[2] is not None and i not in failed]
         if not logged:
             return
         now = time.time()
@@ -176,6 +192,22 @@ class ServedVersion:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "flavor": self.loaded.version.flavor}
+
+
+def _non_finite(
+    bad: np.ndarray, bad_proba: np.ndarray | None, start: int, end: int
+) -> NonFinitePrediction | None:
+    """The error for the request holding rows ``start:end`` of the batch, if it needs one.
+
+    Probabilities count as much as the labels: on the argmax path the label comes from
+    them, and a NaN probability means the model's arithmetic broke down on that row.
+    """
+    if bad[start:end].any():
+        return NonFinitePrediction(np.flatnonzero(bad[start:end]).tolist())
+    if bad_proba is not None and bad_proba[start:end].any():
+        rows = np.flatnonzero(bad_proba[start:end]).tolist()
+        return NonFinitePrediction(rows, output="class probabilities")
+    return None
 
 
 def _example_value(spec: Any) -> Any:

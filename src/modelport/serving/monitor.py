@@ -20,21 +20,24 @@ def start_monitor(
     if config.monitor_interval <= 0:
         return None
     # SciPy, DuckDB and the statistics load only in servers that monitor
-    from modelport.monitoring.actions import AlertJournal
-    from modelport.monitoring.alerts import load_rules
     from modelport.monitoring.background import BackgroundMonitor, MonitorGauges
     from modelport.predictions.reader import PredictionLogReader
+    from modelport.services.alerting import AlertService
 
-    home = registry.settings.resolved_home()
-    rules = load_rules(config.alert_rules) if config.alert_rules else []
+    settings = registry.settings
+    reader = PredictionLogReader(log_root)
+    alerting = (
+        AlertService.from_settings(registry, settings, config.alert_rules, reader=reader)
+        if config.alert_rules
+        else None
+    )
     return BackgroundMonitor(
         registry,
-        PredictionLogReader(log_root),
+        reader,
         pool.router.models(),
         MonitorGauges(metrics.registry),
         interval=config.monitor_interval,
         window=config.monitor_window,
-        rules=rules,
-        journal=AlertJournal(home / "alerts.jsonl"),
-        lock_path=home / "monitor.lock",
+        alerting=alerting,
+        lock_path=settings.resolved_home() / "monitor.lock",
     ).start()

@@ -16,23 +16,19 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from test_monitor import log_traffic
 
 import modelport
 from modelport.demo.data import FEATURES, credit_data
+from modelport.monitoring.distributions import categorical_distribution, numeric_distribution
 from modelport.monitoring.drift import compare
-from modelport.monitoring.html import (
-    categorical_distribution,
-    drift_html,
-    monitor_html,
-    numeric_distribution,
-    write_html,
-)
-from modelport.monitoring.monitor import MonitorReport, run_monitor
+from modelport.monitoring.monitor import run_monitor
 from modelport.monitoring.profile import build_profile
+from modelport.monitoring.results import MonitorReport
 from modelport.predictions.reader import PredictionLogReader
+from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.registry import Registry
 from modelport.settings import Settings
+from tests.monitoring.test_monitor import log_traffic
 
 SMALL = ["annual_income", "employment_years", "purpose", "age"]
 IMAGE = re.compile(r'<img alt="([^"]+)" src="data:image/png;base64,[A-Za-z0-9+/=]{500,}"')
