@@ -142,6 +142,8 @@ def test_v2_json_outputs_and_requested_subset() -> None:
         ([{"name": "age", "shape": [3], "datatype": "INT64", "data": [1, 2]}], "shape"),
         ([{"name": "age", "shape": [2], "datatype": "INT64", "data": ["a", "b"]}], "type"),
         ([{"name": "age", "shape": [1], "datatype": "COMPLEX", "data": [1]}], "type"),
+        ([{"name": "age", "shape": [1], "datatype": [], "data": [1]}], "type"),
+        ([{"name": "age", "shape": [1], "datatype": {"a": 1}, "data": [1]}], "type"),
         (
             [
                 {"name": "age", "shape": [1, 2, 1], "datatype": "INT64", "data": [1, 2]},

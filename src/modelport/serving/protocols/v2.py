@@ -184,7 +184,7 @@ def _tensor(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise _problem(name, "shape", f"shape must be a list of whole numbers >= 0, got {shape!r}")
-    if datatype not in DTYPES:
+    if not isinstance(datatype, str) or datatype not in DTYPES:
         raise _problem(name, "type", f"unknown datatype {datatype!r}; use one of {list(DTYPES)}")
     # exact integer product (numpy's would wrap around past 2**63 and could look small)
     count = math.prod(shape)
