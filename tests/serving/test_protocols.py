@@ -228,6 +228,7 @@ def test_v2_input_parameters_must_be_an_object() -> None:
         {"shape": [2**32, 2**32], "datatype": "FP64", "data": []},
         {"shape": [10**11, 10**11], "datatype": "FP64", "data": [1.0]},
         {"shape": [2**62, 4], "datatype": "BYTES", "data": ["a"]},
+        {"shape": [1] * 100, "datatype": "FP64", "data": [1.0]},  # NumPy's limit is 64
     ],
 )
 def test_v2_shape_is_whole_numbers_whose_product_is_the_data_length(spec: dict) -> None:

@@ -184,6 +184,13 @@ def _tensor(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise _problem(name, "shape", f"shape must be a list of whole numbers >= 0, got {shape!r}")
+    if len(shape) > 2:  # NumPy cannot even hold more than 64; no input form uses more than 2
+        raise _problem(
+            name,
+            "shape",
+            f"shape {shape[:8]}{'...' if len(shape) > 8 else ''} has {len(shape)} dimensions; "
+            "send [rows, features] or one [rows] tensor per feature",
+        )
     if not isinstance(datatype, str) or datatype not in DTYPES:
         raise _problem(name, "type", f"unknown datatype {datatype!r}; use one of {list(DTYPES)}")
     # exact integer product (numpy's would wrap around past 2**63 and could look small)
