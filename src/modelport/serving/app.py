@@ -420,6 +420,14 @@ def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> Non
         return Response(metrics.exposition(), media_type=metrics.content_type)
 
 
+#: every error body is {"error": message, "code": ..., "problems": [...] for 422}
+_ERROR_RESPONSES: dict[str, dict[str, str]] = {
+    "400": {"description": "malformed request"},
+    "404": {"description": "model not served"},
+    "413": {"description": "body too large"},
+    "422": {"description": "input does not match the signature, or has no rows"},
+    "503": {"description": "overloaded"},
+}
 _RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
     "/v1/models/{name}:predict": {
         "post": {
@@ -436,14 +444,7 @@ _RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
                 }
             ],
             "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {
-                "200": {"description": "predictions"},
-                "400": {"description": "malformed request"},
-                "404": {"description": "model not served"},
-                "413": {"description": "body too large"},
-                "422": {"description": "input does not match the signature"},
-                "503": {"description": "overloaded"},
-            },
+            "responses": {"200": {"description": "predictions"}, **_ERROR_RESPONSES},
         }
     },
 }
@@ -466,7 +467,10 @@ for _path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/i
             "description": v2.__doc__,
             "parameters": _params,
             "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "outputs predict and predict_proba"}},
+            "responses": {
+                "200": {"description": "outputs predict and predict_proba"},
+                **_ERROR_RESPONSES,
+            },
         }
     }
 
