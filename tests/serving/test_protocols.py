@@ -381,3 +381,16 @@ def test_a_json_key_given_twice_is_refused(body: bytes, key: str) -> None:
 )
 def test_json_without_repeated_keys_parses_as_orjson_does(body: bytes) -> None:
     assert load_json(body) == orjson.loads(body)
+
+
+def test_a_client_value_quoted_in_an_error_is_cut_short() -> None:
+    long_text = "9" * 100_000
+    inputs = [{"name": "x", "shape": [1], "datatype": "FP64", "data": [long_text]}]
+    with pytest.raises(ValidationError) as info:
+        v2.decode_request(_v2(inputs), None, SIG, True)
+    assert len(str(info.value)) < 300
+    with pytest.raises(InvalidArgument) as bad:
+        v1.decode_request(
+            orjson.dumps({"instances": [[1]], "parameters": {"probabilities": [1] * 10_000}})
+        )
+    assert len(str(bad.value)) < 300

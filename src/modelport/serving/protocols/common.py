@@ -166,6 +166,12 @@ def json_kind(value: Any) -> str:
     return type(value).__name__
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters: a client's value quoted in an error stays short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def plain(values: np.ndarray) -> list[Any]:
     """A NumPy result as JSON-ready Python values (labels may be strings or numbers)."""
     return values.tolist()

@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from modelport.errors import InvalidArgument
-from modelport.serving.protocols.common import json_kind, load_json, no_rows
+from modelport.serving.protocols.common import json_kind, load_json, no_rows, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ def _probabilities(parameters: Any) -> bool:
     probabilities = parameters.get("probabilities", False)
     if not isinstance(probabilities, bool):
         raise InvalidArgument(
-            f'"parameters.probabilities" must be true or false, got {probabilities!r}',
+            f'"parameters.probabilities" must be true or false, got {shown(probabilities)}',
             hint='send {"parameters": {"probabilities": true}}',
         )
     return probabilities

@@ -27,7 +27,7 @@ import orjson
 
 from modelport.errors import FieldProblem, InvalidArgument, ValidationError
 from modelport.schema import Signature
-from modelport.serving.protocols.common import json_kind, load_json
+from modelport.serving.protocols.common import json_kind, load_json, shown
 
 DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(bool),
@@ -83,7 +83,7 @@ def header_length(value: str | None) -> int | None:
     text = value.strip()
     if not (text.isascii() and text.isdigit()):
         raise InvalidArgument(
-            f"Inference-Header-Content-Length must be a byte count, got {value!r}",
+            f"Inference-Header-Content-Length must be a byte count, got {shown(value)}",
             hint="set it to the length in bytes of the JSON header before the binary data",
         )
     return int(text)
@@ -117,7 +117,8 @@ def decode_request(
         name, array, offset = _tensor(spec, binary, offset, len(body))
         if name in tensors:
             raise InvalidArgument(
-                f"input {name!r} is given twice", hint="send each input once, under its own name"
+                f"input {shown(name)} is given twice",
+                hint="send each input once, under its own name",
             )
         tensors[name] = array
     if offset != len(binary):
@@ -167,7 +168,7 @@ def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
     value = params.get(key, default)
     if not isinstance(value, bool):
         raise InvalidArgument(
-            f'"{where}.{key}" must be true or false, got {value!r}', hint="send true or false"
+            f'"{where}.{key}" must be true or false, got {shown(value)}', hint="send true or false"
         )
     return value
 
@@ -183,7 +184,9 @@ def _tensor(
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise _problem(name, "shape", f"shape must be a list of whole numbers >= 0, got {shape!r}")
+        raise _problem(
+            name, "shape", f"shape must be a list of whole numbers >= 0, got {shown(shape)}"
+        )
     if len(shape) > 2:  # NumPy cannot even hold more than 64; no input form uses more than 2
         raise _problem(
             name,
@@ -192,7 +195,9 @@ def _tensor(
             "send [rows, features] or one [rows] tensor per feature",
         )
     if not isinstance(datatype, str) or datatype not in DTYPES:
-        raise _problem(name, "type", f"unknown datatype {datatype!r}; use one of {list(DTYPES)}")
+        raise _problem(
+            name, "type", f"unknown datatype {shown(datatype)}; use one of {list(DTYPES)}"
+        )
     # exact integer product (numpy's would wrap around past 2**63 and could look small)
     count = math.prod(shape)
     if count > body_size:
@@ -209,7 +214,9 @@ def _tensor(
             or size < 0
             or offset + size > len(binary)
         ):
-            raise InvalidArgument(f"input {name!r}: binary_data_size {size!r} exceeds the body")
+            raise InvalidArgument(
+                f"input {name!r}: binary_data_size {shown(size)} exceeds the body"
+            )
         raw = binary[offset : offset + size]
         offset += size
         values = _from_binary(name, raw, datatype, count)
@@ -245,7 +252,7 @@ def _from_json(name: str, data: Any, datatype: str) -> np.ndarray:
     allowed, wanted = _JSON_TYPES[datatype]
     if not types <= allowed:
         odd = next(v for v in flat if type(v) not in allowed)
-        got = "ragged nesting" if isinstance(odd, list) else f"{json_kind(odd)} ({odd!r})"
+        got = "ragged nesting" if isinstance(odd, list) else f"{json_kind(odd)} ({shown(odd)})"
         raise _problem(name, "type", f"{datatype} data must be {wanted}, got {got}")
     if datatype == "BYTES":
         return np.array(flat, dtype=object)
@@ -320,7 +327,9 @@ def _requested_outputs(outputs: Any, params: dict[str, Any], has_proba: bool) ->
     for out in outputs:
         name = out.get("name") if isinstance(out, dict) else None
         if not isinstance(name, str) or name not in available:
-            raise InvalidArgument(f"unknown output {name!r}", hint=f"outputs: {list(available)}")
+            raise InvalidArgument(
+                f"unknown output {shown(name)}", hint=f"outputs: {list(available)}"
+            )
         if name in wanted:
             raise InvalidArgument(f"output {name!r} is requested twice", hint="name it once")
         where = f"outputs[{name!r}].parameters"
