@@ -94,3 +94,13 @@ def test_a_list_or_object_where_one_value_belongs_is_named(field: str, value: ob
 def test_a_list_where_one_value_belongs_in_rows_of_an_array_model() -> None:
     kind, rows, detail = refused(ARRAY_SIG, [[1.0, [2.0], 3.0]])["f1"]
     assert (kind, rows) == ("type", [0]) and "not a list or object" in detail
+
+
+@pytest.mark.parametrize("n_rows", [3, 300])  # both the per-value and the vectorised path
+def test_a_list_is_refused_even_where_unknown_categories_are_accepted(n_rows: int) -> None:
+    tolerant = infer_signature(TRAIN, accept_unknown=["home"])
+    frame = pd.DataFrame([GOOD] * n_rows)
+    frame["home"] = pd.Series(["own"] * (n_rows - 1) + [["north"]], dtype=object)
+    kind, rows, detail = refused(tolerant, frame)["home"]
+    assert (kind, rows) == ("type", [n_rows - 1]) and "not a list or object" in detail
+    assert validate(tolerant, [{**GOOD, "home": "castle"}] * n_rows)["home"].iloc[0] == "castle"

@@ -238,7 +238,9 @@ def _coerce(spec: FeatureSpec, values: Any, allow_unknown: bool) -> tuple[Any, F
         if not nested:
             raise
         return None, _nested_problem(spec, nested)
-    if problem is not None and problem.kind in ("type", "category"):
+    # A column that tolerates unknown categories lets any value through, a list too.
+    tolerant = spec.kind == "category" and (allow_unknown or spec.accepts_unknown)
+    if (problem is not None and problem.kind in ("type", "category")) or tolerant:
         nested = _nested_rows(values)
         if nested:
             return None, _nested_problem(spec, nested)
