@@ -17,6 +17,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -236,7 +237,10 @@ def _method_not_allowed(method: str, path: str, allowed: str) -> Response:
 
 
 def _http_error_message(request: Request, exc: HTTPException) -> str:
+    """Starlette's bare "Not Found" / "Method Not Allowed", said with what was asked."""
     method, path = request.method, request.url.path
+    if exc.detail != HTTPStatus(exc.status_code).phrase:
+        return str(exc.detail)
     if exc.status_code == 404:
         return f"no route {method} {path} (the routes are listed at /docs)"
     if exc.status_code == 405:
