@@ -394,3 +394,11 @@ def test_a_client_value_quoted_in_an_error_is_cut_short() -> None:
             orjson.dumps({"instances": [[1]], "parameters": {"probabilities": [1] * 10_000}})
         )
     assert len(str(bad.value)) < 300
+
+
+def test_a_body_the_repeated_key_check_cannot_clear_is_a_400_not_a_500() -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    with pytest.raises(InvalidArgument, match="nested too deeply"):
+        load_json(b'{"a": 1, "b": ' + deep + b', "a": 2}')
+    with pytest.raises(InvalidArgument, match="malformed JSON"):
+        load_json(b'{"a": "\\ud800:", "b": 1}')  # a lone surrogate: orjson reads it, json not

@@ -97,13 +97,15 @@ def _refuse_repeated_keys(body: bytes) -> None:
         json.loads(body, object_pairs_hook=_unique_pairs)
     except _RepeatedKey as exc:
         raise InvalidArgument(
-            f"malformed JSON: the key {exc.key!r} appears twice in one object",
+            f"malformed JSON: the key {shown(exc.key)} appears twice in one object",
             hint="send each key once",
         ) from None
     except RecursionError:
         raise InvalidArgument(
             "malformed JSON: nested too deeply", hint="send a flatter JSON object"
         ) from None
+    except ValueError as exc:  # what orjson read but the stdlib cannot: not cleared, so refused
+        raise InvalidArgument(f"malformed JSON: {exc}", hint="send a valid JSON object") from None
 
 
 def error_body(exc: ModelportError) -> bytes:
