@@ -39,7 +39,7 @@ def test_records_rows_columns_frames_all_give_the_training_frame() -> None:
 
 
 def test_coercion_of_lax_but_unambiguous_values() -> None:
-    out = validate(SIG, [{"age": "40", "income": None, "home": "own", "active": "false"}])
+    out = validate(SIG, [{"age": 40.0, "income": None, "home": "own", "active": "false"}])
     assert out.loc[0, "age"] == 40 and np.isnan(out.loc[0, "income"])
     assert out.loc[0, "active"] is False or out.loc[0, "active"] == False  # noqa: E712
 

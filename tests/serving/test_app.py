@@ -162,3 +162,243 @@ def test_access_log_lines_are_json_with_the_request_id(models: Models) -> None:
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
     [line] = [entry for entry in lines if entry["request_id"] == "req-42"]
     assert line["status"] == 200 and line["model"] == "numeric" and line["duration_ms"] > 0
+
+
+def _assert_error_shape(r: object, status: int) -> dict:
+    assert r.status_code == status, r.text  # type: ignore[attr-defined]
+    assert r.headers["content-type"] == "application/json", r.headers  # type: ignore[attr-defined]
+    body = r.json()  # type: ignore[attr-defined]
+    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["code"], str) and body["code"]
+    return body
+
+
+CREDIT_ROW = {"age": 41, "income": 52000.0, "home": "rent", "purpose": "car"}
+CREDIT_V2 = [
+    {"name": "age", "shape": [1], "datatype": "INT64", "data": [41]},
+    {"name": "income", "shape": [1], "datatype": "FP64", "data": [52000.0]},
+    {"name": "home", "shape": [1], "datatype": "BYTES", "data": ["rent"]},
+    {"name": "purpose", "shape": [1], "datatype": "BYTES", "data": ["car"]},
+]
+ROW_V2 = [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]
+
+
+def _json(doc: object) -> bytes:
+    import orjson
+
+    return orjson.dumps(doc)
+
+
+CLIENT_MISTAKES = [
+    # V2 outputs and parameters of the wrong JSON type
+    ("/v2/models/numeric/infer", _json({"inputs": ROW_V2, "outputs": 3}), 400),
+    ("/v2/models/numeric/infer", _json({"inputs": ROW_V2, "outputs": True}), 400),
+    (
+        "/v2/models/numeric/infer",
+        _json({"inputs": ROW_V2, "outputs": [{"name": "predict", "parameters": [1]}]}),
+        400,
+    ),
+    (
+        "/v2/models/numeric/infer",
+        _json({"inputs": ROW_V2, "outputs": [{"name": "predict", "parameters": "x"}]}),
+        400,
+    ),
+    # V2 shapes: booleans are not sizes; a huge shape without its data
+    ("/v2/models/numeric/infer", _json({"inputs": [{**ROW_V2[0], "shape": [True, 4]}]}), 422),
+    (
+        "/v2/models/numeric/infer",
+        _json({"inputs": [{**ROW_V2[0], "shape": [2**32, 2**32], "data": []}]}),
+        422,
+    ),
+    ("/v2/models/numeric/infer", _json({"inputs": [{**ROW_V2[0], "shape": [10**12, 4]}]}), 422),
+    # a V1 record whose value is a list or an object
+    ("/v1/models/credit:predict", _json({"instances": [{**CREDIT_ROW, "home": ["rent"]}]}), 422),
+    ("/v1/models/credit:predict", _json({"instances": [{**CREDIT_ROW, "home": {"a": 1}}]}), 422),
+    # zero rows, on every input form
+    ("/v1/models/numeric:predict", b'{"instances": []}', 422),
+    ("/v1/models/credit:predict", _json({"inputs": {k: [] for k in CREDIT_ROW}}), 422),
+    (
+        "/v2/models/numeric/infer",
+        _json({"inputs": [{**ROW_V2[0], "shape": [0, 4], "data": []}]}),
+        422,
+    ),
+    (
+        "/v2/models/credit/infer",
+        _json({"inputs": [{**i, "shape": [0], "data": []} for i in CREDIT_V2]}),
+        422,
+    ),
+    # a version segment that is not ASCII digits
+    ("/v2/models/numeric/versions/%C2%B3/infer", _json({"inputs": ROW_V2}), 400),
+    ("/v2/models/numeric/versions/%D9%A2/infer", _json({"inputs": ROW_V2}), 400),
+    # too lenient before: booleans and text as numbers, BOOL for a float feature
+    ("/v1/models/credit:predict", _json({"instances": [{**CREDIT_ROW, "age": True}]}), 422),
+    ("/v1/models/credit:predict", _json({"instances": [{**CREDIT_ROW, "income": "14.2"}]}), 422),
+    ("/v1/models/numeric:predict", _json({"instances": [[True, "14.2", 1, 2]]}), 422),
+    (
+        "/v2/models/numeric/infer",
+        _json({"inputs": [{**ROW_V2[0], "datatype": "BOOL", "data": [True] * 4}]}),
+        422,
+    ),
+    (
+        "/v2/models/credit/infer",
+        _json(
+            {
+                "inputs": [
+                    *CREDIT_V2[:1],
+                    {"name": "income", "shape": [1], "datatype": "BOOL", "data": [True]},
+                    *CREDIT_V2[2:],
+                ]
+            }
+        ),
+        422,
+    ),
+    # ambiguous: repeated keys and input names, a non-boolean flag
+    ("/v1/models/numeric:predict", b'{"instances": [[1, 2, 3, 4]], "instances": [[1]]}', 400),
+    (
+        "/v1/models/credit:predict",
+        b'{"instances": [{"age": 41, "age": 42, "income": 1.0, "home": "rent", "purpose": "car"}]}',
+        400,
+    ),
+    ("/v2/models/credit/infer", _json({"inputs": [*CREDIT_V2, CREDIT_V2[0]]}), 400),
+    (
+        "/v1/models/numeric:predict",
+        _json({"instances": [[1, 2, 3, 4]], "parameters": {"probabilities": "yes"}}),
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status"), CLIENT_MISTAKES)
+def test_client_mistakes_are_4xx_in_the_json_error_shape(
+    client: TestClient, path: str, body: bytes, status: int
+) -> None:
+    _assert_error_shape(client.post(path, content=body), status)
+
+
+def test_zero_rows_are_refused_saying_so(client: TestClient) -> None:
+    body = _assert_error_shape(
+        client.post("/v1/models/numeric:predict", json={"instances": []}), 422
+    )
+    assert "no input rows" in body["error"]
+
+
+def test_booleans_and_text_for_numbers_name_the_field(client: TestClient) -> None:
+    r = client.post(
+        "/v1/models/credit:predict",
+        json={"instances": [{**CREDIT_ROW, "age": True, "income": "14.2"}]},
+    )
+    body = _assert_error_shape(r, 422)
+    assert {p["field"] for p in body["problems"]} == {"age", "income"}
+
+
+def test_a_non_ascii_digit_version_is_400_json_on_every_route(client: TestClient) -> None:
+    for path in ("/v2/models/numeric/versions/%C2%B3", "/v2/models/numeric/versions/%D9%A2/ready"):
+        body = _assert_error_shape(client.get(path), 400)
+        assert "version" in body["error"]
+
+
+def test_binary_body_without_its_header_names_the_header(client: TestClient) -> None:
+    raw = np.array([1.0, 2.0, 3.0, 4.0]).tobytes() + b"\xff"
+    header = _json(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [1, 4],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": 32},
+                }
+            ]
+        }
+    )
+    for content_type in ("application/octet-stream", "application/json"):
+        r = client.post(
+            "/v2/models/numeric/infer", content=header + raw, headers={"content-type": content_type}
+        )
+        assert "Inference-Header-Content-Length" in _assert_error_shape(r, 400)["error"]
+    r = client.post(
+        "/v2/models/numeric/infer",
+        content=header + raw,
+        headers={"inference-header-content-length": b"\xb3"},  # read as latin-1 '³'; int() fails
+    )
+    _assert_error_shape(r, 400)
+
+
+def test_wrong_methods_on_prediction_routes_are_405(client: TestClient) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        for path in (
+            "/v1/models/numeric:predict",
+            "/v1/models/numeric@production:predict",
+            "/v2/models/numeric/infer",
+            "/v2/models/numeric/versions/1/infer",
+        ):
+            r = client.request(method, path)
+            body = _assert_error_shape(r, 405)
+            assert r.headers["allow"] == "POST" and body["code"] == "method_not_allowed"
+
+
+def test_every_http_error_has_the_json_error_shape(client: TestClient) -> None:
+    for method, path, status in [
+        ("GET", "/nope", 404),
+        ("POST", "/v2/models", 404),
+        ("GET", "/v1/models/numeric/extra", 404),
+        ("DELETE", "/v2/health/live", 405),
+        ("POST", "/metrics", 405),
+        ("GET", "/api/feedback", 405),
+    ]:
+        r = client.request(method, path)
+        body = _assert_error_shape(r, status)
+        assert path in body["error"]
+    assert client.request("DELETE", "/v2/health/live").headers["allow"] == "GET"
+
+
+@pytest.fixture(scope="module")
+def pointer_client(models: Models) -> Iterator[TestClient]:
+    """Only pointers and exact versions: `numeric` (latest, 2) and `credit` are not followed."""
+    config = ServeConfig(refs=("numeric@production", "credit@production"), poll_interval=0.1)
+    with TestClient(
+        create_app(config, settings=models.settings), raise_server_exceptions=False
+    ) as c:
+        yield c
+
+
+def test_model_metadata_is_the_latest_version_when_served_under_another_pointer(
+    pointer_client: TestClient,
+) -> None:
+    # credit's latest version (1) is served as credit@production
+    meta = pointer_client.get("/v2/models/credit")
+    assert meta.status_code == 200, meta.text
+    assert meta.json()["versions"] == ["1"]
+    assert [i["name"] for i in meta.json()["inputs"]] == ["age", "income", "home", "purpose"]
+    # numeric's latest (2) is not served at all: still a 404 naming what is
+    body = _assert_error_shape(pointer_client.get("/v2/models/numeric"), 404)
+    assert "numeric@production" in body["error"]
+
+
+def test_unexpected_errors_are_500_in_the_json_error_shape(
+    pointer_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pointer_client.app.state.pool  # type: ignore[attr-defined]
+
+    def broken(ref: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pool, "route", broken)
+    for r in (
+        pointer_client.get("/v1/models/credit@production"),
+        pointer_client.post("/v1/models/credit@production:predict", json={"instances": [{}]}),
+    ):
+        body = _assert_error_shape(r, 500)
+        assert "RuntimeError" in body["error"] and "a bug" not in body["error"]
+
+
+def test_request_validation_errors_have_the_json_error_shape(pointer_client: TestClient) -> None:
+    fastapi_app = pointer_client.app.fallback  # type: ignore[attr-defined]
+
+    @fastapi_app.get("/test-only/typed/{n}")
+    async def typed(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    assert pointer_client.get("/test-only/typed/3").json() == {"n": 3}
+    body = _assert_error_shape(pointer_client.get("/test-only/typed/three"), 422)
+    assert body["code"] == "invalid_input" and body["problems"][0]["field"] == "path.n"

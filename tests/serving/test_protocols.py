@@ -12,6 +12,7 @@ import pytest
 from modelport.errors import InvalidArgument, ValidationError
 from modelport.schema import infer_signature
 from modelport.serving.protocols import v1, v2
+from modelport.serving.protocols.common import load_json
 
 SIG = infer_signature(pd.DataFrame({"age": [30, 40], "x": [0.5, 1.5], "home": ["own", "rent"]}))
 
@@ -32,7 +33,6 @@ def test_v1_rows_records_and_columns() -> None:
         b"{not json",
         b"[1, 2]",
         b'{"rows": []}',
-        b'{"instances": []}',
         b'{"instances": [[1]], "inputs": [[1]]}',
         b'{"instances": 3}',
     ],
@@ -142,6 +142,8 @@ def test_v2_json_outputs_and_requested_subset() -> None:
         ([{"name": "age", "shape": [3], "datatype": "INT64", "data": [1, 2]}], "shape"),
         ([{"name": "age", "shape": [2], "datatype": "INT64", "data": ["a", "b"]}], "type"),
         ([{"name": "age", "shape": [1], "datatype": "COMPLEX", "data": [1]}], "type"),
+        ([{"name": "age", "shape": [1], "datatype": [], "data": [1]}], "type"),
+        ([{"name": "age", "shape": [1], "datatype": {"a": 1}, "data": [1]}], "type"),
         (
             [
                 {"name": "age", "shape": [1, 2, 1], "datatype": "INT64", "data": [1, 2]},
@@ -184,3 +186,219 @@ def test_v2_metadata_lists_datatypes() -> None:
     ]
     assert [o["name"] for o in meta["outputs"]] == ["predict", "predict_proba"]
     assert meta["versions"] == ["1", "2"]
+
+
+ONE_AGE = [{"name": "age", "shape": [1], "datatype": "INT64", "data": [3]}]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"outputs": 3},
+        {"outputs": True},
+        {"outputs": "predict"},
+        {"outputs": {"name": "predict"}},
+        {"outputs": [{"name": "predict", "parameters": [1]}]},
+        {"outputs": [{"name": "predict", "parameters": "binary"}]},
+        {"outputs": [{"name": "predict", "parameters": {"binary_data": "yes"}}]},
+        {"outputs": [{"name": "predict"}, {"name": "predict"}]},
+        {"outputs": [{"name": ["predict"]}]},
+        {"parameters": [1]},
+        {"parameters": {"binary_data_output": 1}},
+    ],
+)
+def test_v2_malformed_outputs_and_parameters_are_400(extra: dict) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        v2.decode_request(_v2(ONE_AGE, **extra), None, SIG, True)
+    assert info.value.status == 400
+
+
+def test_v2_input_parameters_must_be_an_object() -> None:
+    inputs = [{**ONE_AGE[0], "parameters": "binary"}]
+    with pytest.raises(InvalidArgument, match="parameters"):
+        v2.decode_request(_v2(inputs), None, SIG, True)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"shape": [True, 3], "datatype": "FP64", "data": [1, 2, 3]},
+        {"shape": [1, False], "datatype": "FP64", "data": []},
+        # 2**32 * 2**32 wraps to 0 in int64 arithmetic, which "matched" the empty data
+        {"shape": [2**32, 2**32], "datatype": "FP64", "data": []},
+        {"shape": [10**11, 10**11], "datatype": "FP64", "data": [1.0]},
+        {"shape": [2**62, 4], "datatype": "BYTES", "data": ["a"]},
+        {"shape": [1] * 100, "datatype": "FP64", "data": [1.0]},  # NumPy's limit is 64
+    ],
+)
+def test_v2_shape_is_whole_numbers_whose_product_is_the_data_length(spec: dict) -> None:
+    with pytest.raises(ValidationError) as info:
+        v2.decode_request(_v2([{"name": "input-0", **spec}]), None, SIG, False)
+    assert info.value.problems[0].kind == "shape"
+
+
+def test_v2_huge_shape_with_short_binary_data_is_refused() -> None:
+    raw = np.array([1.0], dtype=np.float64).tobytes()
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [2**40, 2**40],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ]
+        }
+    )
+    with pytest.raises(ValidationError) as info:
+        v2.decode_request(header + raw, len(header), SIG, False)
+    assert info.value.problems[0].kind == "shape"
+
+
+def test_v2_binary_bytes_element_longer_than_its_data_is_refused() -> None:
+    raw = struct.pack("<I", 1000) + b"own"
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "home",
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ]
+        }
+    )
+    with pytest.raises(ValidationError, match="runs past"):
+        v2.decode_request(header + raw, len(header), SIG, False)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data"),
+    [
+        ("FP64", [True]),
+        ("FP32", ["14.2"]),
+        ("INT64", [1.5]),
+        ("INT64", [False]),
+        ("BOOL", [1]),
+        ("BOOL", ["true"]),
+        ("BYTES", [3]),
+        ("FP64", [{"v": 1}]),
+        ("FP64", [[1.0, 2.0], [3.0]]),
+    ],
+)
+def test_v2_json_data_must_be_of_its_datatype(datatype: str, data: list) -> None:
+    n = 2 if datatype == "FP64" and isinstance(data[0], list) else 1
+    inputs = [{"name": "x", "shape": [n], "datatype": datatype, "data": data}]
+    with pytest.raises(ValidationError) as info:
+        v2.decode_request(_v2(inputs), None, SIG, True)
+    assert (info.value.problems[0].field, info.value.problems[0].kind) == ("x", "type")
+
+
+def test_v2_json_data_of_its_datatype_is_accepted() -> None:
+    inputs = [
+        {"name": "age", "shape": [2], "datatype": "INT64", "data": [1, 2]},
+        {"name": "x", "shape": [2, 1], "datatype": "FP64", "data": [[1], [0.5]]},
+        {"name": "home", "shape": [2], "datatype": "BYTES", "data": ["own", None]},
+    ]
+    data = v2.decode_request(_v2(inputs), None, SIG, True).data
+    assert data["x"].tolist() == [1.0, 0.5] and data["home"].tolist() == ["own", None]
+
+
+def test_v2_an_input_name_given_twice_is_refused() -> None:
+    inputs = [ONE_AGE[0], {**ONE_AGE[0], "data": [4]}]
+    with pytest.raises(InvalidArgument, match="'age' is given twice"):
+        v2.decode_request(_v2(inputs), None, SIG, True)
+
+
+def test_v2_binary_body_without_its_header_names_the_header() -> None:
+    raw = np.array([30], dtype=np.int64).tobytes() + b"\xff\xfe"
+    header = orjson.dumps(
+        {"inputs": [{**ONE_AGE[0], "data": None, "parameters": {"binary_data_size": 8}}]}
+    )
+    for body, content_type in [
+        (header + raw, None),  # not UTF-8
+        (header + b"\x01\x02", "application/octet-stream"),
+    ]:
+        with pytest.raises(InvalidArgument, match="Inference-Header-Content-Length") as info:
+            v2.decode_request(body, None, SIG, True, content_type=content_type)
+        assert "missing" in str(info.value)
+    with pytest.raises(InvalidArgument, match="malformed JSON"):
+        v2.decode_request(b'{"inputs": [', None, SIG, True, content_type="application/json")
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "\u00b3", "\u0663", ""])
+def test_v2_header_length_is_ascii_digits(value: str) -> None:
+    with pytest.raises(InvalidArgument, match="Inference-Header-Content-Length"):
+        v2.header_length(value)
+    assert v2.header_length(None) is None and v2.header_length("12") == 12
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{"probabilities": "yes"}, {"probabilities": 1}, {"probabilities": None}, [True], "all"],
+)
+def test_v1_probabilities_must_be_a_boolean(parameters: object) -> None:
+    body = orjson.dumps({"instances": [[1, 2.0, "own"]], "parameters": parameters})
+    with pytest.raises(InvalidArgument) as info:
+        v1.decode_request(body)
+    assert "parameters" in str(info.value)
+    assert v1.decode_request(b'{"instances": [[1]], "parameters": {}}').probabilities is False
+
+
+@pytest.mark.parametrize("body", [b'{"instances": []}', b'{"inputs": []}', b'{"inputs": {}}'])
+def test_v1_no_rows_is_422(body: bytes) -> None:
+    with pytest.raises(ValidationError) as info:
+        v1.decode_request(body)
+    assert info.value.status == 422 and "no input rows" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"instances": [[1]], "instances": [[2]]}', "instances"),
+        (b'{"instances": [{"age": 1, "age": 2}]}', "age"),
+        (b'{"a": "10:00", "a" : "11:00"}', "a"),
+        (b'{"k": "\\u003a", "k": 1}', "k"),
+        (b'{"x": {"y": [{"z": 1, "w": {"q": 1, "q": 1}}]}}', "q"),
+    ],
+)
+def test_a_json_key_given_twice_is_refused(body: bytes, key: str) -> None:
+    with pytest.raises(InvalidArgument, match=f"the key '{key}' appears twice"):
+        load_json(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"instances": [[1, 2]]}',
+        b'{"t": "10:00:00", "u": "a:b", "v": {"t": "x"}}',
+        b'{"a\\u003a": 1, "b": "\\u00e9:"}',
+        b'[{"age": 1}, {"age": 2}]',
+        b'{"n": 18446744073709551616, "m": 1e308}',
+    ],
+)
+def test_json_without_repeated_keys_parses_as_orjson_does(body: bytes) -> None:
+    assert load_json(body) == orjson.loads(body)
+
+
+def test_a_client_value_quoted_in_an_error_is_cut_short() -> None:
+    long_text = "9" * 100_000
+    inputs = [{"name": "x", "shape": [1], "datatype": "FP64", "data": [long_text]}]
+    with pytest.raises(ValidationError) as info:
+        v2.decode_request(_v2(inputs), None, SIG, True)
+    assert len(str(info.value)) < 300
+    with pytest.raises(InvalidArgument) as bad:
+        v1.decode_request(
+            orjson.dumps({"instances": [[1]], "parameters": {"probabilities": [1] * 10_000}})
+        )
+    assert len(str(bad.value)) < 300
+
+
+def test_a_body_the_repeated_key_check_cannot_clear_is_a_400_not_a_500() -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    with pytest.raises(InvalidArgument, match="nested too deeply"):
+        load_json(b'{"a": 1, "b": ' + deep + b', "a": 2}')
+    with pytest.raises(InvalidArgument, match="malformed JSON"):
+        load_json(b'{"a": "\\ud800:", "b": 1}')  # a lone surrogate: orjson reads it, json not

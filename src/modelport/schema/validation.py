@@ -14,6 +14,7 @@ rows of a column already known to be bad.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -27,6 +28,10 @@ Extra = Literal["error", "ignore"]
 _ABSENT = object()  # a key missing from a record, as opposed to an explicit null
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
+#: Python types NumPy would turn into numbers but a client did not send as numbers:
+#: ``np.asarray([True, "14.2"], float)`` is ``[1.0, 14.2]``.
+_BOOLEANS = frozenset({bool, np.bool_})
+_NOT_NUMBERS = _BOOLEANS | {str, np.str_, bytes, np.bytes_}
 
 
 def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
@@ -81,10 +86,17 @@ def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
     """Rows of numbers for an array-trained model: one asarray, a NaN check, done."""
     if not isinstance(data, (list, np.ndarray)):
         return None
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "iuf":
+        return None  # booleans, text, objects: the slow path refuses them by name
     try:
         array = np.asarray(data, dtype=np.float64)
     except (ValueError, TypeError):
         return None
+    if isinstance(data, list):
+        # a C-speed pass over the types; the slow path names the rows holding non-numbers
+        values = data if array.ndim == 1 else itertools.chain.from_iterable(data)
+        if not _NOT_NUMBERS.isdisjoint(map(type, values)):
+            return None
     if array.ndim == 1 and len(signature.inputs) == array.shape[0] and array.shape[0]:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != len(signature.inputs):
@@ -134,6 +146,12 @@ def _to_columns(
         rows = list(data)
         if not rows:
             return {n: [] for n in names}, 0, problems
+        if (
+            signature.input_kind == "ndarray"
+            and len(rows) == len(names)
+            and not any(_is_sequence(r) or isinstance(r, Mapping) for r in rows)
+        ):
+            rows = [rows]  # one flat row, as the fast path reads it: name its bad values too
         if all(isinstance(r, Mapping) for r in rows):
             keys: set[str] = set()
             for r in rows:
@@ -207,6 +225,44 @@ def _is_sequence(value: Any) -> bool:
 
 
 def _coerce(spec: FeatureSpec, values: Any, allow_unknown: bool) -> tuple[Any, FieldProblem | None]:
+    """One column, coerced to the feature's kind, or the problem with it.
+
+    Each kind assumes one scalar per row. A list or object where a value belongs (a
+    record's ``"clinic": ["north"]``) is looked for only once a column has failed, so
+    good input pays nothing for it; it is then reported as such, whatever the kind.
+    """
+    try:
+        column, problem = _coerce_kind(spec, values, allow_unknown)
+    except (TypeError, ValueError):  # e.g. an unhashable list tested against categories
+        nested = _nested_rows(values)
+        if not nested:
+            raise
+        return None, _nested_problem(spec, nested)
+    # A column that tolerates unknown categories lets any value through, a list too.
+    tolerant = spec.kind == "category" and (allow_unknown or spec.accepts_unknown)
+    if (problem is not None and problem.kind in ("type", "category")) or tolerant:
+        nested = _nested_rows(values)
+        if nested:
+            return None, _nested_problem(spec, nested)
+    return column, problem
+
+
+def _nested_rows(values: Any) -> list[int]:
+    return [i for i, v in enumerate(values) if isinstance(v, (list, tuple, dict, set, np.ndarray))]
+
+
+def _nested_problem(spec: FeatureSpec, rows: list[int]) -> FieldProblem:
+    return FieldProblem(
+        spec.name,
+        "type",
+        f"expected a single value ({spec.describe()}), not a list or object",
+        rows,
+    )
+
+
+def _coerce_kind(
+    spec: FeatureSpec, values: Any, allow_unknown: bool
+) -> tuple[Any, FieldProblem | None]:
     kind = spec.kind
     if kind in ("float", "integer"):
         return _coerce_number(spec, values)
@@ -229,15 +285,31 @@ def _null_problem(spec: FeatureSpec, rows: Sequence[int]) -> FieldProblem:
 
 
 def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | None]:
-    if isinstance(values, pd.Series) and pd.api.types.is_numeric_dtype(values.dtype):
-        array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _numeric_dtype(values):
+        array = (
+            values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if isinstance(values, pd.Series)
+            else np.asarray(values, dtype=np.float64)
+        )
     else:
+        # JSON and Python values say what they are: "14.2" is text there, not a number. A
+        # table column of text (a CSV read as text, a DataFrame of strings) has no other
+        # way to write a number, so its text is parsed (and bad text named by row).
+        text_is_number = isinstance(values, pd.Series)
+        odd = _not_number_rows(values, text_is_number)
+        if odd:
+            return None, FieldProblem(
+                spec.name,
+                "type",
+                f"expected {spec.describe()}, not {_value_kind(_at(values, odd[0]))}",
+                odd,
+            )
         try:
             array = np.asarray(values, dtype=np.float64)
             if array.ndim != 1:
                 raise ValueError
         except (ValueError, TypeError):
-            bad = [i for i, v in enumerate(values) if not _is_number_like(v)]
+            bad = [i for i, v in enumerate(values) if not _is_number_like(v, text_is_number)]
             return None, FieldProblem(spec.name, "type", f"expected {spec.describe()}", bad or None)
     infinite = np.flatnonzero(np.isinf(array))
     if infinite.size:
@@ -266,10 +338,44 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
     return array, None
 
 
-def _is_number_like(value: Any) -> bool:
+def _numeric_dtype(values: Any) -> bool:
+    """A typed column of numbers (booleans are a dtype of their own, not numbers)."""
+    if isinstance(values, pd.Series):
+        dtype = values.dtype
+        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    return isinstance(values, np.ndarray) and values.dtype.kind in "iuf"
+
+
+def _not_number_rows(values: Any, text_is_number: bool) -> list[int]:
+    """Rows holding a boolean (or text), which NumPy would silently read as numbers."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "O")
+    if kind == "b" or (kind in "US" and not text_is_number):
+        return list(range(len(values)))  # a typed column of booleans or text
+    refused = _BOOLEANS if text_is_number else _NOT_NUMBERS
+    if refused.isdisjoint(map(type, values)):
+        return []
+    return [i for i, v in enumerate(values) if type(v) in refused]
+
+
+def _at(values: Any, row: int) -> Any:
+    return values.iloc[row] if isinstance(values, pd.Series) else values[row]
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return f"a boolean ({str(bool(value)).lower()})"
+    if isinstance(value, (str, bytes)):
+        more = "..." if len(value) > 40 else ""
+        return f"text ({value[:40]!r}{more})"
+    return type(value).__name__
+
+
+def _is_number_like(value: Any, text_is_number: bool) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
     if value is None or isinstance(value, (int, float, np.number)):
         return True
-    if isinstance(value, str):
+    if text_is_number and isinstance(value, str):
         try:
             float(value)
         except ValueError:

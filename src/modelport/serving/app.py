@@ -17,9 +17,11 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -27,9 +29,16 @@ from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 import modelport
-from modelport.errors import ModelportError, PayloadTooLarge
+from modelport.errors import (
+    FieldProblem,
+    InvalidReference,
+    ModelportError,
+    PayloadTooLarge,
+    ValidationError,
+    VersionNotFound,
+)
 from modelport.predictions import PredictionLogWriter, new_prediction_ids
-from modelport.reference import Reference, parse
+from modelport.reference import Reference, parse, validate_name
 from modelport.registry import Registry
 from modelport.services.feedback import FeedbackService
 from modelport.serving import access_log
@@ -39,7 +48,7 @@ from modelport.serving.metrics import Metrics
 from modelport.serving.models import ModelPool, ServedVersion
 from modelport.serving.monitor import start_monitor
 from modelport.serving.protocols import v1, v2
-from modelport.serving.protocols.common import error_body
+from modelport.serving.protocols.common import error_body, http_error_body, require_rows
 from modelport.settings import Settings
 
 log = logging.getLogger("modelport.serving")
@@ -78,11 +87,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def internal_error(exc: Exception) -> ModelportError:
+    """What a client sees of a bug: the JSON error shape, no traceback (that goes to the log)."""
+    return ModelportError(
+        f"internal error: {type(exc).__name__}", hint="the server log has details"
+    )
+
+
 def v2_reference(name: str, version: str | None = None) -> Reference:
-    """``/v2/models/{name}[/versions/{v}]``: ``v`` is a version number or an alias."""
+    """``/v2/models/{name}[/versions/{v}]``: ``v`` is a version number or an alias.
+
+    Only ASCII digits make a version number ("³" or "٢" would pass ``str.isdigit``).
+    """
     if not version:
         return parse(name)
-    return parse(f"{name}:{version}" if version.isdigit() else f"{name}@{version}")
+    validate_name(name)
+    if version.isascii() and version.isdigit():
+        return parse(f"{name}:{version}")
+    try:
+        return parse(f"{name}@{version}")
+    except InvalidReference:
+        raise InvalidReference(
+            f"invalid version {version!r} in the path of model {name!r}",
+            hint="give a version number in ASCII digits (from 1) or an alias such as production",
+        ) from None
 
 
 class Server:
@@ -111,7 +139,8 @@ class Server:
             served = self.pool.route(parse(request.path_params["name"]))
             req = v1.decode_request(body)
             prepared = served.prepare(req.data)
-            ids = new_prediction_ids(len(prepared)) if served.wants_log() else None
+            n_rows = require_rows(prepared)
+            ids = new_prediction_ids(n_rows) if served.wants_log() else None
             predictions, probas = await served.predict(
                 prepared, proba=req.probabilities, ids=ids, arrived=t0
             )
@@ -122,7 +151,7 @@ class Server:
             response = error_response(exc)
         except Exception as exc:
             log.exception("v1 predict failed")
-            response = error_response(ModelportError(f"internal error: {type(exc).__name__}"))
+            response = error_response(internal_error(exc))
         self._finish(request, served, "v1", response.status_code, t0)
         return response
 
@@ -133,15 +162,17 @@ class Server:
             body = await read_body(request, self.config.max_body_bytes)
             params = request.path_params
             served = self.pool.route(v2_reference(params["name"], params.get("version")))
-            header = request.headers.get("inference-header-content-length")
+            headers = request.headers
             req = v2.decode_request(
                 body,
-                int(header) if header and header.isdigit() else None,
+                v2.header_length(headers.get("inference-header-content-length")),
                 served.signature,
                 served.has_proba,
+                content_type=headers.get("content-type"),
             )
             prepared = served.prepare(req.data)
-            ids = new_prediction_ids(len(prepared)) if served.wants_log() else None
+            n_rows = require_rows(prepared)
+            ids = new_prediction_ids(n_rows) if served.wants_log() else None
             predictions, probas = await served.predict(
                 prepared, proba="predict_proba" in req.outputs, ids=ids, arrived=t0
             )
@@ -160,7 +191,7 @@ class Server:
             response = error_response(exc)
         except Exception as exc:
             log.exception("v2 infer failed")
-            response = error_response(ModelportError(f"internal error: {type(exc).__name__}"))
+            response = error_response(internal_error(exc))
         self._finish(request, served, "v2", response.status_code, t0)
         return response
 
@@ -170,7 +201,9 @@ class HotPathRouter:
 
     FastAPI wraps every request in several middlewares (exception handling, body limits,
     an AsyncExitStack); for a 100-microsecond model call they cost more than the model.
-    The hot handlers catch their own errors, so they need none of it.
+    The hot handlers catch their own errors, so they need none of it. Another method on a
+    prediction path is answered 405 here: FastAPI would otherwise read
+    ``/v1/models/x:predict`` as the status route of a model named ``x:predict``.
     """
 
     def __init__(self, routes: list[tuple[str, Endpoint]], fallback: FastAPI) -> None:
@@ -179,16 +212,41 @@ class HotPathRouter:
         self.state = fallback.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
             path = scope["path"]
             for regex, endpoint in self.routes:
                 match = regex.match(path)
                 if match is not None:
-                    scope["path_params"] = match.groupdict()
-                    response = await endpoint(Request(scope, receive))
+                    if scope["method"] == "POST":
+                        scope["path_params"] = match.groupdict()
+                        response = await endpoint(Request(scope, receive))
+                    else:
+                        response = _method_not_allowed(scope["method"], path, "POST")
                     await response(scope, receive, send)
                     return
         await self.fallback(scope, receive, send)
+
+
+def _method_not_allowed(method: str, path: str, allowed: str) -> Response:
+    return Response(
+        http_error_body(405, f"method {method} is not allowed on {path} (allowed: {allowed})"),
+        status_code=405,
+        media_type=JSON,
+        headers={"allow": allowed},
+    )
+
+
+def _http_error_message(request: Request, exc: HTTPException) -> str:
+    """Starlette's bare "Not Found" / "Method Not Allowed", said with what was asked."""
+    method, path = request.method, request.url.path
+    if exc.detail != HTTPStatus(exc.status_code).phrase:
+        return str(exc.detail)
+    if exc.status_code == 404:
+        return f"no route {method} {path} (the routes are listed at /docs)"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"method {method} is not allowed on {path} (allowed: {allowed})"
+    return str(exc.detail)
 
 
 def create_app(
@@ -258,9 +316,28 @@ def create_app(
     async def _modelport_error(_: Request, exc: ModelportError) -> Response:
         return error_response(exc)
 
+    # FastAPI's and Starlette's own errors get the same JSON shape as ours.
     @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> Response:
-        return _json({"error": exc.detail}, exc.status_code)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        return Response(
+            http_error_body(exc.status_code, _http_error_message(request, exc)),
+            status_code=exc.status_code,
+            media_type=JSON,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            FieldProblem(".".join(str(part) for part in e.get("loc", ())), "type", e.get("msg", ""))
+            for e in exc.errors()
+        ]
+        return error_response(ValidationError(problems, hint="the routes are described at /docs"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        # Starlette re-raises after answering, so the traceback still reaches the log.
+        return error_response(internal_error(exc))
 
     _add_metadata_routes(app, pool, metrics)
     add_feedback_route(app, feedback, config.max_body_bytes)
@@ -290,8 +367,26 @@ def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> Non
             "extensions": ["binary_tensor_data"],
         }
 
-    def metadata(name: str, version: str | None) -> dict[str, Any]:
-        served = pool.route(v2_reference(name, version))
+    async def described(name: str, version: str | None) -> ServedVersion:
+        ref = v2_reference(name, version)
+        try:
+            return pool.route(ref)
+        except VersionNotFound:
+            if not ref.is_latest:
+                raise
+        # Served under another pointer only (`serve bc@production`, production = latest):
+        # the registry says which version is the latest; describe it if it is loaded.
+        latest = await asyncio.to_thread(pool.registry.resolve, ref)
+        try:
+            return pool.route(latest)
+        except VersionNotFound as exc:
+            raise VersionNotFound(
+                f"the latest version of {ref.name!r} (version {latest.version}) is not served",
+                hint=exc.hint,
+            ) from None
+
+    async def metadata(name: str, version: str | None) -> dict[str, Any]:
+        served = await described(name, version)
         ref = parse(name)
         return v2.model_metadata(
             name,
@@ -303,11 +398,11 @@ def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> Non
 
     @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata: inputs and outputs")
     async def model_metadata(name: str) -> dict[str, Any]:
-        return metadata(name, None)
+        return await metadata(name, None)
 
     @app.get("/v2/models/{name}/versions/{version}", tags=["v2"], summary="Version metadata")
     async def version_metadata(name: str, version: str) -> dict[str, Any]:
-        return metadata(name, version)
+        return await metadata(name, version)
 
     @app.get("/v2/models/{name}/ready", tags=["v2"], summary="The model can answer")
     async def model_ready(name: str) -> dict[str, Any]:
@@ -329,6 +424,14 @@ def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> Non
         return Response(metrics.exposition(), media_type=metrics.content_type)
 
 
+#: every error body is {"error": message, "code": ..., "problems": [...] for 422}
+_ERROR_RESPONSES: dict[str, dict[str, str]] = {
+    "400": {"description": "malformed request"},
+    "404": {"description": "model not served"},
+    "413": {"description": "body too large"},
+    "422": {"description": "input does not match the signature, or has no rows"},
+    "503": {"description": "overloaded"},
+}
 _RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
     "/v1/models/{name}:predict": {
         "post": {
@@ -345,14 +448,7 @@ _RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
                 }
             ],
             "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {
-                "200": {"description": "predictions"},
-                "400": {"description": "malformed request"},
-                "404": {"description": "model not served"},
-                "413": {"description": "body too large"},
-                "422": {"description": "input does not match the signature"},
-                "503": {"description": "overloaded"},
-            },
+            "responses": {"200": {"description": "predictions"}, **_ERROR_RESPONSES},
         }
     },
 }
@@ -375,7 +471,10 @@ for _path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/i
             "description": v2.__doc__,
             "parameters": _params,
             "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "outputs predict and predict_proba"}},
+            "responses": {
+                "200": {"description": "outputs predict and predict_proba"},
+                **_ERROR_RESPONSES,
+            },
         }
     }
 

@@ -7,7 +7,8 @@ Request, one of::
     {"inputs": {"age": [31, 45], "home": ["rent", "own"]}}  columns (TF-Serving columnar)
     {"inputs": [[1.0, 2.0], ...]}                      rows again
 
-Add ``"parameters": {"probabilities": true}`` to also get class probabilities.
+Add ``"parameters": {"probabilities": true}`` to also get class probabilities (a boolean;
+anything else is refused). A request without rows is refused with 422.
 
 Response::
 
@@ -27,7 +28,7 @@ import numpy as np
 import orjson
 
 from modelport.errors import InvalidArgument
-from modelport.serving.protocols.common import load_json
+from modelport.serving.protocols.common import json_kind, load_json, no_rows, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +53,33 @@ def decode_request(body: bytes) -> V1Request:
     data = doc["instances"] if has_instances else doc["inputs"]
     if isinstance(data, dict) and has_instances:
         data = [data]  # one record
-    if not isinstance(data, (list, dict)) or not data:
+    if not isinstance(data, (list, dict)):
         raise InvalidArgument(
-            "no input rows", hint="send at least one row, record or non-empty column"
+            f'"{"instances" if has_instances else "inputs"}" must be a list or an object, '
+            f"got {json_kind(data)}",
+            hint="send rows, records or columns",
         )
-    parameters = doc.get("parameters")
-    probabilities = isinstance(parameters, dict) and parameters.get("probabilities") is True
-    return V1Request(data, probabilities)
+    if not data:
+        raise no_rows()
+    return V1Request(data, _probabilities(doc.get("parameters")))
+
+
+def _probabilities(parameters: Any) -> bool:
+    """``parameters.probabilities``: absent is false; anything but a boolean is refused."""
+    if parameters is None:
+        return False
+    if not isinstance(parameters, dict):
+        raise InvalidArgument(
+            f'"parameters" must be an object, got {json_kind(parameters)}',
+            hint='send {"parameters": {"probabilities": true}}',
+        )
+    probabilities = parameters.get("probabilities", False)
+    if not isinstance(probabilities, bool):
+        raise InvalidArgument(
+            f'"parameters.probabilities" must be true or false, got {shown(probabilities)}',
+            hint='send {"parameters": {"probabilities": true}}',
+        )
+    return probabilities
 
 
 def encode_response(

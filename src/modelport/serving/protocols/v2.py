@@ -8,10 +8,16 @@ Length`` and ``parameters.binary_data_size``, as ``tritonclient`` sends by defau
 Outputs are ``predict`` (shape ``[n]``) and, for classifiers, ``predict_proba``
 (``[n, classes]``). Unless ``outputs`` names some, both are returned. Binary output is used
 when asked for per output (``parameters.binary_data``) or for all (``binary_data_output``).
+
+Data must match its datatype (``BOOL`` is ``true``/``false`` only, numbers are not strings,
+and a ``BOOL`` tensor is not a number for a numeric feature); the product of ``shape`` must
+equal the number of values; each input name may appear once; a request with no rows is
+refused with 422.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +27,7 @@ import orjson
 
 from modelport.errors import FieldProblem, InvalidArgument, ValidationError
 from modelport.schema import Signature
-from modelport.serving.protocols.common import load_json
+from modelport.serving.protocols.common import json_kind, load_json, shown
 
 DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(bool),
@@ -70,8 +76,25 @@ def feature_datatype(kind: str, dtype: str) -> str:
     return "BYTES"
 
 
+def header_length(value: str | None) -> int | None:
+    """The ``Inference-Header-Content-Length`` header: absent, or a byte count."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidArgument(
+            f"Inference-Header-Content-Length must be a byte count, got {shown(value)}",
+            hint="set it to the length in bytes of the JSON header before the binary data",
+        )
+    return int(text)
+
+
 def decode_request(
-    body: bytes, header_length: int | None, signature: Signature | None, has_proba: bool
+    body: bytes,
+    header_length: int | None,
+    signature: Signature | None,
+    has_proba: bool,
+    content_type: str | None = None,
 ) -> V2Request:
     """Request bytes -> model input for ``prepare`` and the outputs wanted."""
     if header_length is not None:
@@ -82,7 +105,7 @@ def decode_request(
             )
         doc, binary = load_json(body[:header_length]), memoryview(body)[header_length:]
     else:
-        doc, binary = load_json(body), memoryview(b"")
+        doc, binary = _load_json_only(body, content_type), memoryview(b"")
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
         raise InvalidArgument(
             'the body must be an object with a non-empty "inputs" list',
@@ -91,11 +114,16 @@ def decode_request(
     tensors: dict[str, np.ndarray] = {}
     offset = 0
     for spec in doc["inputs"]:
-        name, array, offset = _tensor(spec, binary, offset)
+        name, array, offset = _tensor(spec, binary, offset, len(body))
+        if name in tensors:
+            raise InvalidArgument(
+                f"input {shown(name)} is given twice",
+                hint="send each input once, under its own name",
+            )
         tensors[name] = array
     if offset != len(binary):
         raise InvalidArgument(f"{len(binary) - offset} bytes of binary data belong to no input")
-    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
+    params = _parameters(doc.get("parameters"), "parameters")
     return V2Request(
         data=_model_input(tensors, signature),
         id=str(doc["id"]) if doc.get("id") is not None else None,
@@ -103,21 +131,92 @@ def decode_request(
     )
 
 
-def _tensor(spec: Any, binary: memoryview, offset: int) -> tuple[str, np.ndarray, int]:
+def _load_json_only(body: bytes, content_type: str | None) -> Any:
+    """A body without the binary header must be JSON; if it looks binary, say what is missing."""
+    try:
+        return load_json(body)
+    except InvalidArgument as exc:
+        binary = (content_type or "").lower().startswith("application/octet-stream")
+        if not binary:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                binary = True
+        if binary:
+            raise InvalidArgument(
+                "the body holds binary data but the Inference-Header-Content-Length header "
+                "is missing",
+                hint="set Inference-Header-Content-Length to the length in bytes of the JSON "
+                "header that precedes the binary tensors, or send a JSON body",
+            ) from exc
+        raise
+
+
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    """A ``parameters`` object: absent or null is empty; anything but an object is refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(
+            f'"{where}" must be an object, got {json_kind(value)}',
+            hint='send {"parameters": {"binary_data": true}} or leave it out',
+        )
+    return value
+
+
+def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise InvalidArgument(
+            f'"{where}.{key}" must be true or false, got {shown(value)}', hint="send true or false"
+        )
+    return value
+
+
+def _tensor(
+    spec: Any, binary: memoryview, offset: int, body_size: int
+) -> tuple[str, np.ndarray, int]:
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise InvalidArgument('every input needs a "name", "shape", "datatype" and data')
     name = spec["name"]
     shape, datatype = spec.get("shape"), spec.get("datatype")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise _problem(name, "shape", f"shape must be a list of sizes, got {shape!r}")
-    if datatype not in DTYPES:
-        raise _problem(name, "type", f"unknown datatype {datatype!r}; use one of {list(DTYPES)}")
-    count = int(np.prod(shape)) if shape else 1
-    params = spec.get("parameters") or {}
-    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    # bool is an int subclass in Python: [true, 4] must not pass as the shape [1, 4]
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise _problem(
+            name, "shape", f"shape must be a list of whole numbers >= 0, got {shown(shape)}"
+        )
+    if len(shape) > 2:  # NumPy cannot even hold more than 64; no input form uses more than 2
+        raise _problem(
+            name,
+            "shape",
+            f"shape {shape[:8]}{'...' if len(shape) > 8 else ''} has {len(shape)} dimensions; "
+            "send [rows, features] or one [rows] tensor per feature",
+        )
+    if not isinstance(datatype, str) or datatype not in DTYPES:
+        raise _problem(
+            name, "type", f"unknown datatype {shown(datatype)}; use one of {list(DTYPES)}"
+        )
+    # exact integer product (numpy's would wrap around past 2**63 and could look small)
+    count = math.prod(shape)
+    if count > body_size:
+        # every value takes at least one byte of the body: refuse before reading any data
+        raise _problem(
+            name, "shape", f"shape {shape} needs {count} values; the body cannot hold them"
+        )
+    params = _parameters(spec.get("parameters"), f"inputs[{name!r}].parameters")
+    size = params.get("binary_data_size")
     if size is not None:
-        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
-            raise InvalidArgument(f"input {name!r}: binary_data_size {size!r} exceeds the body")
+        if (
+            not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+            or offset + size > len(binary)
+        ):
+            raise InvalidArgument(
+                f"input {name!r}: binary_data_size {shown(size)} exceeds the body"
+            )
         raw = binary[offset : offset + size]
         offset += size
         values = _from_binary(name, raw, datatype, count)
@@ -130,18 +229,37 @@ def _tensor(spec: Any, binary: memoryview, offset: int) -> tuple[str, np.ndarray
     return name, values.reshape(shape), offset
 
 
+_NONE = type(None)
+#: the JSON values each datatype takes; a boolean is not a number, nor a number a string
+_JSON_TYPES: dict[str, tuple[frozenset[type], str]] = {
+    "BOOL": (frozenset({bool}), "true or false"),
+    "BYTES": (frozenset({str, _NONE}), "strings"),
+    **{
+        t: (frozenset({int}), "whole numbers")
+        for t in ("UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64")
+    },
+    **{t: (frozenset({int, float, _NONE}), "numbers") for t in ("FP16", "FP32", "FP64")},
+}
+
+
 def _from_json(name: str, data: Any, datatype: str) -> np.ndarray:
+    """JSON tensor data (flat or nested) -> a flat array, refusing values of another type."""
+    flat: Any = data if isinstance(data, list) else [data]
+    types = set(map(type, flat))
+    if list in types:  # nested: flatten; a ragged nesting leaves lists behind
+        flat = np.asarray(flat, dtype=object).ravel()
+        types = set(map(type, flat))
+    allowed, wanted = _JSON_TYPES[datatype]
+    if not types <= allowed:
+        odd = next(v for v in flat if type(v) not in allowed)
+        got = "ragged nesting" if isinstance(odd, list) else f"{json_kind(odd)} ({shown(odd)})"
+        raise _problem(name, "type", f"{datatype} data must be {wanted}, got {got}")
+    if datatype == "BYTES":
+        return np.array(flat, dtype=object)
     try:
-        if datatype == "BYTES":
-            values = np.asarray(data, dtype=object).ravel()
-            return np.array([_text(v) for v in values], dtype=object)
-        return np.asarray(data, dtype=DTYPES[datatype]).ravel()
+        return np.asarray(flat, dtype=DTYPES[datatype])
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _problem(name, "type", f"data does not match datatype {datatype}: {exc}") from exc
-
-
-def _text(value: Any) -> Any:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        raise _problem(name, "type", f"data does not fit datatype {datatype}: {exc}") from exc
 
 
 def _from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.ndarray:
@@ -152,6 +270,10 @@ def _from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.nd
             if pos + 4 > len(raw):
                 raise _problem(name, "shape", "truncated BYTES element")
             (length,) = struct.unpack_from("<I", raw, pos)
+            if pos + 4 + length > len(raw):
+                raise _problem(
+                    name, "shape", f"a BYTES element of {length} bytes runs past the data"
+                )
             items.append(bytes(raw[pos + 4 : pos + 4 + length]).decode("utf-8", "replace"))
             pos += 4 + length
         return np.array(items, dtype=object)
@@ -193,16 +315,26 @@ def _model_input(tensors: dict[str, np.ndarray], signature: Signature | None) ->
 
 def _requested_outputs(outputs: Any, params: dict[str, Any], has_proba: bool) -> dict[str, bool]:
     available = OUTPUTS if has_proba else OUTPUTS[:1]
-    binary_all = params.get("binary_data_output") is True
-    if not outputs:
+    binary_all = _flag(params, "binary_data_output", False, "parameters")
+    if outputs is None or outputs == []:
         return dict.fromkeys(available, binary_all)
+    if not isinstance(outputs, list):
+        raise InvalidArgument(
+            f'"outputs" must be a list of objects, got {json_kind(outputs)}',
+            hint=f'send [{{"name": "predict"}}], or leave it out for all of {list(available)}',
+        )
     wanted: dict[str, bool] = {}
     for out in outputs:
         name = out.get("name") if isinstance(out, dict) else None
-        if name not in available:
-            raise InvalidArgument(f"unknown output {name!r}", hint=f"outputs: {list(available)}")
-        out_params = out.get("parameters") or {}
-        wanted[name] = bool(out_params.get("binary_data", binary_all))
+        if not isinstance(name, str) or name not in available:
+            raise InvalidArgument(
+                f"unknown output {shown(name)}", hint=f"outputs: {list(available)}"
+            )
+        if name in wanted:
+            raise InvalidArgument(f"output {name!r} is requested twice", hint="name it once")
+        where = f"outputs[{name!r}].parameters"
+        out_params = _parameters(out.get("parameters"), where)
+        wanted[name] = _flag(out_params, "binary_data", binary_all, where)
     return wanted
 
 
