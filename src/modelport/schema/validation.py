@@ -120,6 +120,7 @@ def _to_columns(
     """Any accepted input shape -> ({feature: values}, row count, shape problems)."""
     names = signature.names
     problems: list[FieldProblem] = []
+    columns: dict[str, Any]
     if isinstance(data, pd.DataFrame):
         columns = {str(c): data[c] for c in data.columns}
         n_rows = len(data)
@@ -275,7 +276,7 @@ def _coerce_kind(
     return _coerce_string(spec, values)
 
 
-def _null_problem(spec: FeatureSpec, rows: Sequence[int]) -> FieldProblem:
+def _null_problem(spec: FeatureSpec, rows: Sequence[int] | np.ndarray) -> FieldProblem:
     return FieldProblem(
         spec.name,
         "null",
@@ -398,8 +399,8 @@ def _coerce_category(
         series = pd.Series(values, copy=False).astype(object)
         nulls = series.isna().to_numpy()
         known = series.isin(categories).to_numpy()
-        bad_rows = np.flatnonzero(~nulls & ~known)
-        null_rows = np.flatnonzero(nulls)
+        bad_rows: Sequence[int] | np.ndarray = np.flatnonzero(~nulls & ~known)
+        null_rows: Sequence[int] | np.ndarray = np.flatnonzero(nulls)
         items: Any = series.to_numpy()
     else:
         items = list(values)

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -206,7 +206,7 @@ class HotPathRouter:
     ``/v1/models/x:predict`` as the status route of a model named ``x:predict``.
     """
 
-    def __init__(self, routes: list[tuple[str, Endpoint]], fallback: FastAPI) -> None:
+    def __init__(self, routes: Sequence[tuple[str, Endpoint]], fallback: FastAPI) -> None:
         self.routes = [(compile_path(path)[0], endpoint) for path, endpoint in routes]
         self.fallback = fallback  # also runs the lifespan
         self.state = fallback.state

@@ -176,4 +176,5 @@ def shown(value: Any, limit: int = 60) -> str:
 
 def plain(values: np.ndarray) -> list[Any]:
     """A NumPy result as JSON-ready Python values (labels may be strings or numbers)."""
-    return values.tolist()
+    result: list[Any] = values.tolist()
+    return result
