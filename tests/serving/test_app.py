@@ -402,3 +402,15 @@ def test_request_validation_errors_have_the_json_error_shape(pointer_client: Tes
     assert pointer_client.get("/test-only/typed/3").json() == {"n": 3}
     body = _assert_error_shape(pointer_client.get("/test-only/typed/three"), 422)
     assert body["code"] == "invalid_input" and body["problems"][0]["field"] == "path.n"
+
+
+def test_feedback_bodies_over_the_limit_are_refused_while_streaming(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while reading
+        yield b"["
+        for _ in range(2000):
+            yield b'{"prediction_id": "x", "label": 1},'
+        yield b"{}]"
+
+    r = client.post("/api/feedback", content=chunks())
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "payload_too_large"

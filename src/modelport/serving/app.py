@@ -33,7 +33,6 @@ from modelport.errors import (
     FieldProblem,
     InvalidReference,
     ModelportError,
-    PayloadTooLarge,
     ValidationError,
     VersionNotFound,
 )
@@ -48,7 +47,7 @@ from modelport.serving.metrics import Metrics
 from modelport.serving.models import ModelPool, ServedVersion
 from modelport.serving.monitor import start_monitor
 from modelport.serving.protocols import v1, v2
-from modelport.serving.protocols.common import error_body, http_error_body, require_rows
+from modelport.serving.protocols.common import error_body, http_error_body, read_body, require_rows
 from modelport.settings import Settings
 
 log = logging.getLogger("modelport.serving")
@@ -64,27 +63,6 @@ def _json(content: Any, status: int = 200) -> Response:
 
 def error_response(exc: ModelportError) -> Response:
     return Response(error_body(exc), status_code=int(exc.status), media_type=JSON)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes (declared or streamed) with 413."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"the body has {declared} bytes; the limit is {limit}",
-            hint="split the rows into several requests",
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"the body exceeds the limit of {limit} bytes",
-                hint="split the rows into several requests",
-            )
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def internal_error(exc: Exception) -> ModelportError:

@@ -11,9 +11,9 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from modelport.errors import InvalidArgument, PayloadTooLarge
+from modelport.errors import InvalidArgument
 from modelport.services.feedback import FeedbackService
-from modelport.serving.protocols.common import load_json
+from modelport.serving.protocols.common import load_json, read_body
 
 
 def add_feedback_route(app: FastAPI, feedback: FeedbackService, max_body_bytes: int) -> None:
@@ -31,10 +31,7 @@ def add_feedback_route(app: FastAPI, feedback: FeedbackService, max_body_bytes: 
         ),
     )
     async def post_feedback(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            raise PayloadTooLarge(f"the body exceeds {max_body_bytes} bytes")
-        doc = load_json(body)
+        doc = load_json(await read_body(request, max_body_bytes))
         if not isinstance(doc, (dict, list)):
             raise InvalidArgument(
                 "feedback must be an object or a list of objects",

@@ -8,8 +8,15 @@ from typing import Any
 
 import numpy as np
 import orjson
+from starlette.requests import Request
 
-from modelport.errors import FieldProblem, InvalidArgument, ModelportError, ValidationError
+from modelport.errors import (
+    FieldProblem,
+    InvalidArgument,
+    ModelportError,
+    PayloadTooLarge,
+    ValidationError,
+)
 
 
 def load_json(body: bytes) -> Any:
@@ -178,3 +185,24 @@ def plain(values: np.ndarray) -> list[Any]:
     """A NumPy result as JSON-ready Python values (labels may be strings or numbers)."""
     result: list[Any] = values.tolist()
     return result
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes (declared or streamed) with 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the body has {declared} bytes; the limit is {limit}",
+            hint="split the rows into several requests",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body exceeds the limit of {limit} bytes",
+                hint="split the rows into several requests",
+            )
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
