@@ -15,22 +15,10 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import DataError, ValidationError
-from modelport.loaded import LoadedModel
+from modelport.loaded import LoadedModel, non_finite_rows
 
 PREDICTION = "prediction"
 REASON = "_reason"
-
-# Estimators whose ``predict`` is the class of highest ``predict_proba`` (ties to the first
-# class, as ``np.argmax``). For them one model call gives both outputs: a forest's predict
-# would otherwise run every tree twice.
-_ARGMAX_CLASSIFIERS = (
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._forest.ExtraTreesClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._classes.ExtraTreeClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.linear_model._logistic.LogisticRegression",
-)
 
 
 @dataclass
@@ -68,7 +56,6 @@ class Scorer:
         classes = model.classes
         self.probabilities = probabilities and classes is not None
         self.proba_columns = proba_columns(classes) if self.probabilities else []
-        self._argmax = self.probabilities and _predicts_argmax(model.predictor)
 
     @property
     def output_columns(self) -> list[str]:
@@ -105,7 +92,14 @@ class Scorer:
                 reasons.setdefault(row, []).append("the row could not be validated")
             good[:] = False
         rows = np.flatnonzero(good)
-        scored = self._predict(frame.iloc[rows], prepared if len(rows) else None)
+        scored, unanswered = self._predict(frame.iloc[rows], prepared if len(rows) else None)
+        if unanswered.any():  # the model gave no finite answer for these rows: reject them
+            for row in rows[unanswered].tolist():
+                reasons.setdefault(row, []).append(
+                    "the model's prediction is not finite (infinite or NaN) for this row"
+                )
+            good[rows[unanswered]] = False
+            scored = scored[~unanswered]
         rejected = frame.iloc[np.flatnonzero(~good)][self._reject_columns(frame)].copy()
         rejected[REASON] = ["; ".join(reasons[i]) for i in np.flatnonzero(~good).tolist()]
         return ScoredChunk(scored.reset_index(drop=True), rejected.reset_index(drop=True))
@@ -114,25 +108,25 @@ class Scorer:
         seen = dict.fromkeys([*self.keep, *self.features])
         return [c for c in seen if c in frame.columns]
 
-    def _predict(self, frame: pd.DataFrame, prepared: Any) -> pd.DataFrame:
+    def _predict(self, frame: pd.DataFrame, prepared: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        """The scored rows, and a mask of those whose outputs are not finite numbers."""
         out = pd.DataFrame({c: frame[c].to_numpy() for c in self.keep})
-        predictor = self.model.predictor
-        classes = self.model.classes
         if prepared is None:  # nothing valid: the right columns, no rows
             out[PREDICTION] = self._no_predictions()
             for column in self.proba_columns:
                 out[column] = np.empty(0, dtype=np.float64)
-            return out
-        proba = predictor.predict_proba(prepared) if self.probabilities else None
-        if proba is not None and self._argmax:
-            prediction = np.asarray(classes, dtype=_class_dtype(classes))[np.argmax(proba, axis=1)]
-        else:
-            prediction = np.asarray(predictor.predict(prepared))
-        out[PREDICTION] = list(prediction) if prediction.ndim > 1 else prediction
+            return out, np.zeros(0, dtype=bool)
+        # the one way predictions leave a model (serving uses it too): one call for both
+        # outputs where predict is the argmax of the probabilities
+        prediction, proba = self.model.outputs(prepared, proba=self.probabilities)
+        unanswered = non_finite_rows(prediction)
         if proba is not None:
+            unanswered |= non_finite_rows(proba)
+        out[PREDICTION] = list(prediction) if prediction.ndim > 1 else prediction
+        if proba is not None and self.probabilities:
             for i, column in enumerate(self.proba_columns):
                 out[column] = np.asarray(proba[:, i], dtype=np.float64)
-        return out
+        return out, unanswered
 
     def _no_predictions(self) -> Any:
         """A zero-length prediction column of the type a model call gives.
@@ -161,14 +155,3 @@ def _class_dtype(classes: list[Any] | None) -> Any:
     if classes and all(isinstance(c, (int, float, np.number)) for c in classes):
         return np.float64
     return object
-
-
-def _predicts_argmax(predictor: Any) -> bool:
-    """True when ``predict`` equals argmax of ``predict_proba`` for this estimator."""
-    estimator = getattr(predictor, "estimator", None)
-    if estimator is not None and type(estimator).__name__ == "Pipeline":
-        estimator = estimator.steps[-1][1]
-    if estimator is None:
-        return False
-    name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
-    return name in _ARGMAX_CLASSIFIERS
