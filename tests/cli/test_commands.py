@@ -149,3 +149,33 @@ def test_every_command_has_an_example_in_its_help() -> None:
     for path in walk(root, []):
         code, out = run(*path, "--help")
         assert code == 0 and "Example" in out, path
+
+
+def test_register_can_say_the_model_accepts_unknown_categories(env: Path) -> None:
+    import skops.io
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 20, "x": np.arange(40.0)})
+    # an encoder modelport cannot see tolerance in (strict): the user says so instead
+    model = make_pipeline(
+        make_column_transformer((OrdinalEncoder(), ["colour"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, (frame["x"] > 20).astype(int))
+    skops.io.dump(model, env / "m.skops")
+    frame.to_parquet(env / "s.parquet")
+    for name, flags in (("strict", []), ("lenient", ["--allow-unknown-categories"])):
+        code, out = run(
+            "register", str(env / "m.skops"), "-n", name, "--sample", str(env / "s.parquet"), *flags
+        )
+        assert code == 0, out
+    from modelport.registry import Registry
+    from modelport.settings import Settings
+
+    registry = Registry(Settings(home=env / "home"))
+    accepts = {
+        n: registry.get(n).signature["allow_unknown_categories"] for n in ("strict", "lenient")
+    }
+    registry.close()
+    assert accepts == {"strict": False, "lenient": True}

@@ -199,13 +199,27 @@ def register(
     trust: Annotated[
         bool, typer.Option("--trust", help="the file is yours: allow pickle / unknown skops types")
     ] = False,
+    allow_unknown_categories: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-categories",
+            help="the model copes with categories it never saw, in every categorical column",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model file as the next version of NAME.
 
+    Unknown categories are refused at serving unless the model copes with them: a
+    scikit-learn pipeline's encoders are inspected (OneHotEncoder(handle_unknown="ignore")
+    ...); --allow-unknown-categories says so for models that cannot be inspected. Drift
+    still counts such values as unseen.
+
     Example:
 
         modelport register model.skops --name credit-risk --sample train.parquet --metric auc=0.91
+
+        modelport register model.ubj -n risk-xgb --sample train.parquet --allow-unknown-categories
     """
     metrics_raw = _pairs(metric or [], "--metric")
     try:
@@ -233,6 +247,7 @@ def register(
         description=description,
         parent=parent,
         training_data=training_data,
+        allow_unknown_categories=allow_unknown_categories,
     )
     if as_json:
         print_json(version.summary())
