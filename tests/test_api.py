@@ -217,3 +217,14 @@ def test_probabilities_of_a_model_without_them_is_the_callers_mistake(tmp_path: 
     with pytest.raises(InvalidArgument, match="ridge:1 has no class probabilities") as info:
         model.predict_proba(X[:2])
     assert info.value.status == 400
+
+
+def test_zero_rows_are_refused_before_the_model_sees_them(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    modelport.register(model, "lr", sample=X, settings=settings)
+    loaded = modelport.load("lr", settings=settings)
+    for call in (loaded.predict, loaded.predict_proba):
+        with pytest.raises(ValidationError, match="no input rows"):
+            call(X[:0])

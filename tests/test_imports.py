@@ -89,5 +89,5 @@ def test_the_package_init_is_lazy_and_still_exports_everything(tmp_path: Path) -
 
 def test_the_server_entry_point_does_not_import_the_cli(tmp_path: Path) -> None:
     loaded = modules_after("import modelport.serving.__main__", tmp_path)
-    assert "modelport.serving.config" in loaded
+    assert "modelport.runtime.config" in loaded
     assert not {n for n in loaded if n.startswith("modelport.cli")}

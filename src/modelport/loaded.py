@@ -25,6 +25,7 @@ from modelport.flavors.base import Predictor
 from modelport.reference import Reference
 from modelport.registry import ModelVersion, Registry
 from modelport.schema import Signature, validate
+from modelport.schema.validation import require_rows
 
 
 class LoadedModel:
@@ -56,7 +57,9 @@ class LoadedModel:
 
         Raises NonFinitePrediction naming the rows whose prediction is infinite or NaN.
         """
-        predictions, proba = self.outputs(self.prepare(data))
+        prepared = self.prepare(data)
+        require_rows(prepared)  # models fail on zero rows in their own ways
+        predictions, proba = self.outputs(prepared)
         raise_non_finite(predictions)
         if proba is not None:  # the labels came from these probabilities
             raise_non_finite(proba, output="class probabilities")
@@ -64,7 +67,9 @@ class LoadedModel:
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities; raises if the model has none, or if any is not finite."""
-        _, proba = self.outputs(self.prepare(data), proba=True)
+        prepared = self.prepare(data)
+        require_rows(prepared)
+        _, proba = self.outputs(prepared, proba=True)
         if proba is None:
             raise InvalidArgument(  # the caller's mistake, not a fault of the model
                 f"{self.ref} has no class probabilities",

@@ -19,9 +19,9 @@ import modelport
 from modelport.errors import PredictionError
 from modelport.loaded import load_model
 from modelport.registry import Registry
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.pool import ServedVersion
 from modelport.serving import ServeConfig
-from modelport.serving.metrics import Metrics
-from modelport.serving.models import ServedVersion
 from modelport.settings import Settings
 from tests.serving.conftest import start_server, stop_server
 

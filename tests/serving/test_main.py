@@ -8,8 +8,8 @@ import pytest
 import typer
 
 from modelport.cli import app
+from modelport.runtime.config import BatchConfig, ServeConfig
 from modelport.serving import __main__ as entry
-from modelport.serving.config import BatchConfig, ServeConfig
 
 
 def cli_options() -> set[str]:

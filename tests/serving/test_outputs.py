@@ -23,9 +23,9 @@ from modelport.loaded import load_model
 from modelport.monitoring.monitor import run_monitor
 from modelport.predictions.reader import PredictionLogReader
 from modelport.registry import Registry
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.pool import ServedVersion
 from modelport.serving import ServeConfig, create_app
-from modelport.serving.metrics import Metrics
-from modelport.serving.models import ServedVersion
 from modelport.settings import Settings
 
 

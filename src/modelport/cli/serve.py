@@ -68,7 +68,7 @@ def serve(
             localhost:8080/v1/models/credit-risk@production:predict
     """
     # imported here: the server stack (FastAPI, uvicorn) is not needed by the rest of the CLI
-    from modelport.serving.config import (
+    from modelport.runtime.config import (
         BatchConfig,
         ServeConfig,
         parse_model_batch,

@@ -469,3 +469,23 @@ def _coerce_string(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
     if nulls and not spec.nullable:
         return None, _null_problem(spec, nulls)
     return np.asarray(items, dtype=object), None
+
+
+def no_rows() -> ValidationError:
+    """The error for a request without rows, the same on both protocols (422).
+
+    Models fail on zero rows in their own ways, so an empty request is refused before it
+    reaches one, saying there is nothing to predict.
+    """
+    return ValidationError(
+        [FieldProblem("*", "shape", "no input rows: there is nothing to predict")],
+        hint="send at least one row, record or non-empty column",
+    )
+
+
+def require_rows(prepared: Any) -> int:
+    """The row count of validated input; refuses zero rows (:func:`no_rows`)."""
+    n = len(prepared)
+    if n == 0:
+        raise no_rows()
+    return n

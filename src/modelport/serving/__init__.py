@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+from modelport.runtime.config import BatchConfig, ServeConfig
 from modelport.serving.app import create_app
-from modelport.serving.config import BatchConfig, ServeConfig
 from modelport.serving.server import run
 
 __all__ = ["BatchConfig", "ServeConfig", "create_app", "run"]

@@ -16,7 +16,7 @@ from dataclasses import MISSING, Field, fields
 from typing import Any
 
 from modelport.errors import ModelportError
-from modelport.serving.config import (
+from modelport.runtime.config import (
     BatchConfig,
     ServeConfig,
     parse_model_batch,

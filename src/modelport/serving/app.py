@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,18 +35,16 @@ from modelport.errors import (
     ValidationError,
     VersionNotFound,
 )
-from modelport.predictions import PredictionLogWriter, new_prediction_ids
 from modelport.reference import Reference, parse, validate_name
 from modelport.registry import Registry
-from modelport.services.feedback import FeedbackService
+from modelport.runtime.config import ServeConfig
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.pool import ModelPool, ServedVersion
+from modelport.runtime.service import ServingRuntime
 from modelport.serving import access_log
-from modelport.serving.config import ServeConfig
 from modelport.serving.feedback import add_feedback_route
-from modelport.serving.metrics import Metrics
-from modelport.serving.models import ModelPool, ServedVersion
-from modelport.serving.monitor import start_monitor
 from modelport.serving.protocols import v1, v2
-from modelport.serving.protocols.common import error_body, http_error_body, read_body, require_rows
+from modelport.serving.protocols.common import error_body, http_error_body, read_body
 from modelport.settings import Settings
 
 log = logging.getLogger("modelport.serving")
@@ -92,12 +89,12 @@ def v2_reference(name: str, version: str | None = None) -> Reference:
 
 
 class Server:
-    """The request handlers, bound to one pool, config and metrics."""
+    """The HTTP request handlers: they decode, call the prediction pipeline, and encode."""
 
-    def __init__(self, pool: ModelPool, config: ServeConfig, metrics: Metrics) -> None:
-        self.pool = pool
-        self.config = config
-        self.metrics = metrics
+    def __init__(self, runtime: ServingRuntime) -> None:
+        self.predictions = runtime.predictions
+        self.config = runtime.config
+        self.metrics = runtime.metrics
 
     def _finish(
         self, request: Request, served: ServedVersion | None, protocol: str, status: int, t0: float
@@ -114,16 +111,16 @@ class Server:
         try:
             body = await read_body(request, self.config.max_body_bytes)
             # no await from routing to submit: an alias swap cannot retire `served` between
-            served = self.pool.route(parse(request.path_params["name"]))
+            served = self.predictions.route(parse(request.path_params["name"]))
             req = v1.decode_request(body)
-            prepared = served.prepare(req.data)
-            n_rows = require_rows(prepared)
-            ids = new_prediction_ids(n_rows) if served.wants_log() else None
-            predictions, probas = await served.predict(
-                prepared, proba=req.probabilities, ids=ids, arrived=t0
+            result = await self.predictions.predict(
+                served, req.data, probabilities=req.probabilities, arrived=t0
             )
             response = Response(
-                v1.encode_response(predictions, probas, served.classes, ids), media_type=JSON
+                v1.encode_response(
+                    result.predictions, result.probabilities, served.classes, result.prediction_ids
+                ),
+                media_type=JSON,
             )
         except ModelportError as exc:
             response = error_response(exc)
@@ -139,7 +136,7 @@ class Server:
         try:
             body = await read_body(request, self.config.max_body_bytes)
             params = request.path_params
-            served = self.pool.route(v2_reference(params["name"], params.get("version")))
+            served = self.predictions.route(v2_reference(params["name"], params.get("version")))
             headers = request.headers
             req = v2.decode_request(
                 body,
@@ -148,17 +145,14 @@ class Server:
                 served.has_proba,
                 content_type=headers.get("content-type"),
             )
-            prepared = served.prepare(req.data)
-            n_rows = require_rows(prepared)
-            ids = new_prediction_ids(n_rows) if served.wants_log() else None
-            predictions, probas = await served.predict(
-                prepared, proba="predict_proba" in req.outputs, ids=ids, arrived=t0
+            result = await self.predictions.predict(
+                served, req.data, probabilities="predict_proba" in req.outputs, arrived=t0
             )
-            results = {"predict": predictions}
-            if probas is not None:
-                results["predict_proba"] = probas
+            results = {"predict": result.predictions}
+            if result.probabilities is not None:
+                results["predict_proba"] = result.probabilities
             content, header_length = v2.encode_response(
-                served.name, served.version, req, results, ids
+                served.name, served.version, req, results, result.prediction_ids
             )
             response = Response(content, media_type=JSON)
             if header_length is not None:
@@ -240,46 +234,17 @@ def create_app(
     config = config or ServeConfig()
     owns_registry = registry is None
     registry = registry or Registry(settings or Settings())
-    metrics = Metrics()
-    log_root = registry.settings.resolved_log_uri()
-    logging_on = config.log_sample_rate > 0 or any(config.model_log_rate.values())
-    writer = (
-        PredictionLogWriter(log_root, flush_interval=config.log_flush_interval)
-        if logging_on
-        else None
-    )
-    pool = ModelPool(registry, config, metrics, writer)
-    server = Server(pool, config, metrics)
-    feedback = FeedbackService(
-        registry, log_root, writer=writer, flush_interval=config.log_flush_interval
-    )
+    runtime = ServingRuntime(config, registry, owns_registry=owns_registry)
+    pool, metrics = runtime.pool, runtime.metrics
+    server = Server(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(pool.load)
-        # Everything loaded so far (libraries, models) lives as long as the process: move it
-        # out of the collector's sight, so full collections stay short instead of pausing
-        # every request for tens of milliseconds now and then.
-        gc.collect()
-        gc.freeze()
-        follower = asyncio.create_task(pool.follow(), name="alias-follower")
-        if writer is not None:
-            writer.start()
-        monitor = start_monitor(registry, config, pool, metrics, log_root)
+        await runtime.start()
         try:
             yield
         finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-            await pool.aclose()  # in-flight batches finish (and are logged) first
-            if monitor is not None:
-                await asyncio.to_thread(monitor.close)
-            if writer is not None:
-                await asyncio.to_thread(writer.close)  # graceful stop: nothing buffered is lost
-            feedback.close()
-            if owns_registry:
-                registry.close()
+            await runtime.stop()
 
     app = FastAPI(
         title="modelport serving",
@@ -287,6 +252,7 @@ def create_app(
         lifespan=lifespan,
         description="Open Inference Protocol (KServe V2) and KServe V1 / TF-Serving JSON.",
     )
+    app.state.runtime = runtime
     app.state.pool = pool
     app.state.metrics = metrics
 
@@ -318,7 +284,7 @@ def create_app(
         return error_response(internal_error(exc))
 
     _add_metadata_routes(app, pool, metrics)
-    add_feedback_route(app, feedback, config.max_body_bytes)
+    add_feedback_route(app, runtime.feedback, config.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     hot = [
         ("/v1/models/{name}:predict", server.v1_predict),

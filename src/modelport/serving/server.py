@@ -13,7 +13,7 @@ import signal
 
 import uvicorn
 
-from modelport.serving.config import ENV_VAR, ServeConfig
+from modelport.runtime.config import ENV_VAR, ServeConfig
 
 
 def run(config: ServeConfig) -> None:

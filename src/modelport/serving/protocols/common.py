@@ -11,11 +11,9 @@ import orjson
 from starlette.requests import Request
 
 from modelport.errors import (
-    FieldProblem,
     InvalidArgument,
     ModelportError,
     PayloadTooLarge,
-    ValidationError,
 )
 
 
@@ -136,26 +134,6 @@ def http_error_body(
     if problems:
         data["problems"] = problems
     return orjson.dumps(data)
-
-
-def no_rows() -> ValidationError:
-    """The error for a request without rows, the same on both protocols (422).
-
-    Models fail on zero rows in their own ways, so an empty request is refused before it
-    reaches one, saying there is nothing to predict.
-    """
-    return ValidationError(
-        [FieldProblem("*", "shape", "no input rows: there is nothing to predict")],
-        hint="send at least one row, record or non-empty column",
-    )
-
-
-def require_rows(prepared: Any) -> int:
-    """The row count of validated input; refuses zero rows (:func:`no_rows`)."""
-    n = len(prepared)
-    if n == 0:
-        raise no_rows()
-    return n
 
 
 def json_kind(value: Any) -> str:

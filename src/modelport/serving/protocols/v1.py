@@ -28,7 +28,8 @@ import numpy as np
 import orjson
 
 from modelport.errors import InvalidArgument
-from modelport.serving.protocols.common import json_kind, load_json, no_rows, shown
+from modelport.schema.validation import no_rows
+from modelport.serving.protocols.common import json_kind, load_json, shown
 
 
 @dataclass(frozen=True, slots=True)

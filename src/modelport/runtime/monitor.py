@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelport.registry import Registry
-from modelport.serving.config import ServeConfig
-from modelport.serving.metrics import Metrics
-from modelport.serving.models import ModelPool
+from modelport.runtime.config import ServeConfig
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.pool import ModelPool
 
 if TYPE_CHECKING:
     from modelport.monitoring.background import BackgroundMonitor

@@ -1,6 +1,6 @@
 """The served-model pool: loaded versions with their batchers, and the alias follower.
 
-Each served version owns one :class:`~modelport.serving.batching.Batcher` whose
+Each served version owns one :class:`~modelport.runtime.batching.Batcher` whose
 list-in/list-out function concatenates the requests' validated inputs, predicts once and
 splits the results. A background task polls the registry for what every followed pointer
 (``name`` = latest, ``name@alias``) resolves to; when one moves, the new version is loaded
@@ -26,11 +26,11 @@ from modelport.loaded import LoadedModel, load_model, non_finite_rows
 from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
+from modelport.runtime.batching import Batcher
+from modelport.runtime.config import ServeConfig
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.routing import Router, pointer
 from modelport.schema import Signature
-from modelport.serving.batching import Batcher
-from modelport.serving.config import ServeConfig
-from modelport.serving.metrics import Metrics
-from modelport.serving.routing import Router, pointer
 
 log = logging.getLogger("modelport.serving")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelport.errors import InvalidArgument
-from modelport.serving.config import BatchConfig, ServeConfig, parse_model_batch
+from modelport.runtime.config import BatchConfig, ServeConfig, parse_model_batch
 
 
 def test_config_round_trips_through_json() -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from modelport.errors import AliasNotFound, ModelNotFound, VersionNotFound
 from modelport.reference import parse
+from modelport.runtime.routing import Router, pointer
 from modelport.serving.app import v2_reference
-from modelport.serving.routing import Router, pointer
 
 
 def _router() -> Router[str]:

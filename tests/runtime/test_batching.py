@@ -9,7 +9,7 @@ import time
 import pytest
 
 from modelport.errors import ModelNotReady, Overloaded
-from modelport.serving.batching import Batcher
+from modelport.runtime.batching import Batcher
 
 
 def test_results_return_to_their_own_callers_in_order() -> None:

@@ -1,0 +1,86 @@
+"""The serving runtime: what a server runs, outside any transport.
+
+:class:`ServingRuntime` owns the served-model pool and its alias follower, the prediction
+log writer, the feedback service, the background monitor and the prediction pipeline, and
+starts and stops them in order. The HTTP app (and later gRPC, streams) is built around one
+runtime and only adapts requests to :attr:`ServingRuntime.predictions` and
+:attr:`ServingRuntime.feedback`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from typing import TYPE_CHECKING
+
+from modelport.predictions import PredictionLogWriter
+from modelport.registry import Registry
+from modelport.runtime.config import ServeConfig
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.monitor import start_monitor
+from modelport.runtime.pool import ModelPool
+from modelport.runtime.prediction import PredictionService
+from modelport.services.feedback import FeedbackService
+
+if TYPE_CHECKING:
+    from modelport.monitoring.background import BackgroundMonitor
+
+
+class ServingRuntime:
+    """One server's pool, log, feedback, monitor and prediction pipeline."""
+
+    def __init__(self, config: ServeConfig, registry: Registry, *, owns_registry: bool) -> None:
+        self.config = config
+        self.registry = registry
+        self.owns_registry = owns_registry
+        self.metrics = Metrics()
+        self.log_root = registry.settings.resolved_log_uri()
+        logging_on = config.log_sample_rate > 0 or any(config.model_log_rate.values())
+        self.writer = (
+            PredictionLogWriter(self.log_root, flush_interval=config.log_flush_interval)
+            if logging_on
+            else None
+        )
+        self.pool = ModelPool(registry, config, self.metrics, self.writer)
+        self.predictions = PredictionService(self.pool)
+        self.feedback = FeedbackService(
+            registry, self.log_root, writer=self.writer, flush_interval=config.log_flush_interval
+        )
+        self.monitor: BackgroundMonitor | None = None
+        self._follower: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.pool.ready
+
+    async def start(self) -> None:
+        """Load and warm every model, then follow aliases, write the log and monitor."""
+        await asyncio.to_thread(self.pool.load)
+        # Everything loaded so far (libraries, models) lives as long as the process: move it
+        # out of the collector's sight, so full collections stay short instead of pausing
+        # every request for tens of milliseconds now and then.
+        gc.collect()
+        gc.freeze()
+        self._follower = asyncio.create_task(self.pool.follow(), name="alias-follower")
+        if self.writer is not None:
+            self.writer.start()
+        self.monitor = start_monitor(
+            self.registry, self.config, self.pool, self.metrics, self.log_root
+        )
+
+    async def stop(self) -> None:
+        """Graceful: in-flight batches finish and are logged, then nothing buffered is lost."""
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
+        await self.pool.aclose()
+        if self.monitor is not None:
+            await asyncio.to_thread(self.monitor.close)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+        self.feedback.close()
+        if self.owns_registry:
+            self.registry.close()
