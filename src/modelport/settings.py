@@ -1,22 +1,59 @@
-"""Settings: inert data, built once at the entry point and passed down.
+"""Settings: one tree of inert data, built once at the entry point and passed down.
 
-Every field can be set from the environment with the ``MODELPORT_`` prefix,
-e.g. ``MODELPORT_HOME=/srv/modelport`` or
-``MODELPORT_REGISTRY_URI=postgresql+psycopg://user@db/modelport``.
+Every field can be set from the environment with the ``MODELPORT_`` prefix, nested
+sections with ``__``: ``MODELPORT_HOME=/srv/modelport``,
+``MODELPORT_REGISTRY_URI=postgresql+psycopg://user@db/modelport``,
+``MODELPORT_SERVING__PORT=9000``. A command-line flag overrides the setting it names.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseModel):
+    """How ``modelport serve`` serves; each field is also a flag (``--max-batch-size``)."""
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8080, description="TCP port (0: the system picks one).")
+    workers: int = Field(default=1, description="Processes sharing the port.")
+    max_batch_size: int = Field(default=64, description="Requests per model call, at most.")
+    max_wait_ms: float = Field(
+        default=0.0, description="Wait this long for a fuller batch when idle (0: never)."
+    )
+    max_queue: int = Field(
+        default=2048, description="Queued requests per version before answering 503."
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, description="Larger bodies get 413.")
+    poll_interval: float = Field(default=1.0, description="Seconds between checks for alias moves.")
+    access_log: bool = Field(default=True, description="JSON access log lines on stdout.")
+    log_sample_rate: float = Field(
+        default=1.0, description="Share of predictions written to the prediction log (0: off)."
+    )
+    log_flush_interval: float = Field(
+        default=1.0,
+        description="Seconds between prediction log writes (at most this much is lost on kill -9).",
+    )
+    monitor_interval: float = Field(
+        default=0.0, description="Seconds between background drift/performance checks (0: off)."
+    )
+    monitor_window: str = Field(
+        default="1h", description="Recent traffic each background check looks at."
+    )
+    alert_rules: str | None = Field(
+        default=None, description="YAML alert rules evaluated after each check."
+    )
 
 
 class Settings(BaseSettings):
     """Where modelport keeps things and how it behaves."""
 
-    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
+    )
 
     home: Path = Field(
         default=Path("~/.modelport"),
@@ -45,6 +82,22 @@ class Settings(BaseSettings):
         default=None,
         description="Who is acting, recorded in the audit trail; default the OS user.",
     )
+    alert_journal: Path | None = Field(
+        default=None,
+        description="Every alert that fired and what its actions did (the dedup memory of "
+        "every front end); default <home>/alerts.jsonl.",
+    )
+    monitor_lock: Path | None = Field(
+        default=None,
+        description="Lock file that lets one server worker at a time run the background "
+        "monitor; default <home>/monitor.lock.",
+    )
+    debug: bool = Field(
+        default=False, description="The CLI prints the traceback of an unexpected error."
+    )
+    serving: ServingSettings = Field(
+        default_factory=ServingSettings, description="Defaults of `modelport serve`."
+    )
 
     def resolved_home(self) -> Path:
         return self.home.expanduser()
@@ -62,7 +115,10 @@ class Settings(BaseSettings):
 
     def alert_journal_path(self) -> Path:
         """Every alert that fired, with what its actions did: the dedup memory of all fronts."""
-        return self.resolved_home() / "alerts.jsonl"
+        return (self.alert_journal or self.resolved_home() / "alerts.jsonl").expanduser()
+
+    def monitor_lock_path(self) -> Path:
+        return (self.monitor_lock or self.resolved_home() / "monitor.lock").expanduser()
 
     def cache_dir(self) -> Path:
         return self.resolved_home() / "cache"

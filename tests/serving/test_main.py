@@ -10,6 +10,7 @@ import typer
 from modelport.cli import app
 from modelport.runtime.config import BatchConfig, ServeConfig
 from modelport.serving import __main__ as entry
+from modelport.settings import Settings
 
 
 def cli_options() -> set[str]:
@@ -47,7 +48,8 @@ def test_arguments_become_the_config_the_cli_would_build() -> None:
             "--model-log-rate",
             "b=0",
             "--no-access-log",
-        ]
+        ],
+        Settings(home=Path("unused")),
     )
     assert config == ServeConfig(
         refs=("a@production", "b:2"),
@@ -58,7 +60,19 @@ def test_arguments_become_the_config_the_cli_would_build() -> None:
         model_log_rate={"b": 0.0},
         access_log=False,
     )
-    assert entry.config_from_args([]) == ServeConfig()
+    assert entry.config_from_args([], Settings(home=Path("unused"))) == ServeConfig()
+
+
+def test_defaults_come_from_the_settings_and_flags_override_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELPORT_SERVING__PORT", "9123")
+    monkeypatch.setenv("MODELPORT_SERVING__MAX_BATCH_SIZE", "16")
+    settings = Settings()
+    assert entry.config_from_args([], settings) == ServeConfig(
+        port=9123, batch=BatchConfig(max_batch_size=16)
+    )
+    assert entry.config_from_args(["--port", "81"], settings).port == 81
 
 
 def test_a_bad_option_is_one_error_and_no_server(
@@ -68,7 +82,7 @@ def test_a_bad_option_is_one_error_and_no_server(
 
     monkeypatch.setenv("MODELPORT_HOME", str(tmp_path / "home"))
     started: list[ServeConfig] = []
-    monkeypatch.setattr(modelport.serving.server, "run", started.append)
+    monkeypatch.setattr(modelport.serving.server, "run", lambda c, s: started.append(c))
     with pytest.raises(SystemExit) as info:
         entry.main(["missing-model", "--port", "70000"])
     assert info.value.code == 1 and started == []

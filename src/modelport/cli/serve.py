@@ -1,10 +1,24 @@
-"""``modelport serve``: online serving of registry models over KServe V2 and V1."""
+"""``modelport serve``: online serving of registry models over KServe V2 and V1.
+
+Every option's default is the settings tree's (``ServingSettings``; ``MODELPORT_SERVING__PORT``
+and so on), so the defaults are written once; a flag given overrides its setting.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from modelport.settings import ServingSettings
+
+
+def _opt(name: str) -> Any:
+    """The option of setting ``name``: its description, default and environment variable."""
+    spec = ServingSettings.model_fields[name]
+    default = "none" if spec.default is None else spec.default
+    env = f"MODELPORT_SERVING__{name.upper()}"
+    return typer.Option(help=f"{spec.description} [default: {default}; env {env}]")
 
 
 def serve(
@@ -12,51 +26,36 @@ def serve(
         list[str] | None,
         typer.Argument(help="name (latest), name:3 or name@alias; none: every model"),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
-    workers: Annotated[int, typer.Option(help="Processes sharing the port.")] = 1,
-    max_batch_size: Annotated[int, typer.Option(help="Requests per model call, at most.")] = 64,
-    max_wait_ms: Annotated[
-        float, typer.Option(help="Wait this long for a fuller batch when idle (0: never).")
-    ] = 0.0,
-    max_queue: Annotated[
-        int, typer.Option(help="Queued requests per version before answering 503.")
-    ] = 2048,
+    host: Annotated[str | None, _opt("host")] = None,
+    port: Annotated[int | None, _opt("port")] = None,
+    workers: Annotated[int | None, _opt("workers")] = None,
+    max_batch_size: Annotated[int | None, _opt("max_batch_size")] = None,
+    max_wait_ms: Annotated[float | None, _opt("max_wait_ms")] = None,
+    max_queue: Annotated[int | None, _opt("max_queue")] = None,
     model_batch: Annotated[
         list[str] | None,
         typer.Option(help="Per-model batching, NAME=SIZE or NAME=SIZE/WAIT_MS (repeatable)."),
     ] = None,
-    max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = 8 * 1024 * 1024,
-    poll_interval: Annotated[
-        float, typer.Option(help="Seconds between checks for alias moves.")
-    ] = 1.0,
-    access_log: Annotated[bool, typer.Option(help="JSON access log lines on stdout.")] = True,
-    log_sample_rate: Annotated[
-        float, typer.Option(help="Share of predictions written to the prediction log (0: off).")
-    ] = 1.0,
+    max_body_bytes: Annotated[int | None, _opt("max_body_bytes")] = None,
+    poll_interval: Annotated[float | None, _opt("poll_interval")] = None,
+    access_log: Annotated[bool | None, _opt("access_log")] = None,
+    log_sample_rate: Annotated[float | None, _opt("log_sample_rate")] = None,
     model_log_rate: Annotated[
         list[str] | None,
         typer.Option(help="Per-model prediction logging, NAME=RATE (repeatable; 0: off)."),
     ] = None,
-    log_flush_interval: Annotated[
-        float, typer.Option(help="Seconds between prediction log writes.")
-    ] = 1.0,
-    monitor_interval: Annotated[
-        float, typer.Option(help="Seconds between background drift/performance checks (0: off).")
-    ] = 0.0,
-    monitor_window: Annotated[
-        str, typer.Option(help="Recent traffic each background check looks at.")
-    ] = "1h",
-    alert_rules: Annotated[
-        str | None, typer.Option(help="YAML alert rules evaluated after each check.")
-    ] = None,
+    log_flush_interval: Annotated[float | None, _opt("log_flush_interval")] = None,
+    monitor_interval: Annotated[float | None, _opt("monitor_interval")] = None,
+    monitor_window: Annotated[str | None, _opt("monitor_window")] = None,
+    alert_rules: Annotated[str | None, _opt("alert_rules")] = None,
 ) -> None:
     """Serve models over HTTP: KServe V2 (/v2/...) and V1 (/v1/models/NAME:predict).
 
     Aliases and latest are followed: when `production` moves, the new version is loaded,
     warmed and swapped in without a restart. Metrics at /metrics, API docs at /docs.
     Every prediction is logged (Parquet under MODELPORT_HOME/logs) with an id returned in
-    the response; send ground truth for it to POST /api/feedback.
+    the response; send ground truth for it to POST /api/feedback. Defaults come from the
+    settings (MODELPORT_SERVING__PORT=9000 ...); a flag overrides its setting.
 
     Example:
 
@@ -69,7 +68,6 @@ def serve(
     """
     # imported here: the server stack (FastAPI, uvicorn) is not needed by the rest of the CLI
     from modelport.runtime.config import (
-        BatchConfig,
         ServeConfig,
         parse_model_batch,
         parse_model_log_rate,
@@ -78,26 +76,32 @@ def serve(
     from modelport.serving.server import run
     from modelport.settings import Settings
 
+    settings = Settings()
     # options first: a bad --port is refused before the registry is even opened
-    config = ServeConfig(
-        refs=tuple(refs or ()),
-        host=host,
-        port=port,
-        workers=workers,
-        batch=BatchConfig(max_batch_size, max_wait_ms, max_queue),
+    config = ServeConfig.from_settings(
+        settings,
+        tuple(refs or ()),
+        {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "max_batch_size": max_batch_size,
+            "max_wait_ms": max_wait_ms,
+            "max_queue": max_queue,
+            "max_body_bytes": max_body_bytes,
+            "poll_interval": poll_interval,
+            "access_log": access_log,
+            "log_sample_rate": log_sample_rate,
+            "log_flush_interval": log_flush_interval,
+            "monitor_interval": monitor_interval,
+            "monitor_window": monitor_window,
+            "alert_rules": alert_rules,
+        },
         model_batch=dict(parse_model_batch(s) for s in model_batch or ()),
-        max_body_bytes=max_body_bytes,
-        poll_interval=poll_interval,
-        access_log=access_log,
-        log_sample_rate=log_sample_rate,
         model_log_rate=dict(parse_model_log_rate(s) for s in model_log_rate or ()),
-        log_flush_interval=log_flush_interval,
-        monitor_interval=monitor_interval,
-        monitor_window=monitor_window,
-        alert_rules=alert_rules,
     )
-    preflight(config, Settings())
-    run(config)
+    preflight(config, settings)
+    run(config, settings)
 
 
 def attach(app: typer.Typer) -> None:

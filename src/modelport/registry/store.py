@@ -48,10 +48,14 @@ def _aware(value: datetime) -> datetime:
 
 
 class Registry:
-    """The model registry. Build one per process from :class:`Settings`."""
+    """The model registry. Build one per process from :class:`Settings`.
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    The settings are required: they are built once at the entry point (the CLI, the
+    server, the Python API's functions) and passed down, never defaulted here.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.db = Database(self.settings.resolved_registry_uri())
         self.artifacts = ArtifactStore(
             self.settings.resolved_artifact_uri(), self.settings.cache_dir()

@@ -1,7 +1,11 @@
-"""Server options: inert data built once at the entry point (the CLI) and passed down.
+"""Server options: inert data built once at the entry point and passed down.
 
-They travel to uvicorn worker processes as JSON in one environment variable, because
-``--workers N`` starts the app by import string in fresh processes.
+:meth:`ServeConfig.from_settings` is how entry points build one: the settings tree's
+``serving`` section (:class:`~modelport.settings.ServingSettings`, the one place the
+defaults are written) with the flags the user gave on top. With ``--workers N`` the config
+travels to uvicorn's worker processes as JSON in one environment variable, because uvicorn
+starts each worker's app by import string in a fresh process; one worker gets the app
+object itself.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelport.errors import InvalidArgument
+from modelport.settings import ServingSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from modelport.settings import Settings
 
 ENV_VAR = "MODELPORT_SERVE_CONFIG"
+#: the defaults, written once in the settings tree
+_DEFAULTS = ServingSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +39,9 @@ class BatchConfig:
     trades that much latency for fuller batches under moderate load.
     """
 
-    max_batch_size: int = 64
-    max_wait_ms: float = 0.0
-    max_queue: int = 2048
+    max_batch_size: int = _DEFAULTS.max_batch_size
+    max_wait_ms: float = _DEFAULTS.max_wait_ms
+    max_queue: int = _DEFAULTS.max_queue
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -48,28 +57,22 @@ class ServeConfig:
     """What to serve and how. ``refs`` empty means every registered model."""
 
     refs: tuple[str, ...] = ()
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
+    host: str = _DEFAULTS.host
+    port: int = _DEFAULTS.port
+    workers: int = _DEFAULTS.workers
     batch: BatchConfig = field(default_factory=BatchConfig)
     #: batching overrides by model name
     model_batch: dict[str, BatchConfig] = field(default_factory=dict)
-    max_body_bytes: int = 8 * 1024 * 1024
-    #: seconds between checks of what each served alias / latest points to
-    poll_interval: float = 1.0
-    access_log: bool = True
-    #: share of predictions written to the prediction log (0 turns logging off)
-    log_sample_rate: float = 1.0
+    max_body_bytes: int = _DEFAULTS.max_body_bytes
+    poll_interval: float = _DEFAULTS.poll_interval
+    access_log: bool = _DEFAULTS.access_log
+    log_sample_rate: float = _DEFAULTS.log_sample_rate
     #: logging overrides by model name (0 turns it off for that model)
     model_log_rate: dict[str, float] = field(default_factory=dict)
-    #: seconds between writes of the prediction log (at most this much is lost on kill -9)
-    log_flush_interval: float = 1.0
-    #: seconds between background monitor passes (0: no background monitor)
-    monitor_interval: float = 0.0
-    #: how much recent traffic each monitor pass looks at
-    monitor_window: str = "1h"
-    #: alert rules (YAML) evaluated after each monitor pass
-    alert_rules: str | None = None
+    log_flush_interval: float = _DEFAULTS.log_flush_interval
+    monitor_interval: float = _DEFAULTS.monitor_interval
+    monitor_window: str = _DEFAULTS.monitor_window
+    alert_rules: str | None = _DEFAULTS.alert_rules
 
     def __post_init__(self) -> None:
         # Checked here, not in the CLI, so every way of building a config (CLI, env, tests)
@@ -111,6 +114,38 @@ class ServeConfig:
                 "and the background monitor is off (monitor_interval 0)",
                 hint="add e.g. --monitor-interval 60, or leave out --alert-rules",
             )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        refs: tuple[str, ...] = (),
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        model_batch: Mapping[str, BatchConfig] | None = None,
+        model_log_rate: Mapping[str, float] | None = None,
+    ) -> ServeConfig:
+        """The settings' ``serving`` section, with each override that is not None on top.
+
+        ``overrides`` are :class:`~modelport.settings.ServingSettings` field names (the
+        flags the user gave); an unknown name is a programming error.
+        """
+        values = settings.serving.model_dump()
+        for key, value in (overrides or {}).items():
+            if key not in values:
+                raise KeyError(f"{key!r} is not a serving setting")
+            if value is not None:
+                values[key] = value
+        batch = BatchConfig(
+            values.pop("max_batch_size"), values.pop("max_wait_ms"), values.pop("max_queue")
+        )
+        return cls(
+            refs=tuple(refs),
+            batch=batch,
+            model_batch=dict(model_batch or {}),
+            model_log_rate=dict(model_log_rate or {}),
+            **values,
+        )
 
     def batch_for(self, name: str) -> BatchConfig:
         return self.model_batch.get(name, self.batch)

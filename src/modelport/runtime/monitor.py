@@ -39,5 +39,5 @@ def start_monitor(
         interval=config.monitor_interval,
         window=config.monitor_window,
         alerting=alerting,
-        lock_path=settings.resolved_home() / "monitor.lock",
+        lock_path=settings.monitor_lock_path(),
     ).start()

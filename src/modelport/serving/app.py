@@ -433,8 +433,18 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def app_from_env() -> Any:
-    """uvicorn factory for ``--workers N``: config from ``MODELPORT_SERVE_CONFIG``."""
-    config = ServeConfig.from_env()
+def app_for(config: ServeConfig, settings: Settings) -> Any:
+    """The served app with its access log: what ``modelport serve`` runs."""
     access_log.configure()
-    return access_log.AccessLogMiddleware(create_app(config), enabled=config.access_log)
+    return access_log.AccessLogMiddleware(
+        create_app(config, settings=settings), enabled=config.access_log
+    )
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for ``--workers N``: each worker process is an entry point.
+
+    The config comes from ``MODELPORT_SERVE_CONFIG`` (written by the parent), the
+    settings from the environment the worker inherited, as in the parent.
+    """
+    return app_for(ServeConfig.from_env(), Settings())
