@@ -12,7 +12,6 @@ command that needs it, so ``--help`` or ``models list`` never pay for the rest.
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from typing import Any
 
@@ -28,7 +27,13 @@ DEBUG_ENV = "MODELPORT_DEBUG"
 
 
 def debugging() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    """``MODELPORT_DEBUG``, read through the settings tree (only when something failed)."""
+    from modelport.settings import Settings
+
+    try:
+        return Settings().debug
+    except Exception:  # the settings themselves may be what is broken
+        return False
 
 
 class _Root(TyperGroup):
