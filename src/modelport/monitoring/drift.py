@@ -70,6 +70,10 @@ JSON (``DriftReport.to_dict``); every float is finite or null::
 
 ``statistic``, ``p_value``, ``effect`` and ``psi`` are null when a side has no
 values (the missing-rate test still runs).
+
+Why one module of this size: the numeric and categorical tests, their verdicts and
+the multiple-testing correction are read together when a verdict is questioned; the
+statistics themselves live in :mod:`.statistics`.
 """
 
 from __future__ import annotations

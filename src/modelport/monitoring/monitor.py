@@ -18,6 +18,9 @@ datetimes, ISO 8601 strings (naive means UTC) or durations back from now
 (``24h``, ``7d``); the period is ``since <= ts < until``.
 
 The result types and their JSON form are in :mod:`.results`.
+
+Why one module of this size: it is the one computation of a monitoring run (windows,
+drift over time, performance, traffic); results, numbers and periods are elsewhere.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ location; then one database transaction allocates the version number and
 records it. If the transaction fails, the artifact is removed again; a crash
 in between leaves only an unreferenced directory, never a version without an
 artifact.
+
+Why one module of this size: every write of the registry (versions, aliases and the
+audit trail) is here, so the transactions and locks that keep them consistent are in
+one place; the tables, migrations and artifact storage are their own modules.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ training dtypes and column order, or a 2-D NumPy array.
 It is written for the serving hot path: list inputs are coerced with one
 ``np.asarray`` per column and the slow per-value scan runs only to name the
 rows of a column already known to be bad.
+
+Why one module of this size: the fast path and the slow path that names the bad
+rows must stay side by side, so that every change to one is seen next to the other.
 """
 
 from __future__ import annotations

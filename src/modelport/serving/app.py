@@ -11,7 +11,6 @@ Only this module turns :mod:`modelport.errors` into HTTP responses.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -21,7 +20,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -30,19 +28,18 @@ from starlette.types import Receive, Scope, Send
 import modelport
 from modelport.errors import (
     FieldProblem,
-    InvalidReference,
     ModelportError,
     ValidationError,
-    VersionNotFound,
 )
-from modelport.reference import Reference, parse, validate_name
+from modelport.reference import parse
 from modelport.registry import Registry
 from modelport.runtime.config import ServeConfig
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.pool import ModelPool, ServedVersion
+from modelport.runtime.pool import ServedVersion
 from modelport.runtime.service import ServingRuntime
 from modelport.serving import access_log
 from modelport.serving.feedback import add_feedback_route
+from modelport.serving.metadata import add_metadata_routes, v2_reference
+from modelport.serving.openapi import openapi_schema
 from modelport.serving.protocols import v1, v2
 from modelport.serving.protocols.common import error_body, http_error_body, read_body
 from modelport.settings import Settings
@@ -67,25 +64,6 @@ def internal_error(exc: Exception) -> ModelportError:
     return ModelportError(
         f"internal error: {type(exc).__name__}", hint="the server log has details"
     )
-
-
-def v2_reference(name: str, version: str | None = None) -> Reference:
-    """``/v2/models/{name}[/versions/{v}]``: ``v`` is a version number or an alias.
-
-    Only ASCII digits make a version number ("³" or "٢" would pass ``str.isdigit``).
-    """
-    if not version:
-        return parse(name)
-    validate_name(name)
-    if version.isascii() and version.isdigit():
-        return parse(f"{name}:{version}")
-    try:
-        return parse(f"{name}@{version}")
-    except InvalidReference:
-        raise InvalidReference(
-            f"invalid version {version!r} in the path of model {name!r}",
-            hint="give a version number in ASCII digits (from 1) or an alias such as production",
-        ) from None
 
 
 class Server:
@@ -283,154 +261,15 @@ def create_app(
         # Starlette re-raises after answering, so the traceback still reaches the log.
         return error_response(internal_error(exc))
 
-    _add_metadata_routes(app, pool, metrics)
+    add_metadata_routes(app, pool, metrics)
     add_feedback_route(app, runtime.feedback, config.max_body_bytes)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     hot = [
         ("/v1/models/{name}:predict", server.v1_predict),
         ("/v2/models/{name}/infer", server.v2_infer),
         ("/v2/models/{name}/versions/{version}/infer", server.v2_infer),
     ]
     return HotPathRouter(hot, app)
-
-
-def _add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None:
-    @app.get("/v2/health/live", tags=["v2"], summary="The process is up")
-    async def live() -> dict[str, bool]:
-        return {"live": True}
-
-    @app.get("/v2/health/ready", tags=["v2"], summary="Every requested model is loaded")
-    async def ready() -> Response:
-        return _json({"ready": pool.ready}, 200 if pool.ready else 503)
-
-    @app.get("/v2", tags=["v2"], summary="Server metadata")
-    async def server_metadata() -> dict[str, Any]:
-        return {
-            "name": "modelport",
-            "version": modelport.__version__,
-            "extensions": ["binary_tensor_data"],
-        }
-
-    async def described(name: str, version: str | None) -> ServedVersion:
-        ref = v2_reference(name, version)
-        try:
-            return pool.route(ref)
-        except VersionNotFound:
-            if not ref.is_latest:
-                raise
-        # Served under another pointer only (`serve bc@production`, production = latest):
-        # the registry says which version is the latest; describe it if it is loaded.
-        latest = await asyncio.to_thread(pool.registry.resolve, ref)
-        try:
-            return pool.route(latest)
-        except VersionNotFound as exc:
-            raise VersionNotFound(
-                f"the latest version of {ref.name!r} (version {latest.version}) is not served",
-                hint=exc.hint,
-            ) from None
-
-    async def metadata(name: str, version: str | None) -> dict[str, Any]:
-        served = await described(name, version)
-        ref = parse(name)
-        return v2.model_metadata(
-            name,
-            pool.router.versions_of(ref.name),
-            f"modelport_{served.loaded.version.flavor}",
-            served.signature,
-            served.classes,
-        )
-
-    @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata: inputs and outputs")
-    async def model_metadata(name: str) -> dict[str, Any]:
-        return await metadata(name, None)
-
-    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"], summary="Version metadata")
-    async def version_metadata(name: str, version: str) -> dict[str, Any]:
-        return await metadata(name, version)
-
-    @app.get("/v2/models/{name}/ready", tags=["v2"], summary="The model can answer")
-    async def model_ready(name: str) -> dict[str, Any]:
-        pool.route(v2_reference(name))
-        return {"name": name, "ready": True}
-
-    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"], summary="Version ready")
-    async def version_ready(name: str, version: str) -> dict[str, Any]:
-        pool.route(v2_reference(name, version))
-        return {"name": name, "version": version, "ready": True}
-
-    @app.get("/v1/models/{name}", tags=["v1"], summary="KServe V1 / TF-Serving model status")
-    async def v1_status(name: str) -> dict[str, Any]:
-        served = pool.route(parse(name))
-        return v1.status(name, served.version)
-
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
-    async def prometheus() -> Response:
-        return Response(metrics.exposition(), media_type=metrics.content_type)
-
-
-#: every error body is {"error": message, "code": ..., "problems": [...] for 422}
-_ERROR_RESPONSES: dict[str, dict[str, str]] = {
-    "400": {"description": "malformed request"},
-    "404": {"description": "model not served"},
-    "413": {"description": "body too large"},
-    "422": {"description": "input does not match the signature, or has no rows"},
-    "503": {"description": "overloaded"},
-}
-_RAW_ROUTE_DOCS: dict[str, dict[str, Any]] = {
-    "/v1/models/{name}:predict": {
-        "post": {
-            "tags": ["v1"],
-            "summary": "Predict (KServe V1 / TF-Serving JSON)",
-            "description": v1.__doc__,
-            "parameters": [
-                {
-                    "name": "name",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "name, name:3 or name@alias (URL-encoded)",
-                }
-            ],
-            "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "predictions"}, **_ERROR_RESPONSES},
-        }
-    },
-}
-for _path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
-    _params = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
-    if "{version}" in _path:
-        _params.append(
-            {
-                "name": "version",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "a version number or an alias",
-            }
-        )
-    _RAW_ROUTE_DOCS[_path] = {
-        "post": {
-            "tags": ["v2"],
-            "summary": "Infer (Open Inference Protocol)",
-            "description": v2.__doc__,
-            "parameters": _params,
-            "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {
-                "200": {"description": "outputs predict and predict_proba"},
-                **_ERROR_RESPONSES,
-            },
-        }
-    }
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        schema.setdefault("paths", {}).update(_RAW_ROUTE_DOCS)
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def app_for(config: ServeConfig, settings: Settings) -> Any:

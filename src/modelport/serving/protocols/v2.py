@@ -13,6 +13,9 @@ Data must match its datatype (``BOOL`` is ``true``/``false`` only, numbers are n
 and a ``BOOL`` tensor is not a number for a numeric feature); the product of ``shape`` must
 equal the number of values; each input name may appear once; a request with no rows is
 refused with 422.
+
+Why one module of this size: the JSON and binary tensor forms share their checks of
+shapes, datatypes and lengths, which must refuse the same mistakes in both.
 """
 
 from __future__ import annotations

@@ -1,0 +1,118 @@
+"""The metadata routes: health, readiness, server and model metadata, V1 status, /metrics.
+
+Ordinary FastAPI routes (they are not on the hot path). ``GET /v2/models/{name}`` describes
+the latest version also when it is served only under another pointer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.responses import Response
+
+import modelport
+from modelport.errors import InvalidReference, VersionNotFound
+from modelport.reference import Reference, parse, validate_name
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.pool import ModelPool, ServedVersion
+from modelport.serving.protocols import v1, v2
+
+
+def v2_reference(name: str, version: str | None = None) -> Reference:
+    """``/v2/models/{name}[/versions/{v}]``: ``v`` is a version number or an alias.
+
+    Only ASCII digits make a version number ("³" or "٢" would pass ``str.isdigit``).
+    """
+    if not version:
+        return parse(name)
+    validate_name(name)
+    if version.isascii() and version.isdigit():
+        return parse(f"{name}:{version}")
+    try:
+        return parse(f"{name}@{version}")
+    except InvalidReference:
+        raise InvalidReference(
+            f"invalid version {version!r} in the path of model {name!r}",
+            hint="give a version number in ASCII digits (from 1) or an alias such as production",
+        ) from None
+
+
+def add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None:
+    @app.get("/v2/health/live", tags=["v2"], summary="The process is up")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", tags=["v2"], summary="Every requested model is loaded")
+    async def ready() -> Response:
+        return Response(
+            orjson.dumps({"ready": pool.ready}),
+            status_code=200 if pool.ready else 503,
+            media_type="application/json",
+        )
+
+    @app.get("/v2", tags=["v2"], summary="Server metadata")
+    async def server_metadata() -> dict[str, Any]:
+        return {
+            "name": "modelport",
+            "version": modelport.__version__,
+            "extensions": ["binary_tensor_data"],
+        }
+
+    async def described(name: str, version: str | None) -> ServedVersion:
+        ref = v2_reference(name, version)
+        try:
+            return pool.route(ref)
+        except VersionNotFound:
+            if not ref.is_latest:
+                raise
+        # Served under another pointer only (`serve bc@production`, production = latest):
+        # the registry says which version is the latest; describe it if it is loaded.
+        latest = await asyncio.to_thread(pool.registry.resolve, ref)
+        try:
+            return pool.route(latest)
+        except VersionNotFound as exc:
+            raise VersionNotFound(
+                f"the latest version of {ref.name!r} (version {latest.version}) is not served",
+                hint=exc.hint,
+            ) from None
+
+    async def metadata(name: str, version: str | None) -> dict[str, Any]:
+        served = await described(name, version)
+        ref = parse(name)
+        return v2.model_metadata(
+            name,
+            pool.router.versions_of(ref.name),
+            f"modelport_{served.loaded.version.flavor}",
+            served.signature,
+            served.classes,
+        )
+
+    @app.get("/v2/models/{name}", tags=["v2"], summary="Model metadata: inputs and outputs")
+    async def model_metadata(name: str) -> dict[str, Any]:
+        return await metadata(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"], summary="Version metadata")
+    async def version_metadata(name: str, version: str) -> dict[str, Any]:
+        return await metadata(name, version)
+
+    @app.get("/v2/models/{name}/ready", tags=["v2"], summary="The model can answer")
+    async def model_ready(name: str) -> dict[str, Any]:
+        pool.route(v2_reference(name))
+        return {"name": name, "ready": True}
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"], summary="Version ready")
+    async def version_ready(name: str, version: str) -> dict[str, Any]:
+        pool.route(v2_reference(name, version))
+        return {"name": name, "version": version, "ready": True}
+
+    @app.get("/v1/models/{name}", tags=["v1"], summary="KServe V1 / TF-Serving model status")
+    async def v1_status(name: str) -> dict[str, Any]:
+        served = pool.route(parse(name))
+        return v1.status(name, served.version)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.content_type)
