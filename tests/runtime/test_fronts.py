@@ -3,8 +3,9 @@
 The same rows must get the same predictions and probabilities (bit for bit: every front
 end predicts through ``LoadedModel.outputs``, and JSON and Parquet carry float64 exactly),
 and the same bad row must be refused naming the same field, kind, detail and row. Two
-models: a scikit-learn pipeline on a DataFrame (numbers and strict categories) and a
-LogisticRegression trained on a NumPy array (features ``f0``..``f3``).
+models: a scikit-learn pipeline on a DataFrame (numbers and strict categories), a
+LogisticRegression trained on a NumPy array (features ``f0``..``f3``), and a pipeline that
+copes with missing numbers and unseen categories (so every front end must let them through).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -49,7 +51,8 @@ class Outputs:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """``credit`` (pipeline, strict OneHotEncoder) and ``numeric`` (array-trained)."""
+    """``credit`` (pipeline, strict OneHotEncoder), ``numeric`` (array-trained) and
+    ``lenient`` (a pipeline that accepts missing incomes and unseen categories)."""
     settings = Settings(home=tmp_path_factory.mktemp("fronts") / "home", user="tester")
     train, labels = credit_frame(600, seed=1)
     pipeline = make_pipeline(
@@ -66,6 +69,17 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     X = rng.normal(size=(600, 4))
     array_model = LogisticRegression().fit(X, (X[:, 0] - X[:, 2] > 0).astype(int))
     modelport.register(array_model, "numeric", sample=X, settings=settings)
+    # copes with what `credit` refuses: missing incomes, categories it has not seen
+    train = train.astype({"income": "float64"})
+    train.loc[::7, "income"] = np.nan
+    lenient = make_pipeline(
+        ColumnTransformer(
+            [("cat", OneHotEncoder(handle_unknown="ignore"), ["home", "purpose"])],
+            remainder="passthrough",
+        ),
+        HistGradientBoostingClassifier(max_iter=20, random_state=0),
+    ).fit(train, labels)
+    modelport.register(lenient, "lenient", sample=train, settings=settings)
     return settings
 
 
@@ -76,10 +90,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def rows_of(name: str, seed: int = 2) -> pd.DataFrame:
-    """Rows the model has never seen, as a frame with the signature's column names."""
-    if name == "credit":
+    """Rows the model has never seen, as a frame with the signature's column names.
+
+    For ``lenient`` they hold what it copes with: an unseen category and a missing income.
+    """
+    if name != "numeric":
         frame, _ = credit_frame(ROWS, seed=seed)
-        return frame.astype({"income": "float64"})
+        frame = frame.astype({"income": "float64"})
+        if name == "lenient":
+            frame.loc[3, "purpose"] = "yacht"
+            frame.loc[5, "income"] = np.nan
+        return frame
     return pd.DataFrame(np.random.default_rng(seed).normal(size=(ROWS, 4)), columns=NUMERIC)
 
 
@@ -91,7 +112,7 @@ def _plain(value: Any) -> Any:
 
 def v1_body(name: str, frame: pd.DataFrame) -> dict[str, Any]:
     """Records for the pipeline, rows for the array model: each model's natural V1 form."""
-    if name == "credit":
+    if name != "numeric":
         instances: list[Any] = [
             {k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")
         ]
@@ -147,7 +168,7 @@ def python_input(name: str, frame: pd.DataFrame) -> Any:
     C order, as decoded JSON is: ``DataFrame.to_numpy()`` gives Fortran order, in which
     scikit-learn's probabilities differ in the last bit (see the xfail below).
     """
-    return frame if name == "credit" else np.ascontiguousarray(frame.to_numpy())
+    return frame if name != "numeric" else np.ascontiguousarray(frame.to_numpy())
 
 
 def via_python(settings: Settings, name: str, frame: pd.DataFrame) -> Outputs:
@@ -167,7 +188,7 @@ def via_batch(settings: Settings, name: str, frame: pd.DataFrame, tmp: Path) -> 
     return scored
 
 
-@pytest.mark.parametrize("name", ["credit", "numeric"])
+@pytest.mark.parametrize("name", ["credit", "numeric", "lenient"])
 def test_every_front_end_gives_the_same_predictions_and_probabilities(
     client: TestClient, settings: Settings, tmp_path: Path, name: str
 ) -> None:
