@@ -178,7 +178,7 @@ def via_python(settings: Settings, name: str, frame: pd.DataFrame) -> Outputs:
 
 
 def via_batch(settings: Settings, name: str, frame: pd.DataFrame, tmp: Path) -> pd.DataFrame:
-    """The scored rows (``id``, ``prediction``, ``proba_<class>``) and the rejected ones."""
+    """The scored rows (``id``, ``prediction``, ``proba_<class>``); rejects go beside them."""
     source = tmp / f"{name}-in.parquet"
     frame.assign(id=np.arange(len(frame))).to_parquet(source, index=False)
     target = tmp / f"{name}-out.parquet"
