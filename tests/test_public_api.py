@@ -35,8 +35,8 @@ def fresh(code: str, home: Path) -> object:
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": SOURCE, "MODELPORT_HOME": str(home)},
-        check=True,
     )
+    assert done.returncode == 0, done.stderr  # e.g. a name in __all__ that does not resolve
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
