@@ -165,8 +165,8 @@ def via_v2(client: TestClient, name: str, frame: pd.DataFrame) -> Outputs:
 def python_input(name: str, frame: pd.DataFrame) -> Any:
     """The DataFrame for the pipeline; a bare NumPy array for the array-trained model.
 
-    C order, as decoded JSON is: ``DataFrame.to_numpy()`` gives Fortran order, in which
-    scikit-learn's probabilities differ in the last bit (see the xfail below).
+    C order, as decoded JSON is (a Fortran-ordered array gets the same answer: the test
+    below pins it).
     """
     return frame if name != "numeric" else np.ascontiguousarray(frame.to_numpy())
 
@@ -210,11 +210,6 @@ def test_every_front_end_gives_the_same_predictions_and_probabilities(
         np.testing.assert_array_equal(got.probabilities, python.probabilities, err_msg=front)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema/validation.py:92 (the array fast path) keeps the caller's memory layout, and "
-    "scikit-learn's arithmetic on a Fortran-ordered array differs in the last bit",
-)
 def test_a_fortran_ordered_array_gets_what_http_gives(
     client: TestClient, settings: Settings
 ) -> None:

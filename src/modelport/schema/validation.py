@@ -92,7 +92,10 @@ def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
     if isinstance(data, np.ndarray) and data.dtype.kind not in "iuf":
         return None  # booleans, text, objects: the slow path refuses them by name
     try:
-        array = np.asarray(data, dtype=np.float64)
+        # C order, as decoded JSON is: scikit-learn's arithmetic on a Fortran-ordered array
+        # (what DataFrame.to_numpy() gives) differs in the last bit, and every front end
+        # must give the same answer
+        array = np.asarray(data, dtype=np.float64, order="C")
     except (ValueError, TypeError):
         return None
     if isinstance(data, list):
