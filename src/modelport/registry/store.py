@@ -35,6 +35,7 @@ from modelport.errors import (
 from modelport.reference import Reference, parse, validate_alias, validate_name
 from modelport.registry.artifacts import ArtifactStore
 from modelport.registry.database import Database
+from modelport.registry.deployments import DeploymentStore
 from modelport.registry.records import AliasEvent, ModelInfo, ModelVersion, rollback_target
 from modelport.registry.tables import AliasEventRow, AliasRow, ModelRow, TagRow, VersionRow
 from modelport.settings import Settings
@@ -64,6 +65,26 @@ class Registry:
         self.artifacts = ArtifactStore(
             self.settings.resolved_artifact_uri(), self.settings.cache_dir()
         )
+        #: named endpoints with a traffic policy; their references must resolve here
+        self.deployments = DeploymentStore(self.db, settings.actor, self._check_refs)
+
+    def _check_refs(self, refs: list[str]) -> None:
+        """Every reference resolves to a registered version (raises the first that does not)."""
+        for ref in refs:
+            version = self.resolve(ref).version
+            assert version is not None
+            with self.db.read() as session:
+                model = self._model(session, parse(ref).name)
+                exists = session.scalar(
+                    select(VersionRow.id).where(
+                        VersionRow.model_id == model.id, VersionRow.version == version
+                    )
+                )
+            if exists is None:
+                raise VersionNotFound(
+                    f"{ref}: version {version} is not registered",
+                    hint=f"see `modelport models show {parse(ref).name}`",
+                )
 
     def close(self) -> None:
         self.db.dispose()

@@ -94,3 +94,33 @@ class AliasEventRow(Base):
 
 
 Index("ix_alias_events_model_alias", AliasEventRow.model_id, AliasEventRow.alias)
+
+
+class DeploymentRow(Base):
+    """A named endpoint and its traffic policy (the spec, as JSON)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    spec: Mapped[str] = mapped_column(Text, nullable=False)  # JSON DeploymentSpec
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class DeploymentEventRow(Base):
+    """The audit trail of deployments: every create, change and removal, who, when, why."""
+
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # create|set|remove
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    spec: Mapped[str | None] = mapped_column(Text)  # JSON; None after a removal
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+Index("ix_deployment_events_name", DeploymentEventRow.name)
