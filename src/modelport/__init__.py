@@ -20,6 +20,7 @@ _EXPORTS = {
     "Reference": "modelport.reference",
     "Registry": "modelport.registry",
     "Settings": "modelport.settings",
+    "deploy": "modelport.api",
     "drift": "modelport.api",
     "list_models": "modelport.api",
     "load": "modelport.api",
@@ -35,6 +36,7 @@ __all__ = [
     "Registry",
     "Settings",
     "__version__",
+    "deploy",
     "drift",
     "errors",
     "list_models",
@@ -64,7 +66,7 @@ def __dir__() -> list[str]:
 
 
 if _typing.TYPE_CHECKING:
-    from modelport.api import drift, list_models, load, register, search, set_alias
+    from modelport.api import deploy, drift, list_models, load, register, search, set_alias
     from modelport.loaded import LoadedModel
     from modelport.reference import Reference
     from modelport.reference import parse as parse_reference

@@ -8,7 +8,7 @@ pass it as ``registry=`` to avoid reconnecting each time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelport.loaded import LoadedModel, load_model
@@ -19,6 +19,7 @@ from modelport.settings import Settings
 
 if TYPE_CHECKING:
     from modelport.monitoring.drift import DriftConfig, DriftReport
+    from modelport.registry.deployments import Deployment
 
 
 @contextlib.contextmanager
@@ -108,6 +109,42 @@ def set_alias(
     """
     with _registry(registry, settings) as reg:
         return reg.set_alias(ref, alias, reason=reason)
+
+
+def deploy(
+    name: str,
+    arms: Mapping[str, float],
+    *,
+    sticky: str | None = None,
+    shadows: Mapping[str, float] | None = None,
+    reason: str | None = None,
+    registry: Registry | None = None,
+    settings: Settings | None = None,
+) -> Deployment:
+    """Create or change deployment ``name``: arms with weights, a sticky key, shadows.
+
+    Clients call a deployment like a model (``/v1/models/checkout:predict``); running
+    servers started with ``--deployment`` follow changes without a restart.
+
+    >>> modelport.deploy(  # doctest: +SKIP
+    ...     "checkout",
+    ...     {"credit-risk@production": 90, "credit-risk:3": 10},
+    ...     sticky="header:X-User-Id",
+    ...     shadows={"credit-risk:4": 50},
+    ... )
+    """
+    from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
+
+    spec = DeploymentSpec(
+        name,
+        tuple(Arm(ref, float(weight)) for ref, weight in arms.items()),
+        None if sticky is None else parse_sticky(sticky),
+        tuple(Shadow(ref, float(percent)) for ref, percent in (shadows or {}).items()),
+    )
+    with _registry(registry, settings) as reg:
+        if reg.deployments.find(name) is None:
+            return reg.deployments.create(spec, reason=reason)
+        return reg.deployments.set(spec, reason=reason)
 
 
 def list_models(

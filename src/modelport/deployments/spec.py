@@ -149,10 +149,10 @@ def _reference(text: str, what: str) -> str:
         raise InvalidArgument(f"{what} {text!r}: {exc.message}", hint=exc.hint) from None
 
 
-def _pair(text: str, what: str, example: str) -> tuple[str, float]:
+def _pair(text: str, what: str, form: str, example: str) -> tuple[str, float]:
     ref, sep, number = str(text).rpartition("=")
     if not sep or not ref:
-        raise InvalidArgument(f"{what} {text!r} is not REF={example.split('=')[1]}", hint=example)
+        raise InvalidArgument(f"{what} {text!r} is not {form}", hint=example)
     try:
         value = float(number)
     except ValueError:
@@ -164,13 +164,13 @@ def _pair(text: str, what: str, example: str) -> tuple[str, float]:
 
 def parse_arm(text: str) -> Arm:
     """``credit-risk@production=90``."""
-    ref, weight = _pair(text, "arm", "--arm credit-risk@production=90")
+    ref, weight = _pair(text, "arm", "REF=WEIGHT", "--arm credit-risk@production=90")
     return Arm(ref, weight)
 
 
 def parse_shadow(text: str) -> Shadow:
     """``credit-risk:4=50`` (percent of the requests)."""
-    ref, percent = _pair(text, "shadow", "--shadow credit-risk:4=50")
+    ref, percent = _pair(text, "shadow", "REF=PERCENT", "--shadow credit-risk:4=50")
     return Shadow(ref, percent)
 
 
