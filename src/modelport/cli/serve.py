@@ -26,6 +26,13 @@ def serve(
         list[str] | None,
         typer.Argument(help="name (latest), name:3 or name@alias; none: every model"),
     ] = None,
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deployment",
+            help="Also serve this deployment (repeatable); clients call it like a model.",
+        ),
+    ] = None,
     host: Annotated[str | None, _opt("host")] = None,
     port: Annotated[int | None, _opt("port")] = None,
     workers: Annotated[int | None, _opt("workers")] = None,
@@ -63,6 +70,8 @@ def serve(
 
         modelport serve --monitor-interval 60 --alert-rules alerts.yaml
 
+        modelport serve --deployment checkout   # arms and shadows of `deploy create`
+
         curl -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
@@ -97,6 +106,7 @@ def serve(
             "monitor_window": monitor_window,
             "alert_rules": alert_rules,
         },
+        deployments=tuple(deployment or ()),
         model_batch=dict(parse_model_batch(s) for s in model_batch or ()),
         model_log_rate=dict(parse_model_log_rate(s) for s in model_log_rate or ()),
     )

@@ -47,7 +47,8 @@ class LoggedBatch:
     latency_ms: float | list[float] = 0.0
     #: epoch seconds: one for the batch, or one per row (after :func:`merge`)
     ts: float | list[float] = 0.0
-    deployment: str | None = None
+    #: the deployment that routed the request: one for the batch, or one per row
+    deployment: str | list[str | None] | None = None
     keys: list[str | None] | None = None
 
     def __len__(self) -> int:
@@ -200,9 +201,15 @@ def merge(batches: list[LoggedBatch]) -> LoggedBatch:
         proba=proba,
         latency_ms=np.concatenate([_per_row(b.latency_ms, len(b)) for b in batches]).tolist(),
         ts=np.concatenate([_per_row(b.ts or time.time(), len(b)) for b in batches]).tolist(),
-        deployment=first.deployment,
+        deployment=[d for b in batches for d in _deployments(b)],
         keys=[k for b in batches for k in (b.keys or [None] * len(b))],
     )
+
+
+def _deployments(batch: LoggedBatch) -> list[str | None]:
+    if isinstance(batch.deployment, list):
+        return batch.deployment
+    return [batch.deployment] * len(batch)
 
 
 def _per_row(value: Any, n: int) -> np.ndarray:
@@ -244,7 +251,7 @@ def batch_table(batch: LoggedBatch) -> pa.Table:
         "ts": pa.array((_per_row(batch.ts or time.time(), n) * 1e6).astype(np.int64)).cast(
             pa.timestamp("us", tz="UTC")
         ),
-        "deployment": pa.array([batch.deployment] * n, pa.string()),
+        "deployment": pa.array(_deployments(batch), pa.string()),
         "key": pa.array(batch.keys if batch.keys is not None else [None] * n, pa.string()),
         "latency_ms": latency_col,
         "inputs": inputs,

@@ -57,6 +57,8 @@ class ServeConfig:
     """What to serve and how. ``refs`` empty means every registered model."""
 
     refs: tuple[str, ...] = ()
+    #: deployments served besides ``refs``: clients call them like models
+    deployments: tuple[str, ...] = ()
     host: str = _DEFAULTS.host
     port: int = _DEFAULTS.port
     workers: int = _DEFAULTS.workers
@@ -122,6 +124,7 @@ class ServeConfig:
         refs: tuple[str, ...] = (),
         overrides: Mapping[str, Any] | None = None,
         *,
+        deployments: tuple[str, ...] = (),
         model_batch: Mapping[str, BatchConfig] | None = None,
         model_log_rate: Mapping[str, float] | None = None,
     ) -> ServeConfig:
@@ -141,6 +144,7 @@ class ServeConfig:
         )
         return cls(
             refs=tuple(refs),
+            deployments=tuple(deployments),
             batch=batch,
             model_batch=dict(model_batch or {}),
             model_log_rate=dict(model_log_rate or {}),
@@ -160,6 +164,7 @@ class ServeConfig:
     def from_json(cls, text: str) -> ServeConfig:
         data: dict[str, Any] = orjson.loads(text)
         data["refs"] = tuple(data.get("refs", ()))
+        data["deployments"] = tuple(data.get("deployments", ()))
         data["batch"] = BatchConfig(**data.get("batch", {}))
         data["model_batch"] = {k: BatchConfig(**v) for k, v in data.get("model_batch", {}).items()}
         return cls(**data)

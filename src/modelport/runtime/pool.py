@@ -36,8 +36,9 @@ log = logging.getLogger("modelport.serving")
 
 #: one request's share of a batch result: predictions and, if asked, probabilities
 Prediction = tuple[np.ndarray, np.ndarray | None]
-#: one request in a batch: validated input, wants probabilities, prediction ids, arrival time
-Item = tuple[Any, bool, list[str] | None, float]
+#: one request in a batch: validated input, wants probabilities, prediction ids, arrival
+#: time, and the deployment that routed it with its sticky key (None for a direct call)
+Item = tuple[Any, bool, list[str] | None, float, str | None, str | None]
 
 
 class ServedVersion:
@@ -93,11 +94,13 @@ class ServedVersion:
         proba: bool = False,
         ids: list[str] | None = None,
         arrived: float = 0.0,
+        deployment: str | None = None,
+        key: str | None = None,
     ) -> Prediction:
         """Predict through the batcher; ``ids`` (when given) are written to the log."""
         self._queue_gauge.set(self.batcher.depth + 1)
         try:
-            return await self.batcher.submit((prepared, proba, ids, arrived))
+            return await self.batcher.submit((prepared, proba, ids, arrived, deployment, key))
         finally:
             self._queue_gauge.set(self.batcher.depth)
 
@@ -118,7 +121,7 @@ class ServedVersion:
             batch = pd.concat(inputs, ignore_index=True)
         else:
             batch = np.concatenate(inputs)
-        need_proba = self.has_proba and any(want or ids is not None for _, want, ids, _ in items)
+        need_proba = self.has_proba and any(item[1] or item[2] is not None for item in items)
         predictions, probas = self.loaded.outputs(batch, proba=need_proba)
         bad = non_finite_rows(predictions)
         bad_proba = non_finite_rows(probas) if probas is not None else None
@@ -126,7 +129,8 @@ class ServedVersion:
         results: list[Prediction | NonFinitePrediction] = []
         failed: set[int] = set()
         start = 0
-        for i, ((_, want, _, _), n) in enumerate(zip(items, lengths, strict=True)):
+        for i, (item, n) in enumerate(zip(items, lengths, strict=True)):
+            want = item[1]
             end = start + n
             error = _non_finite(bad, bad_proba, start, end) if check else None
             if error is not None:
@@ -169,6 +173,8 @@ class ServedVersion:
             probas = probas[rows] if probas is not None else None
         ids = [pid for i in logged for pid in (items[i][2] or [])]
         latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
+        deployments = [items[i][4] for i in logged for _ in range(lengths[i])]
+        keys = [items[i][5] for i in logged for _ in range(lengths[i])]
         self.log_writer.append(
             LoggedBatch(
                 model=self.name,
@@ -180,6 +186,8 @@ class ServedVersion:
                 proba=probas,
                 latency_ms=latency,
                 ts=now,
+                deployment=deployments,
+                keys=keys,
             )
         )
 
@@ -188,7 +196,7 @@ class ServedVersion:
         if self.signature is None:
             return
         row = {f.name: _example_value(f) for f in self.signature.inputs}
-        self.batcher.call([(self.prepare([row]), self.has_proba, None, 0.0)])
+        self.batcher.call([(self.prepare([row]), self.has_proba, None, 0.0, None, None)])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "flavor": self.loaded.version.flavor}
@@ -247,14 +255,29 @@ class ModelPool:
         self.log_writer = log_writer
         self.router: Router[ServedVersion] = Router()
         self.ready = False
-        self._serve_all = not config.refs
+        self._serve_all = not config.refs and not config.deployments
         self._failed: set[tuple[str, int]] = set()  # versions that would not load or warm
 
     # -- startup ----------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load and warm every requested reference (blocking; run before serving)."""
-        refs = [parse(r) for r in self.config.refs] or self._all_pointers()
+    def load(self, extra: Iterable[str] = ()) -> None:
+        """Load and warm every requested reference (blocking; run before serving).
+
+        ``extra`` are references the server needs besides its own (a deployment's arms).
+        """
+        refs = [parse(r) for r in self.config.refs]
+        if not refs and not self.config.deployments:
+            refs = self._all_pointers()
+        self.add_refs([*refs, *(parse(r) for r in extra)])
+        self.ready = True
+
+    def add_refs(self, refs: Iterable[Reference]) -> None:
+        """Serve ``refs`` too (blocking: loads what is new, in the calling thread).
+
+        Exact references stay served; pointers are followed like the server's own.
+        The table is changed in place, so call it before serving or on the event loop's
+        behalf through :meth:`poll_once`'s thread only for versions not yet routed.
+        """
         for ref in refs:
             exact = self.registry.resolve(ref)
             assert exact.version is not None
@@ -265,7 +288,6 @@ class ModelPool:
                 self.router.pinned.add(key)
             if ref.version is None:
                 self.router.point(pointer(ref.name, ref.alias), exact.version)
-        self.ready = True
 
     def _all_pointers(self) -> list[Reference]:
         refs: list[Reference] = []

@@ -8,15 +8,23 @@ the signature).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from modelport.deployments.spec import DeploymentSpec
+from modelport.errors import ModelportError
 from modelport.predictions import new_prediction_ids
 from modelport.reference import Reference
+from modelport.runtime.deployments import DeploymentRouter, Routed
 from modelport.runtime.pool import ModelPool, ServedVersion
 from modelport.schema.validation import require_rows
+
+log = logging.getLogger("modelport.serving")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,8 @@ class PredictionResult:
     probabilities: np.ndarray | None
     #: the ids under which the predictions were logged (None: this request was not logged)
     prediction_ids: list[str] | None
+    #: the deployment that routed the request (None: the model was called directly)
+    deployment: str | None = None
 
     @property
     def name(self) -> str:
@@ -39,19 +49,28 @@ class PredictionResult:
         return self.served.version
 
 
+def _no_key(spec: DeploymentSpec) -> str | None:
+    return None
+
+
 class PredictionService:
-    """The pipeline over one pool of served versions."""
+    """The pipeline over one pool of served versions and the deployments routed to them."""
 
-    def __init__(self, pool: ModelPool) -> None:
+    def __init__(self, pool: ModelPool, deployments: DeploymentRouter) -> None:
         self.pool = pool
+        self.deployments = deployments
+        self._shadows: set[asyncio.Task[None]] = set()  # referenced until done
 
-    def route(self, ref: Reference) -> ServedVersion:
-        """The served version that answers ``ref`` (404 errors name what is served)."""
-        return self.pool.route(ref)
+    def route(
+        self, ref: Reference, key_of: Callable[[DeploymentSpec], str | None] = _no_key
+    ) -> Routed:
+        """What answers ``ref``: a served version, or a deployment's arm (404s name what is
+        served). ``key_of`` reads the request's sticky key when a deployment wants one."""
+        return self.deployments.route(ref, key_of)
 
     async def predict(
         self,
-        served: ServedVersion,
+        routed: Routed,
         data: Any,
         *,
         probabilities: bool = False,
@@ -60,12 +79,56 @@ class PredictionService:
         """Validate ``data`` against the version's signature and predict through its batcher.
 
         Between :meth:`route` and the submit below there is no ``await``: an alias swap on
-        the event loop cannot retire ``served`` in between.
+        the event loop cannot retire the version in between. Shadows get their copy after
+        the answer is computed, in tasks of their own: their latency and failures never
+        reach the caller.
         """
+        served = routed.served
         prepared = served.prepare(data)
         n_rows = require_rows(prepared)
         ids = new_prediction_ids(n_rows) if served.wants_log() else None
         predictions, probas = await served.predict(
-            prepared, proba=probabilities, ids=ids, arrived=arrived
+            prepared,
+            proba=probabilities,
+            ids=ids,
+            arrived=arrived,
+            deployment=routed.deployment,
+            key=routed.key,
         )
-        return PredictionResult(served, predictions, probas, ids)
+        for shadow in routed.shadows:
+            task = asyncio.create_task(self._shadow(shadow, data, routed, arrived))
+            self._shadows.add(task)
+            task.add_done_callback(self._shadows.discard)
+        return PredictionResult(served, predictions, probas, ids, routed.deployment)
+
+    async def drain(self) -> None:
+        """Wait for the shadow copies still running (a graceful stop logs them too)."""
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)
+
+    async def _shadow(
+        self, shadow: ServedVersion, data: Any, routed: Routed, arrived: float
+    ) -> None:
+        """A copy of the request for a shadow version, logged with its outputs, never raised."""
+        try:
+            prepared = shadow.prepare(data)
+            ids = new_prediction_ids(len(prepared)) if shadow.wants_log() else None
+            await shadow.predict(
+                prepared,
+                ids=ids,
+                arrived=arrived,
+                deployment=f"{routed.deployment}/shadow",
+                key=routed.key,
+            )
+        except ModelportError as exc:
+            log.warning(
+                "shadow %s:%d of %s failed: %s",
+                shadow.name,
+                shadow.version,
+                routed.deployment,
+                exc.message,
+            )
+        except Exception:
+            log.exception(
+                "shadow %s:%d of %s failed", shadow.name, shadow.version, routed.deployment
+            )

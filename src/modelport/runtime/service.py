@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from typing import TYPE_CHECKING
 
 from modelport.predictions import PredictionLogWriter
 from modelport.registry import Registry
 from modelport.runtime.config import ServeConfig
+from modelport.runtime.deployments import DeploymentRouter
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.monitor import start_monitor
 from modelport.runtime.pool import ModelPool
 from modelport.runtime.prediction import PredictionService
 from modelport.services.feedback import FeedbackService
+
+log = logging.getLogger("modelport.serving")
 
 if TYPE_CHECKING:
     from modelport.monitoring.background import BackgroundMonitor
@@ -43,7 +47,8 @@ class ServingRuntime:
             else None
         )
         self.pool = ModelPool(registry, config, self.metrics, self.writer)
-        self.predictions = PredictionService(self.pool)
+        self.deployments = DeploymentRouter(registry, self.pool, config.deployments)
+        self.predictions = PredictionService(self.pool, self.deployments)
         self.feedback = FeedbackService(
             registry, self.log_root, writer=self.writer, flush_interval=config.log_flush_interval
         )
@@ -56,18 +61,28 @@ class ServingRuntime:
 
     async def start(self) -> None:
         """Load and warm every model, then follow aliases, write the log and monitor."""
-        await asyncio.to_thread(self.pool.load)
+        await asyncio.to_thread(lambda: self.pool.load(self.deployments.refs()))
         # Everything loaded so far (libraries, models) lives as long as the process: move it
         # out of the collector's sight, so full collections stay short instead of pausing
         # every request for tens of milliseconds now and then.
         gc.collect()
         gc.freeze()
-        self._follower = asyncio.create_task(self.pool.follow(), name="alias-follower")
+        self._follower = asyncio.create_task(self._follow(), name="alias-follower")
         if self.writer is not None:
             self.writer.start()
         self.monitor = start_monitor(
             self.registry, self.config, self.pool, self.metrics, self.log_root
         )
+
+    async def _follow(self) -> None:
+        """Poll the registry: aliases and latest, then deployments' policies."""
+        while True:
+            await asyncio.sleep(self.config.poll_interval)
+            try:
+                await self.pool.poll_once()
+                await self.deployments.poll_once()
+            except Exception:  # a registry hiccup must not stop the follower
+                log.exception("checking the registry for changes failed")
 
     async def stop(self) -> None:
         """Graceful: in-flight batches finish and are logged, then nothing buffered is lost."""
@@ -76,6 +91,7 @@ class ServingRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
             self._follower = None
+        await self.predictions.drain()  # shadows already given a request finish it
         await self.pool.aclose()
         if self.monitor is not None:
             await asyncio.to_thread(self.monitor.close)

@@ -42,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
         description="Serve registry models (see `modelport serve --help` for every option).",
     )
     cli.add_argument("refs", nargs="*", help="name, name:3 or name@alias; none: every model")
+    cli.add_argument("--deployment", action="append", default=[], metavar="NAME")
     for name in option_names():
         flag = "--" + name.replace("_", "-")
         if name in _REPEATED:
@@ -60,10 +61,12 @@ def parser() -> argparse.ArgumentParser:
 def config_from_args(argv: Sequence[str], settings: Settings) -> ServeConfig:
     values = vars(parser().parse_args(list(argv)))
     repeated = {name: dict(parse(s) for s in values.pop(name)) for name, parse in _REPEATED.items()}
+    refs, deployments = tuple(values.pop("refs")), tuple(values.pop("deployment"))
     return ServeConfig.from_settings(
         settings,
-        tuple(values.pop("refs")),
+        refs,
         values,
+        deployments=deployments,
         model_batch=repeated["model_batch"],
         model_log_rate=repeated["model_log_rate"],
     )

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 import modelport
+from modelport.deployments.spec import DeploymentSpec
 from modelport.errors import (
     FieldProblem,
     ModelportError,
@@ -88,17 +90,22 @@ class Server:
         served = None
         try:
             body = await read_body(request, self.config.max_body_bytes)
-            # no await from routing to submit: an alias swap cannot retire `served` between
-            served = self.predictions.route(parse(request.path_params["name"]))
+            ref = parse(request.path_params["name"])
             req = v1.decode_request(body)
+            # no await from routing to submit: an alias swap cannot retire `served` between
+            routed = self.predictions.route(
+                ref, lambda spec: sticky_key(spec, request.headers, req.data)
+            )
+            served = routed.served
             result = await self.predictions.predict(
-                served, req.data, probabilities=req.probabilities, arrived=t0
+                routed, req.data, probabilities=req.probabilities, arrived=t0
             )
             response = Response(
                 v1.encode_response(
                     result.predictions, result.probabilities, served.classes, result.prediction_ids
                 ),
                 media_type=JSON,
+                headers={MODEL_VERSION: f"{served.name}:{served.version}"},
             )
         except ModelportError as exc:
             response = error_response(exc)
@@ -114,8 +121,12 @@ class Server:
         try:
             body = await read_body(request, self.config.max_body_bytes)
             params = request.path_params
-            served = self.predictions.route(v2_reference(params["name"], params.get("version")))
             headers = request.headers
+            routed = self.predictions.route(
+                v2_reference(params["name"], params.get("version")),
+                lambda spec: sticky_key(spec, headers, v2_field_values(body)),
+            )
+            served = routed.served
             req = v2.decode_request(
                 body,
                 v2.header_length(headers.get("inference-header-content-length")),
@@ -124,7 +135,7 @@ class Server:
                 content_type=headers.get("content-type"),
             )
             result = await self.predictions.predict(
-                served, req.data, probabilities="predict_proba" in req.outputs, arrived=t0
+                routed, req.data, probabilities="predict_proba" in req.outputs, arrived=t0
             )
             results = {"predict": result.predictions}
             if result.probabilities is not None:
@@ -132,7 +143,9 @@ class Server:
             content, header_length = v2.encode_response(
                 served.name, served.version, req, results, result.prediction_ids
             )
-            response = Response(content, media_type=JSON)
+            response = Response(
+                content, media_type=JSON, headers={MODEL_VERSION: f"{served.name}:{served.version}"}
+            )
             if header_length is not None:
                 response.media_type = "application/octet-stream"
                 response.headers["content-type"] = "application/octet-stream"
@@ -144,6 +157,45 @@ class Server:
             response = error_response(internal_error(exc))
         self._finish(request, served, "v2", response.status_code, t0)
         return response
+
+
+#: every prediction response names the version that answered (a deployment's arm, too)
+MODEL_VERSION = "x-model-version"
+
+
+def sticky_key(spec: DeploymentSpec, headers: Mapping[str, str], data: Any) -> str | None:
+    """The request's sticky key for ``spec``: its header, or the field's first value.
+
+    Without one (no header, rows without names) the request is assigned at random.
+    """
+    sticky = spec.sticky
+    if sticky is None:
+        return None
+    if sticky.kind == "header":
+        return headers.get(sticky.key)
+    value: Any = None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        value = data[0].get(sticky.key)
+    elif isinstance(data, dict):
+        column = data.get(sticky.key)
+        value = column[0] if isinstance(column, list) and column else column
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def v2_field_values(body: bytes) -> dict[str, Any]:
+    """A V2 JSON body's tensors as ``{name: data}``, for a field sticky key (else empty)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}  # binary tensors: no field to read, the request is assigned at random
+    inputs = doc.get("inputs") if isinstance(doc, dict) else None
+    if not isinstance(inputs, list):
+        return {}
+    return {
+        t["name"]: t.get("data")
+        for t in inputs
+        if isinstance(t, dict) and isinstance(t.get("name"), str)
+    }
 
 
 class HotPathRouter:

@@ -1,0 +1,152 @@
+"""Deployments served: weighted and sticky arms, shadows off the answer, changes followed.
+
+Toy models that answer a constant (their version) make every routing decision visible in
+the response; the shadow waits on a gate or raises on demand, so its latency and failures
+are tested without clocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from scipy import stats
+
+with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 here; httpx works the same
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+import modelport
+from modelport.predictions.reader import PredictionLogReader
+from modelport.serving import ServeConfig, create_app
+from modelport.settings import Settings
+
+#: the shadow waits for this (open while it is registered and warmed)
+GATE = threading.Event()
+GATE.set()
+#: the shadow raises while this is set
+FAIL = threading.Event()
+BODY = {"instances": [[0.5, 1.0]]}
+
+
+def one(batch: np.ndarray) -> np.ndarray:
+    return np.full(len(batch), 1.0)
+
+
+def two(batch: np.ndarray) -> np.ndarray:
+    return np.full(len(batch), 2.0)
+
+
+def shadow(batch: np.ndarray) -> np.ndarray:
+    if FAIL.is_set():
+        raise RuntimeError("the shadow fails")
+    if not GATE.wait(timeout=120):
+        raise TimeoutError("the gate was never opened")
+    return np.full(len(batch), 3.0)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(home=tmp_path_factory.mktemp("deploy") / "home", user="tester")
+    sample = np.random.default_rng(0).normal(size=(20, 2))
+    for function in (one, two, shadow):
+        modelport.register(function, "m", sample=sample, settings=settings)
+    modelport.set_alias("m:1", "production", settings=settings)
+    modelport.deploy(
+        "checkout",
+        {"m@production": 90, "m:2": 10},
+        sticky="header:X-User-Id",
+        shadows={"m:3": 100},
+        settings=settings,
+    )
+    return settings
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    config = ServeConfig(refs=("m:1",), deployments=("checkout",), poll_interval=0.05)
+    with TestClient(create_app(config, settings=settings)) as c:
+        yield c
+
+
+def answer(client: TestClient, headers: dict[str, str] | None = None) -> tuple[float, str]:
+    r = client.post("/v1/models/checkout:predict", json=BODY, headers=headers or {})
+    assert r.status_code == 200, r.text
+    return r.json()["predictions"][0], r.headers["x-model-version"]
+
+
+def test_unkeyed_requests_split_by_weight_and_say_who_answered(client: TestClient) -> None:
+    answers = [answer(client) for _ in range(2000)]
+    assert {(v, h) for v, h in answers} <= {(1.0, "m:1"), (2.0, "m:2")}
+    low, high = stats.binom.interval(0.999, 2000, 0.1)
+    assert low <= sum(v == 2.0 for v, _ in answers) <= high
+
+
+def test_a_sticky_key_always_gets_its_arm(client: TestClient) -> None:
+    for user in range(40):
+        headers = {"X-User-Id": f"user-{user}"}
+        first = answer(client, headers)
+        assert all(answer(client, headers) == first for _ in range(5))
+
+
+def test_a_direct_reference_says_its_version_too(client: TestClient) -> None:
+    r = client.post("/v1/models/m:1:predict", json=BODY)
+    assert r.headers["x-model-version"] == "m:1" and r.json()["predictions"] == [1.0]
+    r = client.post(
+        "/v2/models/checkout/infer",
+        json={"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": [0, 1]}]},
+        headers={"X-User-Id": "user-1"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["x-model-version"] == f"m:{r.json()['model_version']}"
+
+
+def test_a_slow_or_failing_shadow_never_touches_the_answer(client: TestClient) -> None:
+    GATE.clear()  # the shadow now blocks: answers must still come back
+    try:
+        assert all(answer(client)[0] in (1.0, 2.0) for _ in range(20))
+    finally:
+        GATE.set()
+    FAIL.set()
+    try:
+        assert all(answer(client)[0] in (1.0, 2.0) for _ in range(20))
+    finally:
+        FAIL.clear()
+
+
+def test_a_changed_deployment_is_followed_without_a_failed_request(
+    client: TestClient, settings: Settings
+) -> None:
+    modelport.deploy("checkout", {"m:2": 1}, settings=settings, reason="all to 2")
+    seen: list[float] = []
+    for _ in range(20_000):  # bounded: the follower polls every 50 ms
+        value, _ = answer(client)  # asserts 200 on every request, during the change too
+        seen.append(value)
+        if seen[-20:] == [2.0] * 20:
+            break
+    assert seen[-20:] == [2.0] * 20
+    modelport.deploy(
+        "checkout",
+        {"m@production": 90, "m:2": 10},
+        sticky="header:X-User-Id",
+        shadows={"m:3": 100},
+        settings=settings,
+    )
+
+
+def test_arms_and_shadows_are_logged_under_the_deployment(settings: Settings) -> None:
+    # a fresh server so that its log is flushed when it stops
+    config = ServeConfig(deployments=("checkout",), log_flush_interval=0.05)
+    with TestClient(create_app(config, settings=settings)) as c:
+        for user in range(10):
+            answer(c, {"X-User-Id": f"u{user}"})
+    reader = PredictionLogReader(settings.resolved_log_uri())
+    rows = reader.predictions("m")
+    arms = rows[rows["deployment"] == "checkout"]
+    shadows = rows[rows["deployment"] == "checkout/shadow"]
+    assert len(arms) >= 10 and set(arms["version"]) <= {1, 2}
+    assert set(arms["key"].dropna()) >= {f"u{i}" for i in range(10)}
+    assert len(shadows) >= 1 and set(shadows["version"]) == {3}
