@@ -1,0 +1,1 @@
+"""Deployments: named endpoints with a traffic policy."""
