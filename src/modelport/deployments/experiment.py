@@ -276,8 +276,10 @@ class LatencySummary:
         return {"count": self.count, "p50": _finite(self.p50), "p99": _finite(self.p99)}
 
 
-def latency_summary(latencies_ms: ArrayLike) -> LatencySummary:
-    values = _values(latencies_ms, "latencies")
+def latency_summary(latencies_ms: ArrayLike, *, what: str = "latencies") -> LatencySummary:
+    values = _values(latencies_ms, what)
+    if np.any(values < 0):
+        raise InvalidArgument(f"{what} contain negative durations", hint="milliseconds, >= 0")
     if values.size == 0:
         return LatencySummary(count=0, p50=None, p99=None)
     p50, p99 = np.quantile(values, [0.5, 0.99])
@@ -493,7 +495,7 @@ def experiment_report(
             estimate=mean_sequence(
                 values[i][metric], alpha=arm_alpha, target_samples=target_samples
             ),
-            latency=latency_summary(a.latencies_ms),
+            latency=latency_summary(a.latencies_ms, what=f"{a.ref}: latencies"),
             metrics={
                 n: mean_sequence(values[i][n], alpha=arm_alpha, target_samples=target_samples)
                 for n in names
