@@ -16,17 +16,19 @@ from scipy import optimize, stats
 
 from modelport.deployments.experiment import (
     MIN_SAMPLES,
-    TARGET_SAMPLES,
     ArmData,
     benjamini_hochberg,
-    difference_sequence,
     experiment_report,
     latency_summary,
+    srm_p_value,
+)
+from modelport.deployments.sequences import (
+    TARGET_SAMPLES,
+    difference_sequence,
     mean_sequence,
     mixture_p_value,
     mixture_radius,
     mixture_rho2,
-    srm_p_value,
 )
 from modelport.errors import InvalidArgument
 

@@ -1,225 +1,52 @@
 """The A/B experiment report between the arms of a deployment: pure functions on plain arrays.
 
-Estimates carry always-valid confidence sequences, so the report may be read after every batch
-of labels without inflating false positives. The boundary is the two-sided normal-mixture
-("conjugate mixture") boundary of the asymptotic confidence sequences of Waudby-Smith, Arnold,
-Wu and Ramdas, "Time-uniform central limit theory and asymptotic confidence sequences", Annals
-of Statistics (2024), arXiv:2103.06476, Theorem 2.2::
+Per arm: requests, the labelled share, the metric's mean with its always-valid confidence
+sequence (:mod:`.sequences`: Waudby-Smith et al.'s asymptotic confidence sequences), latency
+p50/p99. Per candidate against the control: the difference with its sequence, an anytime-valid
+p-value and a verdict. Over all arms: a sample-ratio-mismatch test against the weights.
 
-    mean_t +- s_t * sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha))
-
-with ``s_t`` the sample standard deviation. ``rho`` only moves where the sequence is tightest;
-it is chosen so that the width is smallest at ``target_samples`` labels per arm, in closed
-form: ``t* rho^2 = -W_{-1}(-alpha^2 / e) - 1`` (W_{-1} the lower branch of Lambert's W), the
-exact minimiser used in the authors' R package ``drconfseq``.
-
-The difference of two independent arms' means uses the same boundary at time ``t = n_a + n_b``
-with the standard error ``sqrt(s_a^2 / n_a + s_b^2 / n_b)`` (the variance sum): at a fixed
-allocation ratio this is the one-sample sequence of the per-unit contribution to the
-difference, as in the paper's randomised-experiment section. If the allocation changes during
-an experiment this is an approximation; the simulations in the tests check the error rates.
+The control is the first arm (the deployment's stable arm, listed first), not the arm with the
+highest weight: weights move during a ramp-up, the control must not.
 
 Several comparisons (candidates, metrics): the confidence sequences split alpha equally among
 all of them (Bonferroni). A union bound holds for the time-uniform events themselves, so the
 family-wise error stays below alpha over every look, which Benjamini-Hochberg does not promise
 under continuous peeking. BH-adjusted p-values (from the anytime-valid p-values, each a valid
-p-value at any stopping time) are reported alongside, a per-metric decision at false discovery
-rate alpha; a sequence that excludes zero always implies a BH discovery, not the reverse.
-
-The control is the first arm (the deployment's stable arm, listed first), not the arm with the
-highest weight: weights move during a ramp-up, the control must not.
+p-value at any stopping time) are reported alongside as a per-metric decision at false
+discovery rate alpha; a sequence that excludes zero always implies a BH discovery, not the
+reverse. Only the decision metric's sequence decides the verdict.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import stats
 
+from modelport.deployments.sequences import (
+    TARGET_SAMPLES,
+    DifferenceEstimate,
+    MeanEstimate,
+    as_values,
+    check_alpha,
+    difference_sequence,
+    finite,
+    mean_sequence,
+)
 from modelport.errors import InvalidArgument
 
 Verdict = Literal["winner", "loser", "inconclusive", "invalid"]
 
-#: SRM is flagged below this chi-square p-value (the usual threshold: Fabijan et al., KDD 2019)
+#: SRM is flagged below this chi-square p-value, a common conservative choice (on SRM and
+#: its causes: Fabijan et al., "Diagnosing Sample Ratio Mismatch in Online Controlled
+#: Experiments", KDD 2019)
 SRM_THRESHOLD = 0.001
-#: the sequences are tightest at this many labels per arm (rho is tuned for it)
-TARGET_SAMPLES = 5_000
 #: no verdict before this many labels per arm (the variance estimate needs some data)
 MIN_SAMPLES = 100
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-# -- the boundary ---------------------------------------------------------------------------
-
-
-def mixture_rho2(target: float, alpha: float) -> float:
-    """The rho^2 that makes the normal-mixture boundary narrowest at ``target`` samples."""
-    if not target >= 1:
-        raise InvalidArgument(f"target sample size {target} is below 1", hint="use e.g. 5000")
-    _check_alpha(alpha)
-    x = -float(np.real(special.lambertw(-(alpha**2) / math.e, k=-1))) - 1.0
-    return x / float(target)
-
-
-def mixture_radius(
-    standard_error: ArrayLike, t: ArrayLike, *, alpha: float, rho2: float
-) -> np.ndarray:
-    """Half-width of the asymptotic confidence sequence, vectorised over looks.
-
-    ``standard_error`` is ``s_t / sqrt(t)`` (or the two-sample variance sum's root); ``t`` the
-    number of samples behind it. The radius is infinite where ``t < 2`` (no variance yet).
-    """
-    se = np.asarray(standard_error, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = t * rho2
-        factor = np.sqrt(2.0 * (x + 1.0) / x * np.log(np.sqrt(x + 1.0) / alpha))
-        radius = se * factor
-    return np.asarray(np.where(t >= 2, radius, np.inf))
-
-
-def mixture_p_value(
-    estimate: ArrayLike, standard_error: ArrayLike, t: ArrayLike, *, rho2: float
-) -> np.ndarray:
-    """Anytime-valid p-value of ``estimate == 0``: the reciprocal of the mixture martingale.
-
-    ``min(1, sqrt(1 + t rho^2) * exp(-z^2 t rho^2 / (2 (1 + t rho^2))))`` with ``z`` the
-    estimate over its standard error; it is below ``a`` exactly when the level-``a`` sequence
-    (same rho) excludes zero. 1 where there is no data, 0 for a nonzero estimate without noise.
-    """
-    est = np.asarray(estimate, dtype=np.float64)
-    se = np.asarray(standard_error, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        x = t * rho2
-        z2 = np.where(est == 0, 0.0, est**2 / se**2)
-        log_p = 0.5 * np.log1p(x) - z2 * x / (2.0 * (1.0 + x))
-        p = np.exp(np.minimum(log_p, 0.0))
-    return np.asarray(np.where((t >= 2) & np.isfinite(est), p, 1.0))
-
-
-# -- estimates ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MeanEstimate:
-    """One arm's metric: the mean of its per-request values and the confidence sequence."""
-
-    n: int
-    mean: float | None
-    std: float | None
-    lower: float | None
-    upper: float | None
-
-    def contains(self, value: float) -> bool:
-        """Whether the interval contains ``value`` (an unbounded side always does)."""
-        return (self.lower is None or self.lower <= value) and (
-            self.upper is None or value <= self.upper
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "mean": _finite(self.mean),
-            "std": _finite(self.std),
-            "interval": {"lower": _finite(self.lower), "upper": _finite(self.upper)},
-        }
-
-
-@dataclass(frozen=True)
-class DifferenceEstimate:
-    """``candidate - control`` of two arms' means, its confidence sequence and p-value."""
-
-    difference: float | None
-    lower: float | None
-    upper: float | None
-    p_value: float
-
-    @property
-    def excludes_zero(self) -> bool:
-        return (self.lower is not None and self.lower > 0) or (
-            self.upper is not None and self.upper < 0
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "difference": _finite(self.difference),
-            "interval": {"lower": _finite(self.lower), "upper": _finite(self.upper)},
-            "p_value": _finite(self.p_value),
-        }
-
-
-def _moments(values: np.ndarray) -> tuple[int, float, float]:
-    n = int(values.size)
-    mean = float(values.mean()) if n else math.nan
-    var = float(values.var(ddof=1)) if n >= 2 else math.nan
-    return n, mean, var
-
-
-def _bounds(centre: float, radius: float) -> tuple[float | None, float | None]:
-    if not (math.isfinite(centre) and math.isfinite(radius)):
-        return None, None
-    return centre - radius, centre + radius
-
-
-def mean_sequence(
-    values: ArrayLike, *, alpha: float = 0.05, target_samples: float = TARGET_SAMPLES
-) -> MeanEstimate:
-    """The mean of ``values`` with its (1 - alpha) asymptotic confidence sequence (Theorem 2.2).
-
-    Unbounded sides (fewer than two values) are None.
-    """
-    n, mean, var = _moments(_values(values, "values"))
-    rho2 = mixture_rho2(target_samples, alpha)
-    radius = float(
-        mixture_radius(math.sqrt(var / n) if n >= 2 else math.nan, n, alpha=alpha, rho2=rho2)
-    )
-    lower, upper = _bounds(mean, radius)
-    return MeanEstimate(
-        n=n,
-        mean=mean if n else None,
-        std=math.sqrt(var) if n >= 2 else None,
-        lower=lower,
-        upper=upper,
-    )
-
-
-def difference_sequence(
-    control: ArrayLike,
-    candidate: ArrayLike,
-    *,
-    alpha: float = 0.05,
-    target_samples: float = TARGET_SAMPLES,
-) -> DifferenceEstimate:
-    """``mean(candidate) - mean(control)`` with its two-sample asymptotic confidence sequence.
-
-    Time is ``n_a + n_b``, tuned for ``2 * target_samples``; the standard error is the root of
-    the variance sum (see the module docstring).
-    """
-    n_a, mean_a, var_a = _moments(_values(control, "control values"))
-    n_b, mean_b, var_b = _moments(_values(candidate, "candidate values"))
-    if n_a < 2 or n_b < 2:
-        return DifferenceEstimate(
-            difference=mean_b - mean_a if n_a and n_b else None, lower=None, upper=None, p_value=1.0
-        )
-    t = n_a + n_b
-    se = math.sqrt(var_a / n_a + var_b / n_b)
-    rho2 = mixture_rho2(2 * target_samples, alpha)
-    difference = mean_b - mean_a
-    lower, upper = _bounds(difference, float(mixture_radius(se, t, alpha=alpha, rho2=rho2)))
-    p_value = float(mixture_p_value(difference, se, t, rho2=rho2))
-    return DifferenceEstimate(difference=difference, lower=lower, upper=upper, p_value=p_value)
 
 
 # -- sample-ratio mismatch, multiple comparisons, latency -------------------------------------
@@ -233,7 +60,11 @@ def srm_p_value(requests: ArrayLike, weights: ArrayLike) -> float | None:
     is 0) unless they received requests, which is a mismatch for certain (p = 0). None when
     there is nothing to test: no requests, or fewer than two arms of positive weight.
     """
-    observed = np.asarray(requests, dtype=np.float64)
+    observed = as_values(requests, "request counts")
+    if np.any(observed < 0):
+        raise InvalidArgument(
+            f"request counts must be non-negative, got {observed.tolist()}", hint="e.g. 900, 100"
+        )
     w = _weights(weights, observed.size)
     total = float(observed.sum())
     if total <= 0:
@@ -273,11 +104,11 @@ class LatencySummary:
     p99: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "p50": _finite(self.p50), "p99": _finite(self.p99)}
+        return {"count": self.count, "p50": finite(self.p50), "p99": finite(self.p99)}
 
 
 def latency_summary(latencies_ms: ArrayLike, *, what: str = "latencies") -> LatencySummary:
-    values = _values(latencies_ms, what)
+    values = as_values(latencies_ms, what)
     if np.any(values < 0):
         raise InvalidArgument(f"{what} contain negative durations", hint="milliseconds, >= 0")
     if values.size == 0:
@@ -346,17 +177,17 @@ class ArmReport:
         labelled = self.estimate.n
         return {
             "ref": self.ref,
-            "weight": _finite(self.weight),
+            "weight": finite(self.weight),
             "requests": self.requests,
-            "expected_share": _finite(self.expected_share),
-            "observed_share": _finite(self.requests / total_requests) if total_requests else None,
+            "expected_share": finite(self.expected_share),
+            "observed_share": finite(self.requests / total_requests) if total_requests else None,
             "labelled": labelled,
-            "labelled_share": _finite(labelled / self.requests) if self.requests else None,
-            "metric": _finite(self.estimate.mean),
-            "std": _finite(self.estimate.std),
+            "labelled_share": finite(labelled / self.requests) if self.requests else None,
+            "metric": finite(self.estimate.mean),
+            "std": finite(self.estimate.std),
             "interval": {
-                "lower": _finite(self.estimate.lower),
-                "upper": _finite(self.estimate.upper),
+                "lower": finite(self.estimate.lower),
+                "upper": finite(self.estimate.upper),
             },
             "latency_ms": self.latency.to_dict(),
             "metrics": {name: e.to_dict() for name, e in self.metrics.items()},
@@ -376,7 +207,7 @@ class MetricComparison:
         return {
             "metric": self.metric,
             **self.estimate.to_dict(),
-            "adjusted_p_value": _finite(self.adjusted_p_value),
+            "adjusted_p_value": finite(self.adjusted_p_value),
             "significant": bool(self.adjusted_p_value <= self.alpha),
         }
 
@@ -398,7 +229,7 @@ class Comparison:
             "candidate": self.candidate,
             **primary.to_dict(),
             "verdict": self.verdict,
-            "latency_ms": {k: _finite(v) for k, v in self.latency.items()},
+            "latency_ms": {k: finite(v) for k, v in self.latency.items()},
             "metrics": [m.to_dict() for m in self.metrics[1:]],
         }
 
@@ -427,17 +258,17 @@ class ExperimentReport:
         return {
             "metric": self.metric,
             "control": self.arms[0].ref,
-            "alpha": _finite(self.alpha),
+            "alpha": finite(self.alpha),
             "confidence": {
-                "arms": _finite(1 - self.arm_alpha),
-                "differences": _finite(1 - self.difference_alpha),
+                "arms": finite(1 - self.arm_alpha),
+                "differences": finite(1 - self.difference_alpha),
             },
             "min_samples": self.min_samples,
-            "target_samples": _finite(self.target_samples),
+            "target_samples": finite(self.target_samples),
             "arms": [arm.to_dict(total) for arm in self.arms],
             "comparisons": [c.to_dict() for c in self.comparisons],
-            "srm_p_value": _finite(self.srm_p_value),
-            "srm_threshold": _finite(self.srm_threshold),
+            "srm_p_value": finite(self.srm_p_value),
+            "srm_threshold": finite(self.srm_threshold),
             "srm": self.srm,
             "verdict": self.verdict,
             "winner": self.winner,
@@ -460,7 +291,7 @@ def experiment_report(
     The overall verdict is ``invalid`` on SRM; else ``winner`` if a candidate wins (the best
     such candidate is ``winner``), ``loser`` if every candidate loses, else ``inconclusive``.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     if not 0 < srm_threshold < 1:
         raise InvalidArgument(f"srm_threshold {srm_threshold} is not in (0, 1)", hint="0.001")
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
@@ -481,8 +312,8 @@ def experiment_report(
 
     values = [
         {
-            metric: _values(a.values, f"{a.ref}: values"),
-            **{n: _values(a.metrics[n], f"{a.ref}: {n}") for n in names},
+            metric: as_values(a.values, f"{a.ref}: values"),
+            **{n: as_values(a.metrics[n], f"{a.ref}: {n}") for n in names},
         }
         for a in arms
     ]
@@ -591,35 +422,6 @@ def _latency_comparison(
         "p50_ratio": _ratio(candidate.p50, control.p50),
         "p99_ratio": _ratio(candidate.p99, control.p99),
     }
-
-
-# -- input checks ---------------------------------------------------------------------------
-
-
-def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, int | float) and 0 < alpha < 1):
-        raise InvalidArgument(f"alpha {alpha!r} is not a number in (0, 1)", hint="e.g. 0.05")
-
-
-def _values(values: ArrayLike, what: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidArgument(
-            f"{what} are not numbers", hint="pass a 1-D array of per-request values"
-        ) from None
-    if array.ndim != 1:
-        raise InvalidArgument(
-            f"{what} must be a 1-D array, got shape {array.shape}",
-            hint="one value per request",
-        )
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise InvalidArgument(
-            f"{what} contain {bad} values that are NaN or infinite",
-            hint="leave unlabelled requests out rather than passing NaN",
-        )
-    return array
 
 
 def _weights(weights: ArrayLike, k: int) -> np.ndarray:
