@@ -204,6 +204,10 @@ def test_srm_with_arms_of_weight_zero_and_without_requests() -> None:
     assert srm_p_value([0, 0], [1, 1]) is None
     assert srm_p_value([100, 3], [1, 0]) == 0.0  # traffic to an arm meant to get none
     assert srm_p_value([100, 0, 90], [1, 0, 1]) == pytest.approx(stats.chisquare([100, 90]).pvalue)
+    with pytest.raises(InvalidArgument, match="non-negative"):
+        srm_p_value([100, -3], [1, 1])
+    with pytest.raises(InvalidArgument, match="3 weights for 2 arms"):
+        srm_p_value([100, 3], [1, 1, 1])
 
 
 # -- several metrics ------------------------------------------------------------------------
