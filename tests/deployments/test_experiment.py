@@ -46,14 +46,18 @@ def _prefix_moments(x: np.ndarray, looks: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _difference_bounds(
-    control: np.ndarray, candidate: np.ndarray, looks: np.ndarray
+    control: np.ndarray,
+    candidate: np.ndarray,
+    looks: np.ndarray,
+    candidate_looks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Difference, lower and upper of the two-sample sequence at every look (equal n per arm)."""
+    """Difference, lower and upper of the two-sample sequence at every look."""
+    looks_b = looks if candidate_looks is None else candidate_looks
     mean_a, var_a = _prefix_moments(control, looks)
-    mean_b, var_b = _prefix_moments(candidate, looks)
-    se = np.sqrt(var_a / looks + var_b / looks)
+    mean_b, var_b = _prefix_moments(candidate, looks_b)
+    se = np.sqrt(var_a / looks + var_b / looks_b)
     rho2 = mixture_rho2(2 * TARGET_SAMPLES, ALPHA)
-    radius = mixture_radius(se, 2 * looks, alpha=ALPHA, rho2=rho2)
+    radius = mixture_radius(se, looks + looks_b, alpha=ALPHA, rho2=rho2)
     difference = mean_b - mean_a
     return difference, difference - radius, difference + radius
 
@@ -88,6 +92,20 @@ def test_peeking_after_every_100_labels_keeps_false_winners_below_alpha() -> Non
         assert scalar.difference == pytest.approx(difference[sim, look], abs=1e-12)
         assert scalar.lower == pytest.approx(lower[sim, look], abs=1e-12)
         assert scalar.upper == pytest.approx(upper[sim, look], abs=1e-12)
+
+
+def test_a_90_10_split_keeps_false_winners_below_alpha_too() -> None:
+    # the variance sum at time n_a + n_b is exact only in the limit; check an uneven split
+    rng = np.random.default_rng(90)
+    candidate_looks = np.arange(100, 1001, 50)
+    control_looks = 9 * candidate_looks
+    control = rng.random((1000, int(control_looks[-1]))) < 0.80
+    candidate = rng.random((1000, int(candidate_looks[-1]))) < 0.80
+    _, lower, upper = _difference_bounds(control, candidate, control_looks, candidate_looks)
+    assert np.any((lower > 0) | (upper < 0), axis=1).mean() <= ALPHA
+    k_a, k_b = int(control_looks[4]), int(candidate_looks[4])
+    scalar = difference_sequence(control[9, :k_a], candidate[9, :k_b])
+    assert scalar.lower == pytest.approx(lower[9, 4], abs=1e-12)
 
 
 def test_a_true_difference_of_two_accuracy_points_is_found() -> None:
