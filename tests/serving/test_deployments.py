@@ -7,9 +7,11 @@ are tested without clocks.
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +152,32 @@ def test_arms_and_shadows_are_logged_under_the_deployment(settings: Settings) ->
     assert len(arms) >= 10 and set(arms["version"]) <= {1, 2}
     assert set(arms["key"].dropna()) >= {f"u{i}" for i in range(10)}
     assert len(shadows) >= 1 and set(shadows["version"]) == {3}
+
+
+def test_the_experiment_report_reads_the_arms_from_the_log(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traffic through a two-arm deployment with feedback, then `experiment report --json`."""
+    from typer.testing import CliRunner
+
+    from modelport.cli import app
+
+    config = ServeConfig(deployments=("checkout",), log_flush_interval=0.05)
+    with TestClient(create_app(config, settings=settings)) as c:
+        feedback = []
+        for user in range(300):
+            r = c.post("/v1/models/checkout:predict", json=BODY, headers={"X-User-Id": f"ab{user}"})
+            value = r.json()["predictions"][0]
+            # arm 1 answers 1.0 and is "right" for even users; arm 2 answers 2.0
+            label = value if user % 2 == 0 else 5.0
+            feedback.append({"prediction_id": r.json()["prediction_ids"][0], "label": label})
+        assert c.post("/api/feedback", json=feedback).status_code == 200, feedback[:2]
+    monkeypatch.setenv("MODELPORT_HOME", str(settings.resolved_home()))
+    result = CliRunner().invoke(app, ["experiment", "report", "checkout", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    refs = [arm["ref"] for arm in report["arms"]]
+    assert refs == ["m:1", "m:2"]
+    assert sum(arm["requests"] for arm in report["arms"]) >= 300
+    assert 0.0 <= report["srm_p_value"] <= 1.0
+    assert report["verdict"] in {"winner", "loser", "inconclusive", "invalid"}
