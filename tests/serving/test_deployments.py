@@ -181,3 +181,19 @@ def test_the_experiment_report_reads_the_arms_from_the_log(
     assert sum(arm["requests"] for arm in report["arms"]) >= 300
     assert 0.0 <= report["srm_p_value"] <= 1.0
     assert report["verdict"] in {"winner", "loser", "inconclusive", "invalid"}
+
+
+def test_prometheus_counts_requests_per_deployment_arm_and_shadow(client: TestClient) -> None:
+    for _ in range(30):
+        answer(client)
+    text = client.get("/metrics").text
+    assert (
+        'modelport_deployment_requests_total{arm="m:1",deployment="checkout",status="200"}' in text
+    )
+    assert (
+        'modelport_deployment_request_duration_seconds_count{arm="m:1",deployment="checkout"}'
+        in text
+    )
+    assert (
+        'modelport_shadow_requests_total{deployment="checkout",outcome="ok",shadow="m:3"}' in text
+    )

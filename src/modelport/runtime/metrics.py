@@ -68,6 +68,25 @@ class Metrics:
             ["model", "pointer"],
             registry=self.registry,
         )
+        self.deployment_requests = Counter(
+            "modelport_deployment_requests_total",
+            "Requests to a deployment by the arm (name:version) that answered, and HTTP status.",
+            ["deployment", "arm", "status"],
+            registry=self.registry,
+        )
+        self.deployment_latency = Histogram(
+            "modelport_deployment_request_duration_seconds",
+            "Latency of requests to a deployment, by the arm that answered.",
+            ["deployment", "arm"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.shadow_requests = Counter(
+            "modelport_shadow_requests_total",
+            "Copies of a deployment's requests sent to a shadow, by outcome (ok or failed).",
+            ["deployment", "shadow", "outcome"],
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, str, int], Counter] = {}
         self._latency_children: dict[tuple[str, str], Histogram] = {}
 
@@ -86,6 +105,11 @@ class Metrics:
             histogram = self.latency.labels(model, protocol)
             self._latency_children[lkey] = histogram
         histogram.observe(seconds)
+
+    def observe_deployment(self, deployment: str, arm: str, status: int, seconds: float) -> None:
+        """One request routed by ``deployment`` to ``arm`` (off the plain-model hot path)."""
+        self.deployment_requests.labels(deployment, arm, str(status)).inc()
+        self.deployment_latency.labels(deployment, arm).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

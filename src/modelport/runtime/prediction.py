@@ -21,6 +21,7 @@ from modelport.errors import ModelportError
 from modelport.predictions import new_prediction_ids
 from modelport.reference import Reference
 from modelport.runtime.deployments import DeploymentRouter, Routed
+from modelport.runtime.metrics import Metrics
 from modelport.runtime.pool import ModelPool, ServedVersion
 from modelport.schema.validation import require_rows
 
@@ -56,9 +57,12 @@ def _no_key(spec: DeploymentSpec) -> str | None:
 class PredictionService:
     """The pipeline over one pool of served versions and the deployments routed to them."""
 
-    def __init__(self, pool: ModelPool, deployments: DeploymentRouter) -> None:
+    def __init__(
+        self, pool: ModelPool, deployments: DeploymentRouter, metrics: Metrics | None = None
+    ) -> None:
         self.pool = pool
         self.deployments = deployments
+        self.metrics = metrics
         self._shadows: set[asyncio.Task[None]] = set()  # referenced until done
 
     def route(
@@ -120,7 +124,9 @@ class PredictionService:
                 deployment=f"{routed.deployment}/shadow",
                 key=routed.key,
             )
+            self._count_shadow(routed, shadow, "ok")
         except ModelportError as exc:
+            self._count_shadow(routed, shadow, "failed")
             log.warning(
                 "shadow %s:%d of %s failed: %s",
                 shadow.name,
@@ -129,6 +135,12 @@ class PredictionService:
                 exc.message,
             )
         except Exception:
+            self._count_shadow(routed, shadow, "failed")
             log.exception(
                 "shadow %s:%d of %s failed", shadow.name, shadow.version, routed.deployment
             )
+
+    def _count_shadow(self, routed: Routed, shadow: ServedVersion, outcome: str) -> None:
+        if self.metrics is not None and routed.deployment is not None:
+            label = f"{shadow.name}:{shadow.version}"
+            self.metrics.shadow_requests.labels(routed.deployment, label, outcome).inc()

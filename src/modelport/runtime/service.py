@@ -48,7 +48,7 @@ class ServingRuntime:
         )
         self.pool = ModelPool(registry, config, self.metrics, self.writer)
         self.deployments = DeploymentRouter(registry, self.pool, config.deployments)
-        self.predictions = PredictionService(self.pool, self.deployments)
+        self.predictions = PredictionService(self.pool, self.deployments, self.metrics)
         self.feedback = FeedbackService(
             registry, self.log_root, writer=self.writer, flush_interval=config.log_flush_interval
         )

@@ -77,10 +77,21 @@ class Server:
         self.metrics = runtime.metrics
 
     def _finish(
-        self, request: Request, served: ServedVersion | None, protocol: str, status: int, t0: float
+        self,
+        request: Request,
+        served: ServedVersion | None,
+        protocol: str,
+        status: int,
+        t0: float,
+        deployment: str | None = None,
     ) -> None:
         model, version = (served.name, served.version_label) if served else ("", "")
-        self.metrics.observe_request(model, version, protocol, status, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.metrics.observe_request(model, version, protocol, status, seconds)
+        if deployment is not None and served is not None:
+            self.metrics.observe_deployment(
+                deployment, f"{served.name}:{served.version}", status, seconds
+            )
         state = request.scope.get("state")
         if served is not None and state is not None:
             state["model"], state["version"] = served.name, served.version
@@ -88,6 +99,7 @@ class Server:
     async def v1_predict(self, request: Request) -> Response:
         t0 = time.perf_counter()
         served = None
+        deployment: str | None = None
         try:
             body = await read_body(request, self.config.max_body_bytes)
             ref = parse(request.path_params["name"])
@@ -96,7 +108,7 @@ class Server:
             routed = self.predictions.route(
                 ref, lambda spec: sticky_key(spec, request.headers, req.data)
             )
-            served = routed.served
+            served, deployment = routed.served, routed.deployment
             result = await self.predictions.predict(
                 routed, req.data, probabilities=req.probabilities, arrived=t0
             )
@@ -112,12 +124,13 @@ class Server:
         except Exception as exc:
             log.exception("v1 predict failed")
             response = error_response(internal_error(exc))
-        self._finish(request, served, "v1", response.status_code, t0)
+        self._finish(request, served, "v1", response.status_code, t0, deployment)
         return response
 
     async def v2_infer(self, request: Request) -> Response:
         t0 = time.perf_counter()
         served = None
+        deployment: str | None = None
         try:
             body = await read_body(request, self.config.max_body_bytes)
             params = request.path_params
@@ -126,7 +139,7 @@ class Server:
                 v2_reference(params["name"], params.get("version")),
                 lambda spec: sticky_key(spec, headers, v2_field_values(body)),
             )
-            served = routed.served
+            served, deployment = routed.served, routed.deployment
             req = v2.decode_request(
                 body,
                 v2.header_length(headers.get("inference-header-content-length")),
@@ -155,7 +168,7 @@ class Server:
         except Exception as exc:
             log.exception("v2 infer failed")
             response = error_response(internal_error(exc))
-        self._finish(request, served, "v2", response.status_code, t0)
+        self._finish(request, served, "v2", response.status_code, t0, deployment)
         return response
 
 
