@@ -197,3 +197,12 @@ def test_prometheus_counts_requests_per_deployment_arm_and_shadow(client: TestCl
     assert (
         'modelport_shadow_requests_total{deployment="checkout",outcome="ok",shadow="m:3"}' in text
     )
+
+
+def test_a_deployment_is_described_and_ready_like_a_model(client: TestClient) -> None:
+    meta = client.get("/v2/models/checkout")
+    assert meta.status_code == 200, meta.text
+    assert meta.json()["name"] == "checkout"
+    assert [i["name"] for i in meta.json()["inputs"]] == ["f0", "f1"]  # the control arm's
+    ready = client.get("/v2/models/checkout/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True

@@ -73,6 +73,20 @@ class DeploymentRouter:
         )
         return Routed(self.pool.route(parse(arm.ref)), spec.name, key, shadows)
 
+    def control(self, ref: Reference) -> ServedVersion | None:
+        """A deployment's first arm (what describes it: its inputs and outputs), or None."""
+        spec = self.specs.get(ref.name) if ref.version is None and ref.alias is None else None
+        return None if spec is None else self.pool.route(parse(spec.arms[0].ref))
+
+    def ready(self, ref: Reference) -> bool | None:
+        """Whether every arm of the deployment can answer (None: ``ref`` is no deployment)."""
+        spec = self.specs.get(ref.name) if ref.version is None and ref.alias is None else None
+        if spec is None:
+            return None
+        for arm in spec.arms:
+            self.pool.route(parse(arm.ref))  # raises the 404 naming what is missing
+        return True
+
     async def poll_once(self) -> None:
         """Follow changed deployments: load their new references, then swap the specs."""
         changed = await asyncio.to_thread(self._changed)

@@ -326,7 +326,7 @@ def create_app(
         # Starlette re-raises after answering, so the traceback still reaches the log.
         return error_response(internal_error(exc))
 
-    add_metadata_routes(app, pool, metrics)
+    add_metadata_routes(app, pool, metrics, runtime.deployments)
     add_feedback_route(app, runtime.feedback, config.max_body_bytes)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     hot = [

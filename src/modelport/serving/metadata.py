@@ -16,6 +16,7 @@ from starlette.responses import Response
 import modelport
 from modelport.errors import InvalidReference, VersionNotFound
 from modelport.reference import Reference, parse, validate_name
+from modelport.runtime.deployments import DeploymentRouter
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.pool import ModelPool, ServedVersion
 from modelport.serving.protocols import v1, v2
@@ -40,7 +41,9 @@ def v2_reference(name: str, version: str | None = None) -> Reference:
         ) from None
 
 
-def add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None:
+def add_metadata_routes(
+    app: FastAPI, pool: ModelPool, metrics: Metrics, deployments: DeploymentRouter
+) -> None:
     @app.get("/v2/health/live", tags=["v2"], summary="The process is up")
     async def live() -> dict[str, bool]:
         return {"live": True}
@@ -63,6 +66,9 @@ def add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None
 
     async def described(name: str, version: str | None) -> ServedVersion:
         ref = v2_reference(name, version)
+        control = deployments.control(ref)
+        if control is not None:  # a deployment is described by its control arm
+            return control
         try:
             return pool.route(ref)
         except VersionNotFound:
@@ -100,7 +106,9 @@ def add_metadata_routes(app: FastAPI, pool: ModelPool, metrics: Metrics) -> None
 
     @app.get("/v2/models/{name}/ready", tags=["v2"], summary="The model can answer")
     async def model_ready(name: str) -> dict[str, Any]:
-        pool.route(v2_reference(name))
+        ref = v2_reference(name)
+        if deployments.ready(ref) is None:
+            pool.route(ref)
         return {"name": name, "ready": True}
 
     @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"], summary="Version ready")
