@@ -32,6 +32,8 @@ def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     assert "drift detected" in text and "annual_income" in text
     assert "alert new-categories fired" in text
     assert "rows rejected" in text
+    assert "each user always gets the same arm" in text
+    assert "experiment report checkout: verdict" in text
     # the alert rolled production back from 2 to 1
     assert result.production == 1
     registry = Registry(settings)

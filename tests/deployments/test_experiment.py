@@ -421,3 +421,17 @@ def test_bad_arms_are_named(arms: list[ArmData], message: str) -> None:
 def test_bad_options_are_named(options: dict[str, float]) -> None:
     with pytest.raises(InvalidArgument):
         experiment_report(_two(), [1, 1], **options)  # type: ignore[arg-type]
+
+
+def test_a_sticky_split_is_tested_on_its_keys_not_its_requests() -> None:
+    # 500 users, 3 requests each, 71 users on the 10% arm: 14% of requests, 3 sigma on users
+    # but far past any bound if the 1,500 requests were independent draws
+    rng = np.random.default_rng(0)
+    control = ArmData("m:1", 1287, rng.integers(0, 2, 1287).astype(float), units=429)
+    candidate = ArmData("m:2", 213, rng.integers(0, 2, 213).astype(float), units=71)
+    by_keys = experiment_report([control, candidate], [90, 10]).to_dict()
+    by_requests = experiment_report(
+        [ArmData("m:1", 1287, control.values), ArmData("m:2", 213, candidate.values)], [90, 10]
+    ).to_dict()
+    assert by_requests["srm_p_value"] < 1e-3 < by_keys["srm_p_value"]
+    assert by_keys["verdict"] != "invalid"

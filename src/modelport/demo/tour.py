@@ -20,6 +20,7 @@ from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.traffic import running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
+from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
 from modelport.errors import ValidationError
 from modelport.loaded import load_model
 from modelport.monitoring.drift import compare
@@ -30,6 +31,7 @@ from modelport.presentation.terminal import print_monitor_report
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.services.alerting import AlertService
+from modelport.services.experiments import deployment_experiment
 from modelport.settings import Settings
 
 MODEL = "credit-risk"
@@ -154,6 +156,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
 
         serve_and_monitor(settings, registry, console, result, test)
         batch_step(registry, console, result)
+        deployment_step(settings, registry, console, result, test)
     finally:
         registry.close()
 
@@ -284,3 +287,88 @@ def batch_step(registry: Registry, console: Console, result: DemoResult) -> None
         f"({summary.rows_per_second:,.0f} rows/s) → {summary.output}"
     )
     console.print(f"  {summary.rows_rejected} rows rejected with their reasons → {summary.rejects}")
+
+
+def deployment_step(
+    settings: Settings, registry: Registry, console: Console, result: DemoResult, test: Any
+) -> None:
+    """A deployment: 90/10 arms with a sticky key, a shadow, and an A/B report on feedback."""
+    assert result.output_dir is not None
+    console.rule("9. Deployments: weighted arms, sticky users, a shadow, an A/B report")
+    train = pd.read_parquet(result.output_dir / "train.parquet")
+    shadow = register_model(
+        registry,
+        train_logistic(train.tail(4000), test).model,
+        MODEL,
+        sample=train[FEATURES],
+        description="Retrained on recent applications (shadow)",
+        allow_unknown_categories=True,
+    )
+    stable, candidate = f"{MODEL}@production", f"{MODEL}:{result.versions[0]}"
+    if registry.resolve(stable).version == result.versions[0]:
+        candidate = f"{MODEL}:{result.versions[1]}"
+    deployment = registry.deployments
+    spec = DeploymentSpec(
+        "checkout",
+        (Arm(stable, 90), Arm(candidate, 10)),
+        parse_sticky("header:X-User-Id"),
+        (Shadow(f"{MODEL}:{shadow.version}", 100),),
+    )
+    if deployment.find("checkout") is None:
+        deployment.create(spec, reason="demo: 90/10 with a shadow")
+    else:
+        deployment.set(spec, reason="demo: 90/10 with a shadow")
+    console.print(
+        f"  modelport deploy create checkout --arm {stable}=90 --arm {candidate}=10 "
+        f"--sticky header:X-User-Id --shadow {MODEL}:{shadow.version}=100"
+    )
+    rows = test.head(1500)
+    answered: dict[str, int] = {}
+    feedback = []
+    with running_server(settings, [], "--deployment", "checkout") as url, httpx.Client() as client:
+        for i, record in enumerate(rows[FEATURES].to_dict(orient="records")):
+            user = f"user-{i % 500}"  # 500 users, three applications each
+            response = client.post(
+                f"{url}/v1/models/checkout:predict",
+                json={"instances": [_plain_record(record)]},
+                headers={"X-User-Id": user},
+            )
+            response.raise_for_status()
+            version = response.headers["x-model-version"]
+            answered[version] = answered.get(version, 0) + 1
+            pid = response.json()["prediction_ids"][0]
+            feedback.append({"prediction_id": pid, "label": int(rows["default"].iloc[i])})
+        client.post(f"{url}/api/feedback", json=feedback).raise_for_status()
+    shares = ", ".join(f"{v}: {n}" for v, n in sorted(answered.items()))
+    console.print(
+        f"  {len(rows)} requests from 500 users (each user always gets the same arm): {shares}; "
+        f"the shadow {MODEL}:{shadow.version} answered a copy of each, off the response path"
+    )
+    reader = PredictionLogReader(settings.resolved_log_uri())
+    report = deployment_experiment(registry, reader, "checkout").to_dict()
+    for arm in report["arms"]:
+        metric = "-" if arm["metric"] is None else f"{arm['metric']:.3f}"
+        low, high = arm["interval"]["lower"], arm["interval"]["upper"]
+        interval = "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
+        console.print(
+            f"  arm {arm['ref']}: {arm['requests']} requests, accuracy {metric}{interval}"
+        )
+    srm = report["srm_p_value"]
+    console.print(
+        f"  modelport experiment report checkout: verdict [bold]{report['verdict']}[/] "
+        f"(sample-ratio mismatch p = {'-' if srm is None else f'{srm:.3f}'}; the intervals "
+        "stay valid however often you look)"
+    )
+
+
+def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: NaN as null, NumPy scalars as Python numbers."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, float) and np.isnan(value):
+            out[key] = None
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out

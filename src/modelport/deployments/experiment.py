@@ -161,6 +161,9 @@ class ArmData:
     values: ArrayLike
     latencies_ms: ArrayLike = ()
     metrics: Mapping[str, ArrayLike] = field(default_factory=dict)
+    #: randomisation units (distinct sticky keys) when assignment is by key, not by request:
+    #: the split is then tested on them (three requests of one user are one draw, not three)
+    units: int | None = None
 
 
 @dataclass(frozen=True)
@@ -341,7 +344,11 @@ def experiment_report(
                 "requests",
                 hint="values are for labelled requests, a subset of the requests",
             )
-    p_srm = srm_p_value([a.requests for a in arm_reports], w)
+    counts = [
+        a.units if a.units is not None else r.requests
+        for a, r in zip(arms, arm_reports, strict=True)
+    ]
+    p_srm = srm_p_value(counts, w)
     srm = p_srm is not None and p_srm < srm_threshold
 
     differences = [

@@ -57,6 +57,8 @@ def deployment_experiment(
                 requests=len(rows),
                 values=_values(labelled, regression, outputs.get("classes")),
                 latencies_ms=latencies,
+                # sticky assignment draws once per key: the split is tested on keys
+                units=int(rows["key"].nunique()) if spec.sticky is not None and len(rows) else None,
             )
         )
     return experiment_report(
