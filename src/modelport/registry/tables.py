@@ -124,3 +124,24 @@ class DeploymentEventRow(Base):
 
 
 Index("ix_deployment_events_name", DeploymentEventRow.name)
+
+
+class CanaryRow(Base):
+    """A deployment's canary: its plan and where it stands (one per deployment at a time)."""
+
+    __tablename__ = "canaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128), nullable=False)
+    plan: Mapped[str] = mapped_column(Text, nullable=False)  # JSON CanaryPlan
+    step_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: when the current step began: its window of traffic starts here
+    step_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    verdicts: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list, oldest first
+    started_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+Index("ix_canaries_deployment", CanaryRow.deployment)
