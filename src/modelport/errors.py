@@ -107,6 +107,10 @@ class DeploymentNotFound(NotFoundError):
     code = "deployment_not_found"
 
 
+class CanaryNotFound(NotFoundError):
+    code = "canary_not_found"
+
+
 class RegistryError(ModelportError):
     code = "registry_error"
 

@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelport.cli import aliases, batch, demo, deploy, experiment, models, monitor, serve
+from modelport.cli import aliases, batch, canary, demo, deploy, experiment, models, monitor, serve
 from modelport.cli.output import fail
 from modelport.errors import ModelportError
 
@@ -95,6 +95,7 @@ app = typer.Typer(
 models.attach(app)
 aliases.attach(app)
 deploy.attach(app)
+canary.attach(app)
 experiment.attach(app)
 demo.attach(app)
 monitor.attach(app)

@@ -74,6 +74,7 @@ class DeploymentStore:
     ) -> None:
         self.db = db
         self.actor = actor
+        #: raises the registry's error for the first reference that does not resolve
         self.check_refs = check_refs
 
     def create(self, spec: DeploymentSpec, *, reason: str | None = None) -> Deployment:

@@ -34,6 +34,7 @@ from modelport.errors import (
 )
 from modelport.reference import Reference, parse, validate_alias, validate_name
 from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.canaries import CanaryStore
 from modelport.registry.database import Database
 from modelport.registry.deployments import DeploymentStore
 from modelport.registry.records import AliasEvent, ModelInfo, ModelVersion, rollback_target
@@ -67,6 +68,8 @@ class Registry:
         )
         #: named endpoints with a traffic policy; their references must resolve here
         self.deployments = DeploymentStore(self.db, settings.actor, self._check_refs)
+        #: automated rollouts of deployments, step by step
+        self.canaries = CanaryStore(self.db, settings.actor)
 
     def _check_refs(self, refs: list[str]) -> None:
         """Every reference resolves to a registered version (raises the first that does not)."""

@@ -20,6 +20,7 @@ from modelport.deployments.spec import DeploymentSpec
 from modelport.errors import ModelportError
 from modelport.predictions import new_prediction_ids
 from modelport.reference import Reference
+from modelport.runtime.arm_windows import ArmWindows
 from modelport.runtime.deployments import DeploymentRouter, Routed
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.pool import ModelPool, ServedVersion
@@ -58,11 +59,17 @@ class PredictionService:
     """The pipeline over one pool of served versions and the deployments routed to them."""
 
     def __init__(
-        self, pool: ModelPool, deployments: DeploymentRouter, metrics: Metrics | None = None
+        self,
+        pool: ModelPool,
+        deployments: DeploymentRouter,
+        metrics: Metrics | None = None,
+        windows: ArmWindows | None = None,
     ) -> None:
         self.pool = pool
         self.deployments = deployments
         self.metrics = metrics
+        #: where a deployment's arms report their predictions (for canary steps)
+        self.windows = windows
         self._shadows: set[asyncio.Task[None]] = set()  # referenced until done
 
     def route(
@@ -99,6 +106,9 @@ class PredictionService:
             deployment=routed.deployment,
             key=routed.key,
         )
+        if routed.deployment is not None and self.windows is not None:
+            arm = f"{served.name}:{served.version}"
+            self.windows.observe_predictions(routed.deployment, arm, predictions)
         for shadow in routed.shadows:
             task = asyncio.create_task(self._shadow(shadow, data, routed, arrived))
             self._shadows.add(task)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from modelport.predictions import PredictionLogWriter
 from modelport.registry import Registry
+from modelport.runtime.arm_windows import ArmWindows
+from modelport.runtime.canary import CanaryController
 from modelport.runtime.config import ServeConfig
 from modelport.runtime.deployments import DeploymentRouter
 from modelport.runtime.metrics import Metrics
@@ -48,7 +50,23 @@ class ServingRuntime:
         )
         self.pool = ModelPool(registry, config, self.metrics, self.writer)
         self.deployments = DeploymentRouter(registry, self.pool, config.deployments)
-        self.predictions = PredictionService(self.pool, self.deployments, self.metrics)
+        #: what each deployment arm did since the current canary step began
+        self.windows = ArmWindows()
+        self.predictions = PredictionService(
+            self.pool, self.deployments, self.metrics, self.windows
+        )
+        self.canaries = (
+            CanaryController(
+                registry,
+                self.pool,
+                self.windows,
+                config.deployments,
+                registry.settings.resolved_home() / "canary.lock",
+            )
+            if config.deployments
+            else None
+        )
+        self._canary_task: asyncio.Task[None] | None = None
         self.feedback = FeedbackService(
             registry, self.log_root, writer=self.writer, flush_interval=config.log_flush_interval
         )
@@ -70,6 +88,10 @@ class ServingRuntime:
         self._follower = asyncio.create_task(self._follow(), name="alias-follower")
         if self.writer is not None:
             self.writer.start()
+        if self.canaries is not None:
+            self._canary_task = asyncio.create_task(
+                self.canaries.run(self.config.poll_interval), name="canary-controller"
+            )
         self.monitor = start_monitor(
             self.registry, self.config, self.pool, self.metrics, self.log_root
         )
@@ -86,6 +108,11 @@ class ServingRuntime:
 
     async def stop(self) -> None:
         """Graceful: in-flight batches finish and are logged, then nothing buffered is lost."""
+        if self._canary_task is not None:
+            self._canary_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._canary_task
+            self._canary_task = None
         if self._follower is not None:
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -73,6 +73,7 @@ class Server:
 
     def __init__(self, runtime: ServingRuntime) -> None:
         self.predictions = runtime.predictions
+        self.windows = runtime.windows
         self.config = runtime.config
         self.metrics = runtime.metrics
 
@@ -89,9 +90,9 @@ class Server:
         seconds = time.perf_counter() - t0
         self.metrics.observe_request(model, version, protocol, status, seconds)
         if deployment is not None and served is not None:
-            self.metrics.observe_deployment(
-                deployment, f"{served.name}:{served.version}", status, seconds
-            )
+            arm = f"{served.name}:{served.version}"
+            self.metrics.observe_deployment(deployment, arm, status, seconds)
+            self.windows.observe(deployment, arm, status, seconds)
         state = request.scope.get("state")
         if served is not None and state is not None:
             state["model"], state["version"] = served.name, served.version
