@@ -64,11 +64,11 @@ class CanaryService:
         """pause, resume, abort (weights back to the stable arm) or promote (by a person)."""
         canary = self.registry.canaries.get(deployment)
         state = apply_command(canary.state, command)
-        updated = self.registry.canaries.update(
+        # weights first, then the state: a failure in between leaves the canary to retry
+        self._consequences(canary, state, f"canary {command} by {self.registry.settings.actor()}")
+        return self.registry.canaries.update(
             deployment, state, verdict={"command": command, "at": _now()}, new_step=True
         )
-        self._consequences(canary, state, f"canary {command} by {self.registry.settings.actor()}")
-        return updated
 
     def judge(
         self,
@@ -93,13 +93,12 @@ class CanaryService:
         state = next_state(canary.state, verdict.verdict, steps=len(steps))
         record = {**verdict.to_dict(), "at": _now()}
         moved = state != canary.state
-        updated = self.registry.canaries.update(deployment, state, verdict=record, new_step=moved)
-        if moved:
+        if moved:  # weights first, then the state (see command)
             reason = f"canary step {state.step_index + 1}: {verdict.verdict}"
             if verdict.reasons:
                 reason += " (" + "; ".join(verdict.reasons) + ")"
             self._consequences(canary, state, reason)
-        return updated
+        return self.registry.canaries.update(deployment, state, verdict=record, new_step=moved)
 
     def _consequences(self, canary: Canary, state: CanaryState, reason: str) -> None:
         spec = self.registry.deployments.get(canary.deployment).spec
