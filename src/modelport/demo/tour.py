@@ -20,6 +20,7 @@ from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.traffic import running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
+from modelport.deployments.canary import CanaryThresholds
 from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
 from modelport.errors import ValidationError
 from modelport.loaded import load_model
@@ -31,6 +32,7 @@ from modelport.presentation.terminal import print_monitor_report
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.services.alerting import AlertService
+from modelport.services.canary import CanaryService
 from modelport.services.experiments import deployment_experiment
 from modelport.settings import Settings
 
@@ -157,6 +159,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         serve_and_monitor(settings, registry, console, result, test)
         batch_step(registry, console, result)
         deployment_step(settings, registry, console, result, test)
+        canary_step(settings, registry, console, result, test)
     finally:
         registry.close()
 
@@ -358,6 +361,53 @@ def deployment_step(
         f"  modelport experiment report checkout: verdict [bold]{report['verdict']}[/] "
         f"(sample-ratio mismatch p = {'-' if srm is None else f'{srm:.3f}'}; the intervals "
         "stay valid however often you look)"
+    )
+
+
+def canary_step(
+    settings: Settings, registry: Registry, console: Console, result: DemoResult, test: Any
+) -> None:
+    """A canary of a deliberately bad version, rolled back by the server with the reason."""
+    console.rule("10. A canary of a bad version: judged at every step, rolled back by itself")
+    train = pd.read_parquet(result.output_dir / "train.parquet") if result.output_dir else None
+    assert train is not None
+    flipped = train.assign(default=1 - train["default"])  # learns the opposite: a bad model
+    bad = register_model(
+        registry,
+        train_logistic(flipped, test).model,
+        MODEL,
+        sample=train[FEATURES],
+        description="Trained on flipped labels (the canary's bad candidate)",
+        allow_unknown_categories=True,
+    )
+    thresholds = CanaryThresholds(min_requests=60, min_latency_samples=60, min_predictions=60)
+    service = CanaryService(registry)
+    service.start("checkout", f"{MODEL}:{bad.version}", (50.0, 100.0), 1.0, thresholds=thresholds)
+    console.print(
+        f"  modelport canary start checkout --candidate {MODEL}:{bad.version} --steps 50,100 "
+        "--interval 1s"
+    )
+    records = [_plain_record(r) for r in test[FEATURES].head(400).to_dict(orient="records")]
+    with (
+        running_server(settings, [], "--deployment", "checkout", "--poll-interval", "0.2") as url,
+        httpx.Client() as client,
+    ):
+        for i in range(20_000):  # bounded: the server judges the step after 1 s of traffic
+            client.post(
+                f"{url}/v1/models/checkout:predict",
+                json={"instances": [records[i % len(records)]]},
+                headers={"X-User-Id": f"canary-user-{i}"},
+            )
+            if i % 50 == 49 and service.status("checkout").state.status != "running":
+                break
+    canary = service.status("checkout")
+    last = canary.verdicts[-1] if canary.verdicts else {}
+    console.print(f"  canary {canary.state.status}: {'; '.join(last.get('reasons', [])) or '-'}")
+    arms = registry.deployments.get("checkout").spec.arms
+    console.print(
+        "  checkout now: "
+        + ", ".join(f"{a.ref}={a.weight:g}" for a in arms)
+        + " (the stable arm has all the traffic again; the alert journal says why)"
     )
 
 
