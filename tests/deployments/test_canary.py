@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from modelport.deployments.canary import (
     ArmWindow,
@@ -17,6 +18,8 @@ from modelport.deployments.canary import (
     CanaryState,
     CanaryThresholds,
     PairedWindow,
+    Status,
+    Verdict,
     analyse_step,
     apply_command,
     clopper_pearson,
@@ -98,7 +101,8 @@ def test_a_latency_regression_rolls_back() -> None:
     check = result.checks["latency_p99"]
     assert check.status == "fail"
     assert check.value == pytest.approx(2.0, rel=0.15)
-    assert check.details["candidate_lower_bound"] > check.details["stable_upper_bound"]
+    lower, upper = check.details["candidate_lower_bound"], check.details["stable_upper_bound"]
+    assert lower is not None and upper is not None and lower > upper
     assert any(r.startswith("p99 latency: candidate") for r in result.reasons)
 
 
@@ -266,15 +270,17 @@ def test_the_state_machine() -> None:
     assert rolled.candidate_percent(STEPS) == 0.0
     assert running.candidate_percent(STEPS) == 25.0
     paused = CanaryState(1, "paused")
-    for verdict in ("advance", "promote", "wait", "inconclusive"):
+    waiting: tuple[Verdict, ...] = ("advance", "promote", "wait", "inconclusive")
+    for verdict in waiting:
         assert next_state(paused, verdict) == paused  # a person decides
     assert next_state(paused, "rollback").status == "rolled_back"
     assert apply_command(paused, "resume") == running
     assert apply_command(running, "pause") == paused
     assert apply_command(running, "abort").candidate_percent(STEPS) == 0.0
+    finished: Status
     for finished in ("rolled_back", "promoted", "aborted"):
-        state = CanaryState(2, finished)  # type: ignore[arg-type]
-        for verdict in ("advance", "promote", "rollback", "wait", "inconclusive"):
+        state = CanaryState(2, finished)
+        for verdict in (*waiting, "rollback"):
             assert next_state(state, verdict) == state
         with pytest.raises(ConflictError, match="already"):
             apply_command(state, "resume")
@@ -482,3 +488,94 @@ def test_a_disabled_check_is_reported_as_disabled() -> None:
     )
     assert result.checks["error_rate"].status == "disabled"
     assert result.verdict == "advance"
+
+
+ONLY = {
+    name: CanaryThresholds(
+        **{
+            key: None
+            for key in (
+                "max_error_rate_increase",
+                "max_rejection_rate_increase",
+                "max_p99_ratio",
+                "max_psi",
+                "min_agreement",
+                "max_accuracy_drop",
+            )
+            if key != name
+        }
+    )
+    for name in ("max_p99_ratio", "max_psi", "min_agreement", "max_accuracy_drop")
+}
+
+
+def _alone(rng: np.random.Generator, case: str) -> tuple[ArmWindow, ArmWindow, PairedWindow | None]:
+    """One window of a candidate as good as stable for the one check of ``case``."""
+    if case.startswith("latency"):
+        sigma = 0.5 if case == "latency-light" else 1.0
+        return (
+            ArmWindow(2000, latencies_ms=rng.lognormal(3.0, sigma, 2000)),
+            ArmWindow(2000, latencies_ms=rng.lognormal(3.0, sigma, 2000)),
+            None,
+        )
+    if case.startswith("shift"):
+        return (
+            ArmWindow(2000, prediction_counts=rng.multinomial(2000, BINS)),
+            ArmWindow(500, prediction_counts=rng.multinomial(500, BINS)),
+            None,
+        )
+    stable = ArmWindow(2000, labelled=1000, correct=int(rng.binomial(1000, 0.9)))
+    candidate = ArmWindow(2000, labelled=1000, correct=int(rng.binomial(1000, 0.9)))
+    return stable, candidate, None
+
+
+@pytest.mark.parametrize(
+    ("case", "threshold"),
+    [
+        ("latency-light", ONLY["max_p99_ratio"]),
+        ("latency-heavy", ONLY["max_p99_ratio"]),  # lognormal sigma 1: p99 ten times the p50
+        # no margin: the limit at the stable arm's own value, so only the test decides
+        ("latency-heavy-no-margin", replace(ONLY["max_p99_ratio"], max_p99_ratio=1.0)),
+        ("shift", ONLY["max_psi"]),
+        ("shift-no-margin", replace(ONLY["max_psi"], max_psi=1e-9)),
+        ("quality-no-margin", replace(ONLY["max_accuracy_drop"], max_accuracy_drop=0.0)),
+    ],
+)
+def test_each_check_alone_rarely_fails_a_good_candidate(
+    case: str, threshold: CanaryThresholds
+) -> None:
+    """1,000 windows per check, the check alone so that it tests at the whole alpha."""
+    assert threshold.check_alpha == threshold.alpha == 0.05
+    rng = np.random.default_rng(12)
+    name = {"latency": "latency_p99", "shift": "prediction_shift"}.get(
+        case.split("-")[0], "quality"
+    )
+    statuses = [
+        analyse_step(*_alone(rng, case), threshold, step_index=0, steps=STEPS).checks[name].status
+        for _ in range(1000)
+    ]
+    share = statuses.count("fail") / len(statuses)
+    print(f"{case}: false rollback share {share:.3f}")
+    assert share <= 0.05
+    if "no-margin" not in case:
+        assert statuses.count("pass") >= 900  # within its limit, the usual case, passes
+
+
+def test_agreement_exactly_at_its_limit_fails_at_most_alpha_of_the_time() -> None:
+    """Exactly, not simulated: the chance over every count of agreeing pairs (true agreement
+    90%, the limit itself, on 500 pairs) that the check fails, the check alone at alpha."""
+    t = ONLY["min_agreement"]
+    fails = [
+        k
+        for k in range(501)
+        if analyse_step(
+            ArmWindow(500), ArmWindow(500), PairedWindow(500, k), t, step_index=0, steps=STEPS
+        )
+        .checks["agreement"]
+        .status
+        == "fail"
+    ]
+    share = float(stats.binom.pmf(fails, 500, 0.9).sum())
+    print(f"agreement at its limit: rollback probability {share:.4f}")
+    assert 0.01 < share <= 0.05
+    assert max(fails) < 440  # 88% of 500 pairs: below the limit, but not evidence

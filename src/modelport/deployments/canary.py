@@ -118,7 +118,7 @@ class CanaryThresholds:
     #: below this many requests on either arm the verdict is wait
     min_requests: int = 100
     #: latencies per arm before the p99 is compared: a distribution-free upper bound of the
-    #: stable arm's p99 at check_alpha / 2 (0.0042 with every check on) needs 545 values,
+    #: stable arm's p99 at check_alpha / 2 (0.0042 with every check on) needs 546 values,
     #: below that no p99 could fail
     min_latency_samples: int = 600
     #: predictions per arm before the distributions are compared (PSI is biased upward by
@@ -259,7 +259,8 @@ class PairedWindow:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check: ``passed`` is True, False (rollback) or None (undecided or not made)."""
+    """One check: ``passed`` is True (pass), False (fail: rollback) or None (any other status:
+    undecided, unresolved, too few samples, no data, disabled)."""
 
     name: str
     status: CheckStatus
@@ -457,7 +458,7 @@ def _proportion_check(
     # could this window confirm an increase of exactly `limit`? if not, it is too small to
     # tell the limit from noise and more data decides (wait); if it could, the evidence is
     # really ambiguous (inconclusive)
-    _, at_limit = increase_lower_bound(xs, ns, (xs / ns + limit) * nc, nc, alpha)
+    _, at_limit = increase_lower_bound(xs, ns, min(xs / ns + limit, 1.0) * nc, nc, alpha)
     details["lower_bound_at_limit"] = float(at_limit)
     if not float(at_limit) > 0:
         reason += (
@@ -473,8 +474,13 @@ def _latency_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThreshold
     if limit is None:
         return CheckResult(name, "disabled", None, None)
     if stable.size == 0 or candidate.size == 0:
+        arms = (
+            "either arm"
+            if stable.size == candidate.size
+            else ("the stable arm" if stable.size == 0 else "the candidate arm")
+        )
         return CheckResult(
-            name, "no_data", None, limit, "p99 latency not checked: no latencies given"
+            name, "no_data", None, limit, f"p99 latency not checked: no latencies for {arms}"
         )
     if min(stable.size, candidate.size) < t.min_latency_samples:
         return CheckResult(
@@ -618,15 +624,17 @@ def _agreement_check(paired: PairedWindow | None, t: CanaryThresholds) -> CheckR
 def _quality_check(stable: ArmWindow, candidate: ArmWindow, t: CanaryThresholds) -> CheckResult:
     if t.max_accuracy_drop is None:
         return CheckResult("quality", "disabled", None, None)
+    # labelled and correct are given together (ArmWindow checks it)
     if stable.labelled is None or candidate.labelled is None:
         return CheckResult(
             "quality", "no_data", None, t.max_accuracy_drop, "quality not checked: no labels"
         )
-    assert stable.correct is not None and candidate.correct is not None  # checked together
+    if stable.correct is None or candidate.correct is None:
+        return CheckResult("quality", "no_data", None, t.max_accuracy_drop, "no correct counts")
     # the accuracy drop is the rise of the share of wrong answers: the same test as errors
-    result = _proportion_check(
+    return _proportion_check(
         "quality",
-        "share of wrong answers",
+        "quality, the share of wrong answers",
         (stable.labelled - stable.correct, stable.labelled),
         (candidate.labelled - candidate.correct, candidate.labelled),
         t.max_accuracy_drop,
@@ -634,7 +642,6 @@ def _quality_check(stable: ArmWindow, candidate: ArmWindow, t: CanaryThresholds)
         t.min_labels,
         "labelled requests",
     )
-    return result
 
 
 #: the checks that must have been made before the last step may promote
