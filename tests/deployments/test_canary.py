@@ -490,21 +490,17 @@ def test_a_disabled_check_is_reported_as_disabled() -> None:
     assert result.verdict == "advance"
 
 
+#: every check off: each test below turns one back on, which then tests at the whole alpha
+NONE = CanaryThresholds(
+    max_error_rate_increase=None,
+    max_rejection_rate_increase=None,
+    max_p99_ratio=None,
+    max_psi=None,
+    min_agreement=None,
+    max_accuracy_drop=None,
+)
 ONLY = {
-    name: CanaryThresholds(
-        **{
-            key: None
-            for key in (
-                "max_error_rate_increase",
-                "max_rejection_rate_increase",
-                "max_p99_ratio",
-                "max_psi",
-                "min_agreement",
-                "max_accuracy_drop",
-            )
-            if key != name
-        }
-    )
+    name: replace(NONE, **{name: getattr(CanaryThresholds(), name)})
     for name in ("max_p99_ratio", "max_psi", "min_agreement", "max_accuracy_drop")
 }
 
@@ -579,3 +575,38 @@ def test_agreement_exactly_at_its_limit_fails_at_most_alpha_of_the_time() -> Non
     print(f"agreement at its limit: rollback probability {share:.4f}")
     assert 0.01 < share <= 0.05
     assert max(fails) < 440  # 88% of 500 pairs: below the limit, but not evidence
+
+
+def test_any_window_gives_json_safe_numbers() -> None:
+    """Random windows, zeros and tiny counts included: no NaN or infinity ever reaches
+    to_dict, and every verdict is one of the five."""
+    rng = np.random.default_rng(13)
+    thresholds = (CanaryThresholds(), CanaryThresholds(min_requests=1, min_latency_samples=1))
+
+    def window() -> ArmWindow:
+        n = int(rng.choice([0, 1, 5, 150, 800]))
+        errors = int(rng.integers(0, n + 1))
+        rejected = int(rng.integers(0, n - errors + 1))
+        labelled = int(rng.integers(0, n + 1))
+        return ArmWindow(
+            n,
+            errors,
+            rejected,
+            latencies_ms=rng.choice([0.0, 5.0, 80.0], size=int(rng.integers(0, n + 1))),
+            prediction_counts=rng.integers(0, 3, size=4) * int(rng.integers(0, 300)),
+            labelled=labelled,
+            correct=int(rng.integers(0, labelled + 1)),
+        )
+
+    for i in range(400):
+        pairs = int(rng.integers(0, 300))
+        result = analyse_step(
+            window(),
+            window(),
+            PairedWindow(pairs, int(rng.integers(0, pairs + 1))),
+            thresholds[i % 2],
+            step_index=int(rng.integers(0, 4)),
+            steps=STEPS,
+        )
+        assert result.verdict in ("advance", "promote", "rollback", "wait", "inconclusive")
+        _json(result.to_dict())
