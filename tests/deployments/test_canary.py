@@ -286,6 +286,9 @@ def test_the_state_machine() -> None:
             apply_command(state, "resume")
     with pytest.raises(InvalidArgument, match="past the last"):
         next_state(CanaryState(3, "running"), "advance", steps=4)
+    assert CanaryState.from_dict(json.loads(_json(paused.to_dict()))) == paused
+    with pytest.raises(InvalidArgument, match="canary status 'done' is unknown"):
+        CanaryState(0, "done")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="unknown verdict"):
         next_state(running, "go")  # type: ignore[arg-type]
 

@@ -874,8 +874,25 @@ class CanaryPlan:
 
 @dataclass(frozen=True)
 class CanaryState:
+    """Where a canary is: the step it is on and whether it runs, waits for a person or ended."""
+
     step_index: int = 0
     status: Status = "running"
+
+    def __post_init__(self) -> None:
+        if self.status not in ("running", "paused", "rolled_back", "promoted", "aborted"):
+            raise InvalidArgument(
+                f"canary status {self.status!r} is unknown",
+                hint="running, paused, rolled_back, promoted or aborted",
+            )
+        if isinstance(self.step_index, bool) or not isinstance(self.step_index, int):
+            raise InvalidArgument(f"step_index {self.step_index!r} is not an integer")
+        if self.step_index < 0:
+            raise InvalidArgument(f"step_index {self.step_index} is negative")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CanaryState:
+        return cls(step_index=data["step_index"], status=data["status"])
 
     @property
     def finished(self) -> bool:
