@@ -3,23 +3,28 @@
 A canary moves traffic to a candidate arm in steps (5, 25, 50, 100 percent). After every
 interval the candidate is compared with the stable arm over the same window::
 
-    requests     below ``min_requests`` on either arm               -> wait (no verdict)
-    error rate   5xx share, candidate minus stable                   \
-    rejections   4xx share (validation), candidate minus stable       |  each check: pass,
-    latency      p99 ratio, candidate over stable                     |  fail (-> rollback),
-    output shift PSI of the prediction counts over shared bins        |  undecided (-> pause),
-    agreement    share of paired requests where both arms agree       |  or not made
-    quality      accuracy drop on labelled requests (feedback)       /
+    requests      below ``min_requests`` on either arm: wait, no verdict
+    error rate    5xx share, candidate minus stable
+    rejections    4xx share (validation), candidate minus stable
+    latency       p99 ratio, candidate over stable
+    output shift  PSI of the prediction counts over shared bins
+    agreement     share of paired requests on which both arms agree
+    quality       accuracy drop on labelled requests (feedback)
 
 Every check follows one rule: it **passes** while the observed value is within its limit; it
-**fails** (rollback) when the observed value is beyond the limit *and* a one-sided test at level
-``alpha`` says the candidate is really worse than the stable arm (really below the limit, for
-agreement); beyond the limit without that evidence it is **undecided**, and the step is
-``inconclusive``: the canary pauses rather than promotes. The limit is the practical
-tolerance, the test keeps noise from rolling back a good candidate: when the candidate is no
-worse than the stable arm, a check fails with probability at most ``alpha`` per look (the tests
-measure it by simulation). So a lone 5xx in 10 requests is a 10% error rate beyond the limit,
-but not evidence: undecided, and below the request minimum no verdict at all.
+**fails** (rollback) when the observed value is beyond the limit *and* a one-sided test says
+the candidate is really worse than the stable arm (really below the limit, for agreement).
+Beyond the limit without that evidence, either the window is too small to tell the limit from
+noise at all (**unresolved**: the verdict is ``wait``, a later window decides), or it could and
+still does not decide (**undecided**: the step is ``inconclusive`` and the canary pauses rather
+than promotes). The limit is the practical tolerance, the test keeps noise from rolling back a
+good candidate. Each enabled check tests at ``alpha`` divided by the number of enabled checks
+(Bonferroni), so when the candidate is no worse than the stable arm, noise rolls it back with
+probability at most ``alpha`` per look over all checks together (the tests measure it by
+simulation); over several steps the looks add up, at most ``alpha`` each. So a lone 5xx in 10
+requests is a 10% error rate beyond the limit, but not evidence, and 10 requests cannot
+resolve a 1-point limit: below the request minimum there is no verdict at all, and above it
+such a window still waits.
 
 The tests, each chosen to stay valid at small counts and with zeros:
 
@@ -32,7 +37,7 @@ The tests, each chosen to stay valid at small counts and with zeros:
   The pooled two-proportion z-test fails the same way at small counts.
 * p99 latency: distribution-free order-statistic bounds of each arm's 99th percentile (the
   number of samples below a quantile is binomial); fail when the candidate's lower bound is
-  above the stable arm's upper bound, each at ``alpha / 2``.
+  above the stable arm's upper bound, each at half the check's level.
 * output shift: Pearson's chi-square test of homogeneity of the two count vectors (bins empty
   in both arms dropped); PSI is the same formula as ``modelport.monitoring.statistics.psi``,
   written out here because deployments sit below monitoring in the layers.
@@ -40,10 +45,11 @@ The tests, each chosen to stay valid at small counts and with zeros:
 
 Which checks are made: a threshold of None disables its check; a check whose data is not
 given (no paired window, no labels, no prediction counts, no latencies) is not made. A check
-with some data but fewer samples than its minimum is not made either, and says so; at the last
-step such a check holds the verdict at ``wait`` for the required checks (latency, output shift):
-a canary never promotes on a check it could not make. Agreement and quality stay optional,
-since shadows and feedback are opt-in.
+with some data but fewer samples than its minimum is not made either, and says so. A canary
+never promotes on a required check (error rate, rejections, latency, output shift) it could not
+make: at the last step too few samples hold the verdict at ``wait``, no data at all makes it
+``inconclusive`` (waiting will not bring data nobody collects). Agreement and quality stay
+optional, since shadows and feedback are opt-in.
 
 At the 100% step the stable arm answers no traffic: its window there has to come from copies of
 the traffic (the stable arm as a shadow). Without a stable window the verdict is ``wait``, never
@@ -70,7 +76,7 @@ from modelport.reference import parse
 Verdict = Literal["advance", "promote", "rollback", "wait", "inconclusive"]
 Status = Literal["running", "paused", "rolled_back", "promoted", "aborted"]
 Command = Literal["pause", "resume", "abort", "promote"]
-CheckStatus = Literal["pass", "fail", "undecided", "not_made", "disabled"]
+CheckStatus = Literal["pass", "fail", "undecided", "unresolved", "too_few", "no_data", "disabled"]
 
 FINISHED: frozenset[str] = frozenset({"rolled_back", "promoted", "aborted"})
 #: floor of a proportion in PSI, as ``modelport.monitoring.statistics.PSI_EPSILON``
@@ -87,8 +93,8 @@ class CanaryThresholds:
     The defaults: the candidate may add at most 1 point of 5xx and 1 point of 4xx, have a p99
     at most 1.5 times the stable arm's, shift its predictions by a PSI of at most 0.2 (the
     usual "significant shift" line), agree with the stable arm on at least 90% of paired
-    requests, and lose at most 2 accuracy points on labelled requests; each judged with a
-    one-sided test at ``alpha`` (see the module docstring) once its minimum sample is there.
+    requests, and lose at most 5 accuracy points on labelled requests; each judged with a
+    one-sided test (see the module docstring) once its minimum sample is there.
     """
 
     #: candidate minus stable 5xx share beyond which the step fails (if significant)
@@ -101,23 +107,27 @@ class CanaryThresholds:
     max_psi: float | None = 0.2
     #: share of paired requests on which the candidate answers as the stable arm does
     min_agreement: float | None = 0.9
-    #: stable accuracy minus candidate accuracy on labelled requests
-    max_accuracy_drop: float | None = 0.02
-    #: one-sided level of every test: the chance per check and look that noise fails a
-    #: candidate no worse than the stable arm
+    #: stable accuracy minus candidate accuracy on labelled requests: a canary guards against
+    #: breakage, finer differences are the A/B report's (:mod:`.experiment`); at 90% accuracy
+    #: the noise of the difference on 500 labels per arm is about 2 points already
+    max_accuracy_drop: float | None = 0.05
+    #: the chance per look that noise rolls back a candidate no worse than the stable arm,
+    #: over all checks together: each enabled check tests at ``check_alpha``, alpha divided
+    #: by the number of enabled checks (Bonferroni)
     alpha: float = 0.05
     #: below this many requests on either arm the verdict is wait
     min_requests: int = 100
     #: latencies per arm before the p99 is compared: a distribution-free upper bound of the
-    #: stable arm's p99 at alpha / 2 = 0.025 needs 367 values, below it no p99 could fail
-    min_latency_samples: int = 400
+    #: stable arm's p99 at check_alpha / 2 (0.0042 with every check on) needs 546 values,
+    #: below that no p99 could fail
+    min_latency_samples: int = 600
     #: predictions per arm before the distributions are compared (PSI is biased upward by
     #: about (bins - 1) (1/n_stable + 1/n_candidate) from sampling alone)
     min_predictions: int = 100
     #: pairs before agreement is judged
     min_pairs: int = 100
     #: labelled requests per arm before quality is judged
-    min_labels: int = 200
+    min_labels: int = 500
 
     def __post_init__(self) -> None:
         for name in ("max_error_rate_increase", "max_rejection_rate_increase", "max_accuracy_drop"):
@@ -153,6 +163,19 @@ class CanaryThresholds:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgument(f"{name} {value!r} is not a positive integer", hint="100")
+
+    @property
+    def check_alpha(self) -> float:
+        """The level of each check's one-sided test: alpha over the enabled checks."""
+        limits = (
+            self.max_error_rate_increase,
+            self.max_rejection_rate_increase,
+            self.max_p99_ratio,
+            self.max_psi,
+            self.min_agreement,
+            self.max_accuracy_drop,
+        )
+        return self.alpha / max(1, sum(limit is not None for limit in limits))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (finite(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -236,7 +259,8 @@ class PairedWindow:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check: ``passed`` is True, False (rollback) or None (undecided or not made)."""
+    """One check: ``passed`` is True (pass), False (fail: rollback) or None (any other status:
+    undecided, unresolved, too few samples, no data, disabled)."""
 
     name: str
     status: CheckStatus
@@ -374,6 +398,10 @@ def homogeneity_p_value(stable_counts: ArrayLike, candidate_counts: ArrayLike) -
 # -- the checks -----------------------------------------------------------------------------
 
 
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):.2f}%"
+
+
 def _points(share: float) -> str:
     return f"{100 * share:+.2f} points"
 
@@ -396,7 +424,7 @@ def _proportion_check(
     if min(ns, nc) < minimum:
         return CheckResult(
             name,
-            "not_made",
+            "too_few",
             None,
             limit,
             f"{what} not checked: {min(ns, nc)} {unit} on the "
@@ -420,13 +448,24 @@ def _proportion_check(
     if bound > 0:
         reason = (
             f"{observed}: above the {_points(limit)} allowed and significant "
-            f"(one-sided {100 * (1 - alpha):g}% lower bound {_points(bound)})"
+            f"(one-sided {_level(alpha)} lower bound {_points(bound)})"
         )
         return CheckResult(name, "fail", difference, limit, reason, details)
     reason = (
         f"{observed}: above the {_points(limit)} allowed but not significant "
-        f"(one-sided {100 * (1 - alpha):g}% lower bound {_points(bound)}, not above 0)"
+        f"(one-sided {_level(alpha)} lower bound {_points(bound)}, not above 0)"
     )
+    # could this window confirm an increase of exactly `limit`? if not, it is too small to
+    # tell the limit from noise and more data decides (wait); if it could, the evidence is
+    # really ambiguous (inconclusive)
+    _, at_limit = increase_lower_bound(xs, ns, min(xs / ns + limit, 1.0) * nc, nc, alpha)
+    details["lower_bound_at_limit"] = float(at_limit)
+    if not float(at_limit) > 0:
+        reason += (
+            f"; {nc} {unit} could not confirm even an increase of {_points(limit)}: "
+            "more data decides"
+        )
+        return CheckResult(name, "unresolved", difference, limit, reason, details)
     return CheckResult(name, "undecided", difference, limit, reason, details)
 
 
@@ -435,13 +474,18 @@ def _latency_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThreshold
     if limit is None:
         return CheckResult(name, "disabled", None, None)
     if stable.size == 0 or candidate.size == 0:
+        arms = (
+            "either arm"
+            if stable.size == candidate.size
+            else ("the stable arm" if stable.size == 0 else "the candidate arm")
+        )
         return CheckResult(
-            name, "not_made", None, limit, "p99 latency not checked: no latencies given"
+            name, "no_data", None, limit, f"p99 latency not checked: no latencies for {arms}"
         )
     if min(stable.size, candidate.size) < t.min_latency_samples:
         return CheckResult(
             name,
-            "not_made",
+            "too_few",
             None,
             limit,
             f"p99 latency not checked: {min(stable.size, candidate.size)} latencies on the "
@@ -450,8 +494,8 @@ def _latency_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThreshold
             {"stable_n": int(stable.size), "candidate_n": int(candidate.size)},
         )
     p99_s, p99_c = float(np.quantile(stable, 0.99)), float(np.quantile(candidate, 0.99))
-    lower_c, _ = quantile_bounds(candidate, 0.99, t.alpha / 2)
-    _, upper_s = quantile_bounds(stable, 0.99, t.alpha / 2)
+    lower_c, _ = quantile_bounds(candidate, 0.99, t.check_alpha / 2)
+    _, upper_s = quantile_bounds(stable, 0.99, t.check_alpha / 2)
     details = {
         "stable_p99": p99_s,
         "candidate_p99": p99_c,
@@ -477,9 +521,20 @@ def _latency_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThreshold
     bounds = "the stable arm has too few latencies for an upper bound"
     if lower_c is not None and upper_s is not None:
         bounds = f"candidate p99 at least {lower_c:.1f} ms, stable at most {upper_s:.1f} ms"
-    return CheckResult(
-        name, "undecided", ratio, limit, f"{observed} but not significant ({bounds})", details
+    reason = f"{observed} but not significant ({bounds})"
+    # could a ratio of exactly `limit` be confirmed with bounds this wide? if not, more data
+    # decides (wait); if so, the evidence is really ambiguous (inconclusive)
+    resolvable = (
+        lower_c is not None
+        and upper_s is not None
+        and p99_c > 0
+        and p99_s > 0
+        and limit * lower_c / p99_c > upper_s / p99_s
     )
+    if not resolvable:
+        reason += "; the samples are too few to resolve the limit: more data decides"
+        return CheckResult(name, "unresolved", ratio, limit, reason, details)
+    return CheckResult(name, "undecided", ratio, limit, reason, details)
 
 
 def _shift_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThresholds) -> CheckResult:
@@ -488,7 +543,7 @@ def _shift_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThresholds)
         return CheckResult(name, "disabled", None, None)
     if stable.size == 0 and candidate.size == 0:
         return CheckResult(
-            name, "not_made", None, limit, "prediction shift not checked: no counts given"
+            name, "no_data", None, limit, "prediction shift not checked: no counts given"
         )
     if stable.size != candidate.size:
         raise InvalidArgument(
@@ -500,7 +555,7 @@ def _shift_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThresholds)
     if min(ns, nc) < t.min_predictions:
         return CheckResult(
             name,
-            "not_made",
+            "too_few",
             None,
             limit,
             f"prediction shift not checked: {min(ns, nc):g} predictions on the "
@@ -513,10 +568,18 @@ def _shift_check(stable: np.ndarray, candidate: np.ndarray, t: CanaryThresholds)
     if value <= limit:
         return CheckResult(name, "pass", value, limit, None, details)
     observed = f"prediction shift: PSI {value:.3f} above the {limit:g} allowed"
-    if p_value < t.alpha:
+    if p_value < t.check_alpha:
         reason = f"{observed} and significant (chi-square p = {p_value:.2g})"
         return CheckResult(name, "fail", value, limit, reason, details)
     reason = f"{observed} but not significant (chi-square p = {p_value:.2g})"
+    # the PSI that would just be significant: PSI is about the chi-square statistic times
+    # (1/n_stable + 1/n_candidate) under no shift; above the limit, more data decides (wait)
+    bins = int(np.count_nonzero(stable + candidate))
+    critical = float(stats.chi2.isf(t.check_alpha, max(bins - 1, 1))) * (1 / ns + 1 / nc)
+    details["significant_psi"] = critical
+    if critical > limit:
+        reason += f"; a PSI below {critical:.3f} cannot be significant here: more data decides"
+        return CheckResult(name, "unresolved", value, limit, reason, details)
     return CheckResult(name, "undecided", value, limit, reason, details)
 
 
@@ -525,19 +588,19 @@ def _agreement_check(paired: PairedWindow | None, t: CanaryThresholds) -> CheckR
     if limit is None:
         return CheckResult(name, "disabled", None, None)
     if paired is None:
-        return CheckResult(name, "not_made", None, limit, "agreement not checked: no pairs given")
+        return CheckResult(name, "no_data", None, limit, "agreement not checked: no pairs given")
     n, k = paired.pairs, paired.agreeing
     if n < t.min_pairs:
         return CheckResult(
             name,
-            "not_made",
+            "too_few",
             None,
             limit,
             f"agreement not checked: {n} paired requests, {t.min_pairs} needed",
             {"pairs": n},
         )
     value = k / n
-    _, upper = clopper_pearson(k, n, t.alpha)
+    _, upper = clopper_pearson(k, n, t.check_alpha)
     details = {"pairs": n, "agreeing": k, "upper_bound": float(upper)}
     if value >= limit:
         return CheckResult(name, "pass", value, limit, None, details)
@@ -547,12 +610,12 @@ def _agreement_check(paired: PairedWindow | None, t: CanaryThresholds) -> CheckR
     )
     if float(upper) < limit:
         reason = (
-            f"{observed} and significant (one-sided {100 * (1 - t.alpha):g}% upper bound "
+            f"{observed} and significant (one-sided {_level(t.check_alpha)} upper bound "
             f"{100 * float(upper):.1f}%)"
         )
         return CheckResult(name, "fail", value, limit, reason, details)
     reason = (
-        f"{observed} but not significant (one-sided {100 * (1 - t.alpha):g}% upper bound "
+        f"{observed} but not significant (one-sided {_level(t.check_alpha)} upper bound "
         f"{100 * float(upper):.1f}%)"
     )
     return CheckResult(name, "undecided", value, limit, reason, details)
@@ -561,23 +624,24 @@ def _agreement_check(paired: PairedWindow | None, t: CanaryThresholds) -> CheckR
 def _quality_check(stable: ArmWindow, candidate: ArmWindow, t: CanaryThresholds) -> CheckResult:
     if t.max_accuracy_drop is None:
         return CheckResult("quality", "disabled", None, None)
+    # labelled and correct are given together (ArmWindow checks it)
     if stable.labelled is None or candidate.labelled is None:
         return CheckResult(
-            "quality", "not_made", None, t.max_accuracy_drop, "quality not checked: no labels"
+            "quality", "no_data", None, t.max_accuracy_drop, "quality not checked: no labels"
         )
-    assert stable.correct is not None and candidate.correct is not None  # checked together
+    if stable.correct is None or candidate.correct is None:
+        return CheckResult("quality", "no_data", None, t.max_accuracy_drop, "no correct counts")
     # the accuracy drop is the rise of the share of wrong answers: the same test as errors
-    result = _proportion_check(
+    return _proportion_check(
         "quality",
-        "share of wrong answers",
+        "quality, the share of wrong answers",
         (stable.labelled - stable.correct, stable.labelled),
         (candidate.labelled - candidate.correct, candidate.labelled),
         t.max_accuracy_drop,
-        t.alpha,
+        t.check_alpha,
         t.min_labels,
         "labelled requests",
     )
-    return result
 
 
 #: the checks that must have been made before the last step may promote
@@ -596,10 +660,11 @@ def analyse_step(
     """The verdict on one step: the candidate against the stable arm over the same window.
 
     ``wait`` below ``min_requests`` on either arm; else ``rollback`` if any check fails,
-    ``inconclusive`` if any is undecided, ``wait`` at the last step while a required check
-    could not be made, else ``advance`` (``promote`` at the last step). The checks are made
-    and reported in every case; ``reasons`` names each check that failed, was undecided or
-    could not be made, with its numbers.
+    ``inconclusive`` if any is undecided or, at the last step, a required check has no data;
+    ``wait`` if any is unresolved or, at the last step, a required check has too few samples;
+    else ``advance`` (``promote`` at the last step).
+    The checks are made and reported in every case; ``reasons`` names each check that failed,
+    did not decide or could not be made, with its numbers.
     """
     t = CanaryThresholds() if thresholds is None else thresholds
     plan_steps = validate_steps(steps)
@@ -619,7 +684,7 @@ def analyse_step(
             (stable.errors, stable.requests),
             (candidate.errors, candidate.requests),
             t.max_error_rate_increase,
-            t.alpha,
+            t.check_alpha,
             t.min_requests,
             "requests",
         ),
@@ -629,7 +694,7 @@ def analyse_step(
             (stable.rejected, stable.requests),
             (candidate.rejected, candidate.requests),
             t.max_rejection_rate_increase,
-            t.alpha,
+            t.check_alpha,
             t.min_requests,
             "requests",
         ),
@@ -652,23 +717,33 @@ def analyse_step(
                 f"not enough data: {window.requests} requests on the {arm} arm, "
                 f"{t.min_requests} needed for a verdict"
             )
+    missing = [n for n in REQUIRED if last and checks[n].status == "no_data"]
+    short = [n for n in REQUIRED if last and checks[n].status == "too_few"]
     verdict: Verdict
     if guard:
         verdict, reasons = "wait", guard + reasons
     elif "fail" in statuses:
         verdict = "rollback"
-        reasons = [c.reason for c in checks.values() if c.status == "fail" and c.reason]
-        reasons += [c.reason for c in checks.values() if c.status != "fail" and c.reason]
-    elif "undecided" in statuses:
+        reasons = [c.reason for c in checks.values() if c.status == "fail" and c.reason] + [
+            c.reason for c in checks.values() if c.status != "fail" and c.reason
+        ]
+    elif "undecided" in statuses or missing:
         verdict = "inconclusive"
-    elif last and any(checks[name].status == "not_made" for name in REQUIRED):
+        if missing:
+            # more of the same data will not bring what was never given: a person decides
+            reasons.insert(
+                0,
+                "the last step promotes only on every required check: no data for "
+                f"{', '.join(missing)} (give it, or disable the check)",
+            )
+    elif "unresolved" in statuses or short:
         verdict = "wait"
-        missing = [n for n in REQUIRED if checks[n].status == "not_made"]
-        reasons.insert(
-            0,
-            f"the last step promotes only on every required check: {', '.join(missing)} "
-            "not made yet",
-        )
+        if short:
+            reasons.insert(
+                0,
+                "the last step promotes only on every required check: too few samples for "
+                f"{', '.join(short)} yet",
+            )
     else:
         verdict = "promote" if last else "advance"
     return StepVerdict(
@@ -799,8 +874,25 @@ class CanaryPlan:
 
 @dataclass(frozen=True)
 class CanaryState:
+    """Where a canary is: the step it is on and whether it runs, waits for a person or ended."""
+
     step_index: int = 0
     status: Status = "running"
+
+    def __post_init__(self) -> None:
+        if self.status not in ("running", "paused", "rolled_back", "promoted", "aborted"):
+            raise InvalidArgument(
+                f"canary status {self.status!r} is unknown",
+                hint="running, paused, rolled_back, promoted or aborted",
+            )
+        if isinstance(self.step_index, bool) or not isinstance(self.step_index, int):
+            raise InvalidArgument(f"step_index {self.step_index!r} is not an integer")
+        if self.step_index < 0:
+            raise InvalidArgument(f"step_index {self.step_index} is negative")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CanaryState:
+        return cls(step_index=data["step_index"], status=data["status"])
 
     @property
     def finished(self) -> bool:
