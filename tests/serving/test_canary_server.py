@@ -73,3 +73,24 @@ def test_the_server_rolls_a_failing_candidate_back(settings: Settings) -> None:
                 break
         assert after[-30:] == [(200, "m:1")] * 30
     registry.close()
+
+
+def test_the_server_promotes_a_good_candidate(settings: Settings) -> None:
+    registry = Registry(settings)
+    service = CanaryService(registry)
+    thresholds = CanaryThresholds(min_requests=30, min_latency_samples=30, min_predictions=30)
+    service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=thresholds)
+    config = ServeConfig(deployments=("checkout",), poll_interval=0.05)
+    rng = np.random.default_rng(1)
+    with TestClient(create_app(config, settings=settings)) as c:
+        for _ in range(20_000):  # bounded; two steps of 0.2 s each
+            row = rng.normal(size=2).tolist()
+            assert (
+                c.post("/v1/models/checkout:predict", json={"instances": [row]}).status_code == 200
+            )
+            if service.status("checkout").state.status != "running":
+                break
+    canary = service.status("checkout")
+    assert canary.state.status == "promoted", canary.verdicts[-3:]
+    assert registry.resolve("m@production").version == 2  # the alias moved to the candidate
+    registry.close()

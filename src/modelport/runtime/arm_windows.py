@@ -36,6 +36,7 @@ class ArmWindows:
 
     def __init__(self) -> None:
         self._arms: dict[tuple[str, str], _Arm] = {}
+        self._last_stable: dict[str, tuple[int, int, int, list[float], list[Any]]] = {}
         self._lock = threading.Lock()  # the canary reads from a thread
 
     def observe(self, deployment: str, arm: str, status: int, seconds: float) -> None:
@@ -68,6 +69,11 @@ class ArmWindows:
                 (t.requests, t.errors, t.rejected, list(t.latencies), list(t.predictions))
                 for t in (a, b)
             ]
+            if snapshot[0][0] > 0:
+                self._last_stable[deployment] = snapshot[0]
+            elif deployment in self._last_stable:
+                # at 100% the stable arm serves nothing: judge against its last real window
+                snapshot[0] = self._last_stable[deployment]
         counts = _shared_bins(snapshot[0][4], snapshot[1][4])
         return tuple(  # type: ignore[return-value]
             ArmWindow(
