@@ -12,26 +12,30 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelport.deployments.canary import (
-    ArmWindow,
-    CanaryPlan,
-    CanaryState,
-    CanaryThresholds,
-    PairedWindow,
-    Status,
-    Verdict,
-    analyse_step,
-    apply_command,
+from modelport.deployments.bounds import (
     clopper_pearson,
     increase_lower_bound,
-    next_state,
-    parse_interval,
-    parse_steps,
     psi_counts,
     quantile_bounds,
 )
+from modelport.deployments.canary import (
+    ArmWindow,
+    CanaryThresholds,
+    PairedWindow,
+    Verdict,
+    analyse_step,
+)
+from modelport.deployments.rollout import (
+    CanaryPlan,
+    CanaryState,
+    Status,
+    apply_command,
+    next_state,
+    parse_steps,
+)
 from modelport.errors import ConflictError, InvalidArgument
 from modelport.monitoring import statistics
+from modelport.services.canary import parse_interval
 
 STEPS = (5.0, 25.0, 50.0, 100.0)
 BINS = np.array([0.3, 0.25, 0.2, 0.15, 0.1])  # a classifier's share of predictions per class
@@ -412,9 +416,9 @@ def test_steps_and_intervals_parse() -> None:
     assert parse_steps(" 100 ") == (100.0,)
     assert parse_steps("2.5, 10, 100") == (2.5, 10.0, 100.0)
     assert parse_interval("60s") == 60.0
-    assert parse_interval("5m") == 300.0
-    assert parse_interval("90") == 90.0
-    assert parse_interval("500ms") == 0.5
+    assert parse_interval("5min") == 300.0
+    with pytest.raises(InvalidArgument, match="no unit"):  # a unit is required everywhere
+        parse_interval("90")
 
 
 @pytest.mark.parametrize(

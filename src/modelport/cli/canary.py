@@ -81,7 +81,8 @@ def start(
 
         modelport canary start checkout --candidate credit-risk:3 --steps 5,25,50,100 --interval 60s
     """
-    from modelport.deployments.canary import CanaryThresholds, parse_steps
+    from modelport.deployments.canary import CanaryThresholds
+    from modelport.deployments.rollout import parse_steps
     from modelport.services.canary import parse_interval
 
     plan_steps, seconds = parse_steps(steps), parse_interval(interval)

@@ -54,12 +54,15 @@ optional, since shadows and feedback are opt-in.
 At the 100% step the stable arm answers no traffic: its window there has to come from copies of
 the traffic (the stable arm as a shadow). Without a stable window the verdict is ``wait``, never
 ``promote``: promoting without a comparison is what a canary exists to prevent.
+
+Why one module of this size: the six checks share one rule and one set of thresholds, and a
+questioned verdict is read check by check against them; the bounds are in :mod:`.bounds`, the
+plan and state machine in :mod:`.rollout`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -69,18 +72,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from modelport.deployments.bounds import (
+    clopper_pearson,
+    homogeneity_p_value,
+    increase_lower_bound,
+    psi_counts,
+    quantile_bounds,
+)
 from modelport.deployments.sequences import finite
-from modelport.errors import ConflictError, InvalidArgument, InvalidReference
-from modelport.reference import parse
+from modelport.errors import InvalidArgument
 
 Verdict = Literal["advance", "promote", "rollback", "wait", "inconclusive"]
-Status = Literal["running", "paused", "rolled_back", "promoted", "aborted"]
-Command = Literal["pause", "resume", "abort", "promote"]
 CheckStatus = Literal["pass", "fail", "undecided", "unresolved", "too_few", "no_data", "disabled"]
-
-FINISHED: frozenset[str] = frozenset({"rolled_back", "promoted", "aborted"})
-#: floor of a proportion in PSI, as ``modelport.monitoring.statistics.PSI_EPSILON``
-PSI_EPSILON = 1e-4
 
 
 # -- thresholds -----------------------------------------------------------------------------
@@ -132,26 +135,26 @@ class CanaryThresholds:
     def __post_init__(self) -> None:
         for name in ("max_error_rate_increase", "max_rejection_rate_increase", "max_accuracy_drop"):
             value = getattr(self, name)
-            if value is not None and not (_is_number(value) and 0 <= value < 1):
+            if value is not None and not (is_number(value) and 0 <= value < 1):
                 raise InvalidArgument(
                     f"{name} {value!r} is not a share in [0, 1)", hint="e.g. 0.01 for 1 point"
                 )
         if self.max_p99_ratio is not None and not (
-            _is_number(self.max_p99_ratio) and self.max_p99_ratio >= 1
+            is_number(self.max_p99_ratio) and self.max_p99_ratio >= 1
         ):
             raise InvalidArgument(
                 f"max_p99_ratio {self.max_p99_ratio!r} is not a number of at least 1",
                 hint="e.g. 1.5: the candidate's p99 may be 1.5 times the stable arm's",
             )
-        if self.max_psi is not None and not (_is_number(self.max_psi) and self.max_psi > 0):
+        if self.max_psi is not None and not (is_number(self.max_psi) and self.max_psi > 0):
             raise InvalidArgument(f"max_psi {self.max_psi!r} is not a positive number", hint="0.2")
         if self.min_agreement is not None and not (
-            _is_number(self.min_agreement) and 0 < self.min_agreement <= 1
+            is_number(self.min_agreement) and 0 < self.min_agreement <= 1
         ):
             raise InvalidArgument(
                 f"min_agreement {self.min_agreement!r} is not a share in (0, 1]", hint="0.9"
             )
-        if not (_is_number(self.alpha) and 0 < self.alpha < 0.5):
+        if not (is_number(self.alpha) and 0 < self.alpha < 0.5):
             raise InvalidArgument(f"alpha {self.alpha!r} is not in (0, 0.5)", hint="e.g. 0.05")
         for name in (
             "min_requests",
@@ -303,96 +306,6 @@ class StepVerdict:
             "reasons": list(self.reasons),
             "checks": {name: c.to_dict() for name, c in self.checks.items()},
         }
-
-
-# -- the statistics -------------------------------------------------------------------------
-
-
-def clopper_pearson(
-    successes: ArrayLike, n: ArrayLike, alpha: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """One-sided exact limits of a proportion: each side covers with probability >= 1 - alpha.
-
-    Beta quantiles (Clopper and Pearson, Biometrika 26:404, 1934); 0 and 1 at the edges and
-    for n = 0. Vectorised.
-    """
-    x = np.asarray(successes, dtype=np.float64)
-    m = np.asarray(n, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = stats.beta.ppf(alpha, np.maximum(x, 1), np.maximum(m - x + 1, 1))
-        upper = stats.beta.ppf(1 - alpha, np.maximum(x + 1, 1), np.maximum(m - x, 1))
-    lower = np.where(x <= 0, 0.0, lower)
-    upper = np.where(x >= m, 1.0, upper)
-    return np.asarray(lower), np.asarray(upper)
-
-
-def increase_lower_bound(
-    stable_events: ArrayLike,
-    stable_n: ArrayLike,
-    candidate_events: ArrayLike,
-    candidate_n: ArrayLike,
-    alpha: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The observed increase ``p_candidate - p_stable`` and its one-sided (1 - alpha) lower
-    bound by MOVER from Clopper-Pearson limits (see the module docstring). Vectorised; arms
-    with n = 0 give NaN."""
-    xs, ns = np.asarray(stable_events, float), np.asarray(stable_n, float)
-    xc, nc = np.asarray(candidate_events, float), np.asarray(candidate_n, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ps, pc = xs / ns, xc / nc
-        lower_c, _ = clopper_pearson(xc, nc, alpha)
-        _, upper_s = clopper_pearson(xs, ns, alpha)
-        difference = pc - ps
-        bound = difference - np.sqrt((pc - lower_c) ** 2 + (upper_s - ps) ** 2)
-    return np.asarray(difference), np.asarray(bound)
-
-
-def quantile_bounds(values: ArrayLike, q: float, alpha: float) -> tuple[float | None, float | None]:
-    """Distribution-free one-sided (1 - alpha) lower and upper bounds of the q-quantile.
-
-    The number of samples at or below the true quantile is Binomial(n, q), so the order
-    statistic ``x_(k)`` is below it with probability ``P(Binomial >= k)``: the lower bound is
-    the largest such k with that probability >= 1 - alpha, the upper bound the smallest k with
-    ``P(Binomial <= k - 1) >= 1 - alpha``. None where no order statistic is far enough out
-    (a one-sided upper bound of the p99 at level 0.975 needs at least 367 values).
-    """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = x.size
-    if n == 0:
-        return None, None
-    # lower: the largest k with cdf(k - 1) <= alpha
-    j = int(stats.binom.ppf(alpha, n, q))
-    if stats.binom.cdf(j, n, q) > alpha:
-        j -= 1
-    lower = float(x[j]) if j >= 0 else None  # x_(j+1) in 1-based order
-    # upper: the smallest k with cdf(k - 1) >= 1 - alpha, i.e. k - 1 = ppf(1 - alpha)
-    k = int(stats.binom.ppf(1 - alpha, n, q)) + 1
-    upper = float(x[k - 1]) if k <= n else None
-    return lower, upper
-
-
-def psi_counts(stable_counts: ArrayLike, candidate_counts: ArrayLike) -> float:
-    """PSI ``sum((q - p) ln(q / p))`` of two count vectors over the same bins.
-
-    The same formula and floor as ``modelport.monitoring.statistics.psi``, which cannot be
-    imported from this layer: proportions below ``PSI_EPSILON`` are raised to it, so a bin
-    empty on one side adds a large but finite term.
-    """
-    s = np.asarray(stable_counts, dtype=np.float64)
-    c = np.asarray(candidate_counts, dtype=np.float64)
-    p = np.maximum(s / s.sum(), PSI_EPSILON)
-    q = np.maximum(c / c.sum(), PSI_EPSILON)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def homogeneity_p_value(stable_counts: ArrayLike, candidate_counts: ArrayLike) -> float:
-    """Pearson chi-square p-value that both count vectors share one distribution (no Yates
-    correction; bins empty in both dropped; 1.0 with fewer than two bins left)."""
-    table = np.vstack([stable_counts, candidate_counts]).astype(np.float64)
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2 or np.any(table.sum(axis=1) == 0):
-        return 1.0
-    return float(stats.chi2_contingency(table, correction=False).pvalue)
 
 
 # -- the checks -----------------------------------------------------------------------------
@@ -755,10 +668,7 @@ def analyse_step(
     )
 
 
-# -- the plan -------------------------------------------------------------------------------
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# -- steps ----------------------------------------------------------------------------------
 
 
 def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:
@@ -767,7 +677,7 @@ def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:
     if not values:
         raise InvalidArgument("a canary needs at least one step", hint="e.g. 5,25,50,100")
     for value in values:
-        if isinstance(value, bool) or not _is_number(value):
+        if isinstance(value, bool) or not is_number(value):
             raise InvalidArgument(f"step {value!r} is not a number", hint="percents: 5,25,50,100")
         if not 0 < value <= 100:
             raise InvalidArgument(
@@ -788,183 +698,10 @@ def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def parse_steps(text: str) -> tuple[float, ...]:
-    """``"5,25,50,100"``: the percents of traffic at each step."""
-    parts = [p.strip() for p in str(text).split(",")]
-    if not any(parts):
-        raise InvalidArgument("no canary steps given", hint="--steps 5,25,50,100")
-    values = []
-    for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            raise InvalidArgument(
-                f"step {part!r} in {text!r} is not a number", hint="--steps 5,25,50,100"
-            ) from None
-        if not math.isfinite(value):
-            raise InvalidArgument(f"step {part!r} in {text!r} is not a finite number")
-        values.append(value)
-    return validate_steps(values)
-
-
-def parse_interval(text: str) -> float:
-    """``"60s"``, ``"5m"``, ``"1h"``, ``"500ms"`` or plain seconds, as seconds (> 0)."""
-    match = _DURATION.fullmatch(str(text))
-    if match is None:
-        raise InvalidArgument(
-            f"interval {text!r} is not a duration", hint="e.g. 60s, 5m, 1h or 90 (seconds)"
-        )
-    seconds = float(match.group(1)) * _UNIT[match.group(2)]
-    if seconds <= 0:
-        raise InvalidArgument(f"interval {text!r} is not positive", hint="e.g. 60s")
-    return seconds
-
-
-@dataclass(frozen=True)
-class CanaryPlan:
-    """What a canary does: the candidate's share at each step, for ``interval_seconds`` each,
-    judged by ``thresholds`` against the stable arm."""
-
-    candidate: str
-    stable: str
-    steps: tuple[float, ...]
-    interval_seconds: float
-    thresholds: CanaryThresholds = field(default_factory=CanaryThresholds)
-
-    def __post_init__(self) -> None:
-        candidate, stable = (
-            _reference(self.candidate, "candidate"),
-            _reference(self.stable, "stable"),
-        )
-        if candidate == stable:
-            raise InvalidArgument(
-                f"the candidate {self.candidate} is the stable arm",
-                hint="a canary compares a new version with the one serving now",
-            )
-        object.__setattr__(self, "steps", validate_steps(self.steps))
-        if not (_is_number(self.interval_seconds) and self.interval_seconds > 0):
-            raise InvalidArgument(
-                f"interval {self.interval_seconds!r} s is not a positive number", hint="e.g. 60"
-            )
-        if not isinstance(self.thresholds, CanaryThresholds):
-            raise InvalidArgument("thresholds must be CanaryThresholds")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "candidate": self.candidate,
-            "stable": self.stable,
-            "steps": [finite(s) for s in self.steps],
-            "interval_seconds": finite(self.interval_seconds),
-            "thresholds": self.thresholds.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CanaryPlan:
-        return cls(
-            candidate=data["candidate"],
-            stable=data["stable"],
-            steps=tuple(float(s) for s in data["steps"]),
-            interval_seconds=float(data["interval_seconds"]),
-            thresholds=CanaryThresholds.from_dict(data.get("thresholds", {})),
-        )
-
-
-# -- the state machine ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CanaryState:
-    """Where a canary is: the step it is on and whether it runs, waits for a person or ended."""
-
-    step_index: int = 0
-    status: Status = "running"
-
-    def __post_init__(self) -> None:
-        if self.status not in ("running", "paused", "rolled_back", "promoted", "aborted"):
-            raise InvalidArgument(
-                f"canary status {self.status!r} is unknown",
-                hint="running, paused, rolled_back, promoted or aborted",
-            )
-        if isinstance(self.step_index, bool) or not isinstance(self.step_index, int):
-            raise InvalidArgument(f"step_index {self.step_index!r} is not an integer")
-        if self.step_index < 0:
-            raise InvalidArgument(f"step_index {self.step_index} is negative")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CanaryState:
-        return cls(step_index=data["step_index"], status=data["status"])
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
-    def candidate_percent(self, steps: Sequence[float]) -> float:
-        """The candidate's share of traffic in this state: 0 after a rollback or an abort."""
-        if self.status in ("rolled_back", "aborted"):
-            return 0.0
-        if self.status == "promoted":
-            return 100.0
-        return float(steps[self.step_index])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step_index": self.step_index, "status": self.status}
-
-
-def next_state(state: CanaryState, verdict: Verdict, *, steps: int | None = None) -> CanaryState:
-    """Where a step's verdict takes the canary.
-
-    A finished canary (rolled back, promoted, aborted) never changes again. Running: advance
-    moves to the next step, promote ends promoted, rollback ends rolled back (the candidate's
-    weight back to 0), inconclusive pauses, wait stays. Paused waits for a person (see
-    :func:`apply_command`); only a rollback still ends it, since failing evidence needs no one.
-    ``steps`` (the number of steps), when given, refuses an advance past the last step.
-    """
-    if verdict not in ("advance", "promote", "rollback", "wait", "inconclusive"):
-        raise InvalidArgument(
-            f"unknown verdict {verdict!r}", hint="advance, promote, rollback, wait, inconclusive"
-        )
-    if state.finished:
-        return state
-    if verdict == "rollback":
-        return CanaryState(state.step_index, "rolled_back")
-    if state.status == "paused":
-        return state
-    if verdict == "advance":
-        if steps is not None and state.step_index + 1 >= steps:
-            raise InvalidArgument(
-                f"advance past the last of {steps} steps",
-                hint="the verdict at the last step is promote",
-            )
-        return CanaryState(state.step_index + 1, "running")
-    if verdict == "promote":
-        return CanaryState(state.step_index, "promoted")
-    if verdict == "inconclusive":
-        return CanaryState(state.step_index, "paused")
-    return state
-
-
-def apply_command(state: CanaryState, command: Command) -> CanaryState:
-    """A person's ``canary pause|resume|abort|promote``; a finished canary refuses them all."""
-    if state.finished:
-        raise ConflictError(
-            f"the canary is already {state.status.replace('_', ' ')}",
-            hint="start a new canary to try again",
-        )
-    if command == "pause":
-        return CanaryState(state.step_index, "paused")
-    if command == "resume":
-        return CanaryState(state.step_index, "running")
-    if command == "abort":
-        return CanaryState(state.step_index, "aborted")
-    if command == "promote":
-        return CanaryState(state.step_index, "promoted")
-    raise InvalidArgument(f"unknown command {command!r}", hint="pause, resume, abort, promote")
-
-
 # -- input checks ---------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
     return (
         isinstance(value, int | float | np.integer | np.floating)
         and not isinstance(value, bool)
@@ -992,10 +729,3 @@ def _array(values: ArrayLike, what: str) -> np.ndarray:
         raise InvalidArgument(f"{what} contain NaN or infinite values")
     array.setflags(write=False)
     return array
-
-
-def _reference(text: str, what: str) -> str:
-    try:
-        return str(parse(text))
-    except InvalidReference as exc:
-        raise InvalidArgument(f"{what} {text!r}: {exc.message}", hint=exc.hint) from None

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from modelport.deployments.canary import FINISHED, CanaryPlan, CanaryState
+from modelport.deployments.rollout import FINISHED, CanaryPlan, CanaryState
 from modelport.errors import CanaryNotFound, ConflictError
 from modelport.reference import validate_name
 from modelport.registry.database import Database

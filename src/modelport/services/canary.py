@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from modelport.deployments.canary import (
-    ArmWindow,
+from modelport.deployments.canary import ArmWindow, CanaryThresholds, PairedWindow, analyse_step
+from modelport.deployments.rollout import (
     CanaryPlan,
     CanaryState,
-    CanaryThresholds,
     Command,
-    PairedWindow,
-    analyse_step,
     apply_command,
     next_state,
 )
