@@ -206,3 +206,32 @@ def test_a_deployment_is_described_and_ready_like_a_model(client: TestClient) ->
     assert [i["name"] for i in meta.json()["inputs"]] == ["f0", "f1"]  # the control arm's
     ready = client.get("/v2/models/checkout/ready")
     assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_the_deployments_are_listed_read_only(client: TestClient) -> None:
+    listed = client.get("/api/deployments").json()
+    assert [d["name"] for d in listed] == ["checkout"]
+    shown = client.get("/api/deployments/checkout").json()
+    assert shown["sticky"] == "header:X-User-Id" and shown["revision"] >= 1
+    assert client.get("/api/deployments/checkout/history").json()[0]["action"] == "create"
+    missing = client.get("/api/deployments/nope")
+    assert missing.status_code == 404 and "no deployment named 'nope'" in missing.json()["error"]
+    assert client.put("/api/deployments/checkout", json={}).status_code == 405
+    assert "/api/deployments/{name}" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_field_sticky_key_pins_records_to_an_arm(settings: Settings) -> None:
+    modelport.deploy("by-field", {"m:1": 50, "m:2": 50}, sticky="field:f0", settings=settings)
+    config = ServeConfig(deployments=("by-field",))
+    with TestClient(create_app(config, settings=settings)) as c:
+        arms = set()
+        for key in range(20):
+            seen = {
+                c.post(
+                    "/v1/models/by-field:predict", json={"instances": [{"f0": key, "f1": 0.0}]}
+                ).headers["x-model-version"]
+                for _ in range(5)
+            }
+            assert len(seen) == 1  # one key, one arm
+            arms |= seen
+        assert arms == {"m:1", "m:2"}  # and the keys are spread over both arms

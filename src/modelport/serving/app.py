@@ -39,6 +39,7 @@ from modelport.runtime.config import ServeConfig
 from modelport.runtime.pool import ServedVersion
 from modelport.runtime.service import ServingRuntime
 from modelport.serving import access_log
+from modelport.serving.admin import add_admin_routes
 from modelport.serving.feedback import add_feedback_route
 from modelport.serving.metadata import add_metadata_routes, v2_reference
 from modelport.serving.openapi import openapi_schema
@@ -329,6 +330,7 @@ def create_app(
 
     add_metadata_routes(app, pool, metrics, runtime.deployments)
     add_feedback_route(app, runtime.feedback, config.max_body_bytes)
+    add_admin_routes(app, registry)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     hot = [
         ("/v1/models/{name}:predict", server.v1_predict),
