@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Lock file that lets one server worker at a time run the background "
         "monitor; default <home>/monitor.lock.",
     )
+    canary_lock: Path | None = Field(
+        default=None,
+        description="Lock file that lets one server worker at a time judge canary steps; "
+        "default <home>/canary.lock.",
+    )
     debug: bool = Field(
         default=False, description="The CLI prints the traceback of an unexpected error."
     )
@@ -119,6 +124,9 @@ class Settings(BaseSettings):
 
     def monitor_lock_path(self) -> Path:
         return (self.monitor_lock or self.resolved_home() / "monitor.lock").expanduser()
+
+    def canary_lock_path(self) -> Path:
+        return (self.canary_lock or self.resolved_home() / "canary.lock").expanduser()
 
     def cache_dir(self) -> Path:
         return self.resolved_home() / "cache"

@@ -61,7 +61,7 @@ class ServingRuntime:
                 self.pool,
                 self.windows,
                 config.deployments,
-                registry.settings.resolved_home() / "canary.lock",
+                registry.settings.canary_lock_path(),
             )
             if config.deployments
             else None
