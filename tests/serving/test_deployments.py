@@ -235,3 +235,8 @@ def test_a_field_sticky_key_pins_records_to_an_arm(settings: Settings) -> None:
             assert len(seen) == 1  # one key, one arm
             arms |= seen
         assert arms == {"m:1", "m:2"}  # and the keys are spread over both arms
+
+
+def test_a_refused_request_says_which_version_refused_it(client: TestClient) -> None:
+    r = client.post("/v1/models/m:1:predict", json={"instances": [[1.0]]})
+    assert r.status_code == 422 and r.headers["x-model-version"] == "m:1"

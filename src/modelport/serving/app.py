@@ -126,6 +126,9 @@ class Server:
         except Exception as exc:
             log.exception("v1 predict failed")
             response = error_response(internal_error(exc))
+        if served is not None and MODEL_VERSION not in response.headers:
+            # a refused request was routed too: say which version refused it
+            response.headers[MODEL_VERSION] = f"{served.name}:{served.version}"
         self._finish(request, served, "v1", response.status_code, t0, deployment)
         return response
 
@@ -170,6 +173,9 @@ class Server:
         except Exception as exc:
             log.exception("v2 infer failed")
             response = error_response(internal_error(exc))
+        if served is not None and MODEL_VERSION not in response.headers:
+            # a refused request was routed too: say which version refused it
+            response.headers[MODEL_VERSION] = f"{served.name}:{served.version}"
         self._finish(request, served, "v2", response.status_code, t0, deployment)
         return response
 
