@@ -85,7 +85,9 @@ def test_loading_a_skops_model_does_not_scan_scikit_learn(tmp_path: Path) -> Non
     code = (
         SAVE + "import skops.io\n"  # a normal import: skops computes its real defaults
         "skops.io.dump(model, 'm.skops')\n"
-        "print(json.dumps({'untrusted': skops.io.get_untrusted_types(file='m.skops')}))\n"
+        "from skops.io import _trusted_types as t\n"
+        "print(json.dumps({'untrusted': skops.io.get_untrusted_types(file='m.skops'),\n"
+        "    'ufuncs': t.SCIPY_UFUNC_TYPE_NAMES + t.NUMPY_UFUNC_TYPE_NAMES}))\n"
     )
     reference = run(code, tmp_path)
     code = (
@@ -99,7 +101,10 @@ def test_loading_a_skops_model_does_not_scan_scikit_learn(tmp_path: Path) -> Non
         "untrusted = skops.io.get_untrusted_types(file='model.skops')\n"
         "plain = skops.io.load('model.skops', trusted=untrusted).predict(x)\n"
         "plain = bool((plain == model.predict(x)).all())\n"
+        "from skops.io import _trusted_types as t\n"
+        "ufuncs = t.SCIPY_UFUNC_TYPE_NAMES + t.NUMPY_UFUNC_TYPE_NAMES\n"
         "print(json.dumps({'scanned': scanned, 'recorded': options['trusted_types'],\n"
+        "    'ufuncs': ufuncs,\n"
         "    'untrusted': untrusted, 'same': bool(same), 'plain': plain}))\n"
     )
     ours = run(code, tmp_path)
@@ -108,6 +113,8 @@ def test_loading_a_skops_model_does_not_scan_scikit_learn(tmp_path: Path) -> Non
     assert ours["recorded"] == reference["untrusted"]
     assert ours["untrusted"] == reference["untrusted"]
     assert ours["plain"] is True
+    assert len(reference["ufuncs"]) > 300
+    assert ours["ufuncs"] == reference["ufuncs"]  # skops' other defaults, built as skops does
 
 
 def test_skops_imported_elsewhere_first_still_loads(xy: tuple, tmp_path: Path) -> None:
@@ -120,3 +127,24 @@ def test_skops_imported_elsewhere_first_still_loads(xy: tuple, tmp_path: Path) -
     model = LogisticRegression().fit(x, y)
     options = SKLEARN.save(model, tmp_path)
     assert (SKLEARN.load(tmp_path, options, trusted=False).predict(x) == model.predict(x)).all()
+
+
+def test_the_indexed_whichmodule_names_every_ufunc_as_skops_does() -> None:
+    import numpy as np
+    import scipy.special
+    from skops.io import _utils
+
+    from modelport.flavors._skops import _IndexedWhichmodule
+
+    indexed = _IndexedWhichmodule()
+    indexed._real = _utils.whichmodule
+    ufuncs = [
+        obj
+        for module in (np, scipy.special)
+        for attr in dir(module)
+        if isinstance(obj := getattr(module, attr), np.ufunc)
+    ]
+    assert len(ufuncs) > 300
+    for obj in [*ufuncs, object()]:
+        name = getattr(obj, "__name__", "no_such_name")
+        assert indexed.whichmodule(obj, name) == _utils.whichmodule(obj, name)

@@ -20,10 +20,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import gc
 import importlib
 import inspect
+import itertools
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, SupportsIndex
@@ -105,10 +108,14 @@ def skops_io() -> ModuleType:
     # swapped for one that fills itself when first read.
     real = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = lambda type_filter=None: []
+    hook = _IndexedWhichmodule()
+    sys.meta_path.insert(0, hook)
     try:
         importlib.import_module("skops.io")
     finally:
         sklearn.utils.all_estimators = real
+        sys.meta_path.remove(hook)
+        hook.restore()
     deferred = _DeferredEstimatorNames()
     for name in ("skops.io._trusted_types", "skops.io._general"):
         module = sys.modules.get(name)
@@ -122,6 +129,97 @@ def skops_io() -> ModuleType:
             if isinstance(names, list) and not names:
                 names.extend(all_estimator_names())
     return sys.modules["skops.io"]
+
+
+class _IndexedWhichmodule:
+    """While skops builds its ufunc lists, answers ``whichmodule`` from one index.
+
+    skops names each of about 850 NumPy and SciPy ufuncs by the first module in
+    ``sys.modules`` holding it under its name, with one ``getattr`` per module per ufunc:
+    in a server, with ~2,000 modules loaded before SciPy, a third of a second. The
+    answer here is the same first module, found in an index of the plain modules'
+    namespaces (rebuilt when ``sys.modules`` grew; each answer is checked live); modules
+    that may compute attributes (a ``__getattr__``, a module subclass) are still asked
+    with ``getattr``, in order. It is installed as a meta path finder only to run when
+    skops' module of trusted types is about to load (``skops.io._utils`` is loaded by
+    then), and only for the rest of that import.
+    """
+
+    def __init__(self) -> None:
+        self._utils: ModuleType | None = None
+        self._real: Any = None
+        self._names: list[str] = []
+        self._first: dict[tuple[str, int], int] = {}
+        self._computed: list[tuple[int, ModuleType]] = []
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == "skops.io._trusted_types" and self._utils is None:
+            utils = sys.modules.get("skops.io._utils")
+            if utils is not None and callable(getattr(utils, "whichmodule", None)):
+                self._utils, self._real = utils, utils.whichmodule
+                utils.whichmodule = self.whichmodule  # type: ignore[attr-defined]
+        return None  # the normal finders load the module
+
+    def restore(self) -> None:
+        if self._utils is not None:
+            self._utils.whichmodule = self._real  # type: ignore[attr-defined]
+
+    def whichmodule(self, obj: Any, name: str) -> str:
+        module_name = getattr(obj, "__module__", None)
+        if module_name is not None:
+            return str(module_name)
+        if "." in name or name.startswith("__"):
+            return str(self._real(obj, name))
+        self._index()
+        first = self._first.get((name, id(obj)), len(self._names))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for position, module in self._computed:
+                if position >= first:
+                    break
+                try:
+                    if getattr(module, name, None) is obj:
+                        return self._names[position]
+                except (AttributeError, ImportError):
+                    continue
+        if first < len(self._names):
+            found = self._names[first]
+            if getattr(sys.modules.get(found), name, None) is obj:
+                return found
+        return str(self._real(obj, name))  # not indexed: skops' own scan decides
+
+    def _index(self) -> None:
+        # Modules are only added while skops builds its lists (at the end of the dict, so
+        # after every indexed one); a changed count means new modules, and a new index.
+        if len(sys.modules) == len(self._names):
+            return
+        modules = sys.modules.copy()
+        self._names, self._first, self._computed = list(modules), {}, []
+        plain: list[tuple[int, dict[str, Any]]] = []
+        for position, (module_name, module) in enumerate(modules.items()):
+            if module_name in ("__main__", "__mp_main__") or module is None:
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if type(module) is not ModuleType or not isinstance(namespace, dict):
+                self._computed.append((position, module))
+                continue
+            if "__getattr__" in namespace:
+                self._computed.append((position, module))
+            plain.append((position, namespace))
+        # Latest module first, so the earliest holder of a name is the one that stays; the
+        # pairs are made in C (zip, map), as ~100,000 names in a Python loop cost as much
+        # as the scan this replaces.
+        # The collector is held off meanwhile: these new tuples would set off full
+        # collections over everything the process has loaded, twice the index's own cost.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for position, namespace in reversed(plain):
+                pairs = zip(namespace.keys(), map(id, namespace.values()), strict=True)
+                self._first.update(zip(pairs, itertools.repeat(position)))
+        finally:
+            if collecting:
+                gc.enable()
 
 
 @contextlib.contextmanager
