@@ -1,6 +1,6 @@
 """Benchmark: start-to-ready of a server with one scikit-learn model, against its floor.
 
-    python bench/serving/startup.py [--repeats 7] [--cpu 0]
+    python bench/serving/startup.py [--repeats 7] [--cpu N] [--baseline OTHER/src]
 
 Registers one ``LogisticRegression`` (``make_classification(20000, 20)``, as
 bench/serving/run.py) twice in a temporary ``MODELPORT_HOME``: saved with skops (the
@@ -12,9 +12,13 @@ default) and with joblib. Then, alternating so machine load hits every case alik
 * ``python -m modelport.serving lr``: process start to ``/v2/health/ready`` = 200;
 * ``python -m modelport.serving lr-joblib`` (``MODELPORT_TRUST_PICKLES=1``): the same.
 
-Every process is pinned to ``--cpu`` (``taskset``, as run.py pins its server) unless
-``--cpu -1``. Prints medians, the fastest and slowest run, the ratio to the 2 s limit and
-the margin over the floor, and exits 1 if a median misses the limit.
+With ``--baseline DIR`` the two server cases also run from that source tree (an older
+commit: ``git archive REV src | tar -x -C /tmp/old``, then ``--baseline /tmp/old/src``),
+in the same rounds, so a before/after comparison sees the same machine load.
+``--cpu N`` pins every process to one CPU (``taskset``, as run.py pins its server); the
+default does not pin, since on a shared machine a pinned CPU may be the busy one.
+Prints medians, the fastest and slowest run, the ratio to the 2 s limit and the margin
+over the floor, and exits 1 if a median of this checkout misses the limit.
 """
 
 from __future__ import annotations
@@ -100,36 +104,47 @@ def register(home: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to; -1: no pinning")
+    parser.add_argument("--cpu", type=int, default=-1, help="CPU to pin to; -1: no pinning")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another source tree (e.g. `git archive REV src | tar -x -C DIR`, then DIR/src) "
+        "whose servers are timed in the same run, alternating with this checkout's",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="modelport-startup-")) / "home"
     register(home)
-    env = {
-        **os.environ,
-        "MODELPORT_HOME": str(home),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-    }
+    trees = {"": ROOT / "src"}
+    if args.baseline is not None:
+        trees[" (baseline)"] = args.baseline.resolve()
     python = sys.executable
-    load_before = os.getloadavg()[0]
-    times: dict[str, list[float]] = {FLOOR: [], SKOPS: [], JOBLIB: []}
-    for _ in range(args.repeats):
-        times[FLOOR].append(
-            time_exit(pinned(args.cpu, [python, "-c", "import sklearn.linear_model"]), env)
-        )
+    cases = [(FLOOR, None, [python, "-c", "import sklearn.linear_model"], {})]
+    for suffix, tree in trees.items():
         for case, ref, extra in (
             (SKOPS, "lr", {}),
             (JOBLIB, "lr-joblib", {"MODELPORT_TRUST_PICKLES": "1"}),
         ):
-            port = free_port()
-            cmd = pinned(args.cpu, [python, "-m", "modelport.serving", ref, "--port", str(port)])
-            times[case].append(time_ready(cmd, {**env, **extra}, port))
+            cmd = [python, "-m", "modelport.serving", ref, "--port"]
+            cases.append((case + suffix, tree, cmd, extra))
+    base_env = {**os.environ, "MODELPORT_HOME": str(home)}
+    load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {case: [] for case, *_ in cases}
+    for _ in range(args.repeats):
+        for case, tree, cmd, extra in cases:
+            env = {**base_env, **extra, "PYTHONPATH": str(tree or ROOT / "src")}
+            if case == FLOOR:
+                times[case].append(time_exit(pinned(args.cpu, cmd), env))
+            else:
+                port = free_port()
+                times[case].append(time_ready(pinned(args.cpu, [*cmd, str(port)]), env, port))
     load_after = os.getloadavg()[0]
 
     floor = statistics.median(times[FLOOR])
+    pinning = f"pinned to CPU {args.cpu}" if args.cpu >= 0 else "not pinned"
     print(
-        f"{args.repeats} runs per case, alternating; pinned to CPU {args.cpu}; "
-        f"1-minute load average {load_before:.2f} before, {load_after:.2f} after; "
+        f"{args.repeats} runs per case, alternating; {pinning}; 1-minute load average "
+        f"{load_before:.2f} before, {load_after:.2f} after; {os.cpu_count()} CPUs; "
         f"Python {sys.version.split()[0]}"
     )
     print()
@@ -140,7 +155,7 @@ def main() -> None:
         median = statistics.median(values)
         over_floor = "" if case == FLOOR else f"{median - floor:+.2f}"
         verdict = ""
-        if case != FLOOR:
+        if case in (SKOPS, JOBLIB):  # the limit is this checkout's; a baseline is context
             verdict = " met" if median < LIMIT_S else " MISSED"
             missed |= median >= LIMIT_S
         print(
