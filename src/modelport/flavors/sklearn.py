@@ -21,6 +21,7 @@ from modelport.errors import ArtifactError, FlavorError, UntrustedArtifactError
 from modelport.flavors._common import (
     artifact_file,
     class_in_mro,
+    collector_paused,
     plain_list,
     predicting,
     require_trust,
@@ -239,19 +240,21 @@ class SklearnFlavor:
         if serialization not in _FILES:
             raise ArtifactError(f"unknown sklearn serialization {serialization!r} in load options")
         path = artifact_file(directory, options, _FILES[serialization])
-        if serialization == "skops":
-            estimator = _load_skops(path, list(options.get("trusted_types", [])))
-        else:
+        if serialization != "skops":
             require_trust(trusted, serialization, path)
-            with translate(ArtifactError, f"cannot load {path.name}"):
-                if serialization == "joblib":
-                    import joblib
+        with collector_paused():  # the first load imports scikit-learn
+            if serialization == "skops":
+                estimator = _load_skops(path, list(options.get("trusted_types", [])))
+            else:
+                with translate(ArtifactError, f"cannot load {path.name}"):
+                    if serialization == "joblib":
+                        import joblib
 
-                    estimator = joblib.load(path)
-                else:
-                    with path.open("rb") as fh:
-                        estimator = pickle.load(fh)
-        return SklearnPredictor(estimator)
+                        estimator = joblib.load(path)
+                    else:
+                        with path.open("rb") as fh:
+                            estimator = pickle.load(fh)
+            return SklearnPredictor(estimator)
 
 
 def _load_skops(path: Path, recorded: list[str]) -> Any:
