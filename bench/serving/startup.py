@@ -1,6 +1,6 @@
 """Benchmark: start-to-ready of a server with one scikit-learn model, against its floor.
 
-    python bench/serving/startup.py [--repeats 7] [--cpu N] [--baseline OTHER/src]
+    python bench/serving/startup.py [--repeats 7] [--cpu N] [--baseline OTHER/src] [--write]
 
 Registers one ``LogisticRegression`` (``make_classification(20000, 20)``, as
 bench/serving/run.py) twice in a temporary ``MODELPORT_HOME``: saved with skops (the
@@ -18,13 +18,16 @@ in the same rounds, so a before/after comparison sees the same machine load.
 ``--cpu N`` pins every process to one CPU (``taskset``, as run.py pins its server); the
 default does not pin, since on a shared machine a pinned CPU may be the busy one.
 Prints medians, the fastest and slowest run, the ratio to the 2 s limit and the margin
-over the floor, and exits 1 if a median of this checkout misses the limit.
+over the floor (``--write``: also into STARTUP.md next to this file), and exits 1 if a
+median of this checkout misses the limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import platform
 import shutil
 import socket
 import statistics
@@ -36,7 +39,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 LIMIT_S = 2.0
 FLOOR = "import sklearn.linear_model (floor)"
 SKOPS = "serve lr, skops"
@@ -111,6 +115,7 @@ def main() -> None:
         help="another source tree (e.g. `git archive REV src | tar -x -C DIR`, then DIR/src) "
         "whose servers are timed in the same run, alternating with this checkout's",
     )
+    parser.add_argument("--write", action="store_true", help="also write STARTUP.md here")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="modelport-startup-")) / "home"
@@ -142,14 +147,15 @@ def main() -> None:
 
     floor = statistics.median(times[FLOOR])
     pinning = f"pinned to CPU {args.cpu}" if args.cpu >= 0 else "not pinned"
-    print(
+    lines = [
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
         f"{args.repeats} runs per case, alternating; {pinning}; 1-minute load average "
         f"{load_before:.2f} before, {load_after:.2f} after; {os.cpu_count()} CPUs; "
-        f"Python {sys.version.split()[0]}"
-    )
-    print()
-    print("| case | median s | fastest s | slowest s | median / 2 s limit | median - floor s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        f"Python {sys.version.split()[0]}.",
+        "",
+        "| case | median s | fastest s | slowest s | median / 2 s limit | median - floor s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     missed = False
     for case, values in times.items():
         median = statistics.median(values)
@@ -158,10 +164,14 @@ def main() -> None:
         if case in (SKOPS, JOBLIB):  # the limit is this checkout's; a baseline is context
             verdict = " met" if median < LIMIT_S else " MISSED"
             missed |= median >= LIMIT_S
-        print(
+        lines.append(
             f"| {case} | {median:.2f} | {min(values):.2f} | {max(values):.2f} "
             f"| {median / LIMIT_S:.0%}{verdict} | {over_floor} |"
         )
+    print("\n".join(lines))
+    if args.write:
+        title = "# Server start-to-ready, one scikit-learn model (bench/serving/startup.py)"
+        (HERE / "STARTUP.md").write_text("\n".join([title, "", *lines, ""]))
     shutil.rmtree(home.parent, ignore_errors=True)
     sys.exit(1 if missed else 0)
 
