@@ -26,12 +26,16 @@ import inspect
 import itertools
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, SupportsIndex
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+#: held while ``sklearn.utils.all_estimators`` is stubbed out (and while the real list is
+#: computed), so two threads loading models at once cannot keep the stub or cache its answer
+_PATCHING = threading.RLock()
 _OWN_AUDIT: contextvars.ContextVar[bool] = contextvars.ContextVar("own_audit", default=False)
 
 
@@ -99,8 +103,13 @@ class _DeferredEstimatorNames(list[str]):
 
 def skops_io() -> ModuleType:
     """``skops.io``; imported here first, it skips the ``all_estimators()`` scan."""
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
+    with _PATCHING:
+        if "skops.io" not in sys.modules:
+            _import_skops_io()
+    return sys.modules["skops.io"]
+
+
+def _import_skops_io() -> None:
     import sklearn.utils
 
     # skops' _trusted_types does ``from sklearn.utils import all_estimators`` and calls it
@@ -128,7 +137,6 @@ def skops_io() -> ModuleType:
             names = getattr(sys.modules.get(name), "SKLEARN_ESTIMATOR_TYPE_NAMES", None)
             if isinstance(names, list) and not names:
                 names.extend(all_estimator_names())
-    return sys.modules["skops.io"]
 
 
 class _IndexedWhichmodule:
@@ -232,9 +240,14 @@ def own_audit() -> Iterator[None]:
         _OWN_AUDIT.reset(token)
 
 
-@functools.cache
 def all_estimator_names() -> tuple[str, ...]:
     """skops' list, computed as skops computes it: the slow scan of all of scikit-learn."""
+    with _PATCHING:  # never while all_estimators is stubbed out for skops' import
+        return _all_estimator_names()
+
+
+@functools.cache
+def _all_estimator_names() -> tuple[str, ...]:
     from sklearn.utils import all_estimators
 
     names = (f"{cls.__module__}.{cls.__name__}" for _, cls in all_estimators())
