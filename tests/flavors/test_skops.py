@@ -91,7 +91,12 @@ def test_loading_a_skops_model_does_not_scan_scikit_learn(tmp_path: Path) -> Non
     )
     reference = run(code, tmp_path)
     code = (
-        SAVE + "from modelport.flavors.sklearn import SKLEARN\n"
+        SAVE + "import threading, sklearn.utils, sklearn.utils.discovery\n"
+        "from modelport.flavors._skops import skops_io\n"
+        "threads = [threading.Thread(target=skops_io) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "restored = sklearn.utils.all_estimators is sklearn.utils.discovery.all_estimators\n"
+        "from modelport.flavors.sklearn import SKLEARN\n"
         "options = SKLEARN.save(model, Path('.'))\n"
         "predictor = SKLEARN.load(Path('.'), options, trusted=False)\n"
         "scanned = [m for m in ('pytest', 'sklearn.gaussian_process') if m in sys.modules]\n"
@@ -104,11 +109,12 @@ def test_loading_a_skops_model_does_not_scan_scikit_learn(tmp_path: Path) -> Non
         "from skops.io import _trusted_types as t\n"
         "ufuncs = t.SCIPY_UFUNC_TYPE_NAMES + t.NUMPY_UFUNC_TYPE_NAMES\n"
         "print(json.dumps({'scanned': scanned, 'recorded': options['trusted_types'],\n"
-        "    'ufuncs': ufuncs,\n"
+        "    'ufuncs': ufuncs, 'restored': restored,\n"
         "    'untrusted': untrusted, 'same': bool(same), 'plain': plain}))\n"
     )
     ours = run(code, tmp_path)
     assert ours["scanned"] == []  # before the other user's call
+    assert ours["restored"] is True  # threads importing at once leave no stub behind
     assert ours["same"] is True
     assert ours["recorded"] == reference["untrusted"]
     assert ours["untrusted"] == reference["untrusted"]
