@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
@@ -24,6 +26,24 @@ TRUST_HINT = (
     "load it with trusted=True, or set MODELPORT_TRUST_PICKLES=1, "
     "but only for artifacts you produced yourself"
 )
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a model library is imported and a model is built.
+
+    What is created then lives as long as the process (modules, classes, the model), so
+    the collections an import of scikit-learn sets off find nothing to free, and each
+    full one walks every object loaded so far: together a good part of a second of a
+    server's start. The collector's state is restored after, whatever it was.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def import_optional(module: str, extra: str) -> ModuleType:

@@ -10,9 +10,7 @@ pickle are available when asked for explicitly, and load only when trusted.
 
 from __future__ import annotations
 
-import importlib
 import pickle
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,18 +21,19 @@ from modelport.errors import ArtifactError, FlavorError, UntrustedArtifactError
 from modelport.flavors._common import (
     artifact_file,
     class_in_mro,
+    collector_paused,
     plain_list,
     predicting,
     require_trust,
     translate,
     unknown_serialization,
 )
+from modelport.flavors._skops import is_default_estimator, library_class, own_audit, skops_io
 from modelport.flavors.base import Predictor, Task
 
 _FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl"}
 #: libraries whose own classes a skops file may use without explicit trust
 _OWN_LIBRARIES = ("sklearn", "numpy")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 def foreign_types(types: Iterable[str]) -> list[str]:
@@ -50,18 +49,8 @@ def foreign_types(types: Iterable[str]) -> list[str]:
 
 
 def _is_own_class(name: str) -> bool:
-    if not _DOTTED.fullmatch(name) or name.partition(".")[0] not in _OWN_LIBRARIES:
-        return False
-    if any(part.startswith("__") for part in name.split(".")):
-        return False  # importing e.g. numpy.f2py.__main__ would run a command line tool
-    module_name, _, attribute = name.rpartition(".")
-    try:
-        # Only modules inside scikit-learn or NumPy can be imported here (the prefix
-        # was checked), so this runs no code from outside those libraries.
-        obj = getattr(importlib.import_module(module_name), attribute, None)
-    except Exception:
-        return False
-    return isinstance(obj, type) and f"{obj.__module__}.{obj.__qualname__}" == name
+    cls = library_class(name, _OWN_LIBRARIES)
+    return cls is not None and f"{cls.__module__}.{cls.__qualname__}" == name
 
 
 # Estimators whose ``predict`` is the class of highest ``predict_proba`` (ties to the first
@@ -232,10 +221,11 @@ class SklearnFlavor:
         }
         with translate(FlavorError, f"cannot save {type(obj).__name__} with {serialization}"):
             if serialization == "skops":
-                import skops.io
-
-                skops.io.dump(obj, path)
-                options["trusted_types"] = sorted(skops.io.get_untrusted_types(file=path))
+                sio = skops_io()
+                sio.dump(obj, path)
+                options["trusted_types"] = [
+                    name for name in _untrusted_types(sio, path) if not is_default_estimator(name)
+                ]
             elif serialization == "joblib":
                 import joblib
 
@@ -250,36 +240,49 @@ class SklearnFlavor:
         if serialization not in _FILES:
             raise ArtifactError(f"unknown sklearn serialization {serialization!r} in load options")
         path = artifact_file(directory, options, _FILES[serialization])
-        if serialization == "skops":
-            estimator = _load_skops(path, list(options.get("trusted_types", [])))
-        else:
+        if serialization != "skops":
             require_trust(trusted, serialization, path)
-            with translate(ArtifactError, f"cannot load {path.name}"):
-                if serialization == "joblib":
-                    import joblib
+        with collector_paused():  # the first load imports scikit-learn
+            if serialization == "skops":
+                estimator = _load_skops(path, list(options.get("trusted_types", [])))
+            else:
+                with translate(ArtifactError, f"cannot load {path.name}"):
+                    if serialization == "joblib":
+                        import joblib
 
-                    estimator = joblib.load(path)
-                else:
-                    with path.open("rb") as fh:
-                        estimator = pickle.load(fh)
-        return SklearnPredictor(estimator)
+                        estimator = joblib.load(path)
+                    else:
+                        with path.open("rb") as fh:
+                            estimator = pickle.load(fh)
+            return SklearnPredictor(estimator)
 
 
 def _load_skops(path: Path, recorded: list[str]) -> Any:
-    """Load a skops file, trusting exactly the types accepted when it was saved."""
-    import skops.io
+    """Load a skops file, trusting exactly the types accepted when it was saved.
 
+    Those are the recorded types plus what skops trusts by default; of its defaults,
+    the scikit-learn estimators are told apart one type at a time (``_skops``) instead
+    of by skops' scan of every scikit-learn module.
+    """
+    sio = skops_io()
     with translate(ArtifactError, f"cannot read {path.name}"):
-        found = skops.io.get_untrusted_types(file=path)
-    unexpected = sorted(set(found) - set(recorded))
+        found = _untrusted_types(sio, path)
+    defaults = [name for name in found if name not in recorded and is_default_estimator(name)]
+    unexpected = sorted(set(found) - set(recorded) - set(defaults))
     if unexpected:
         raise UntrustedArtifactError(
             f"{path.name} contains types that were not present when it was saved: "
             + ", ".join(unexpected),
             hint="the artifact was replaced; register the model again from a trusted source",
         )
-    with translate(ArtifactError, f"cannot load {path.name}"):
-        return skops.io.load(path, trusted=recorded)
+    with translate(ArtifactError, f"cannot load {path.name}"), own_audit():
+        return sio.load(path, trusted=[*recorded, *defaults])
+
+
+def _untrusted_types(sio: Any, path: Path) -> list[str]:
+    """skops' untrusted types of a file, scikit-learn's estimators among them."""
+    with own_audit():
+        return sorted(sio.get_untrusted_types(file=path))
 
 
 SKLEARN = SklearnFlavor()

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from modelport.storage import open_location
 
@@ -152,6 +151,10 @@ class PredictionLogWriter:
             return written
 
     def _write(self, model: str, version: int, day: str, table: pa.Table) -> None:
+        # Parquet's writer is loaded by the first write, not by every server's start-up
+        # (pyarrow itself comes with pandas).
+        import pyarrow.parquet as pq
+
         self._seq += 1
         directory = f"{self.root}/predictions/model={model}/version={version}/date={day}"
         name = f"{int(time.time() * 1000)}-{os.getpid()}-{self._seq:06d}.parquet"
