@@ -10,15 +10,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from modelport.deployments.rollout import FINISHED, CanaryPlan, CanaryState
 from modelport.errors import CanaryNotFound, ConflictError
 from modelport.reference import validate_name
 from modelport.registry.database import Database
 from modelport.registry.tables import CanaryRow
+
+if TYPE_CHECKING:
+    # loaded on use: the canary analysis needs NumPy and SciPy, and `models list` does not
+    from modelport.deployments.rollout import CanaryPlan, CanaryState
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class CanaryStore:
         self.actor = actor
 
     def start(self, deployment: str, plan: CanaryPlan) -> Canary:
+        from modelport.deployments.rollout import FINISHED
+
         with self.db.write() as session:
             current = self._latest(session, validate_name(deployment))
             if current is not None and current.status not in FINISHED:
@@ -120,6 +125,8 @@ class CanaryStore:
 
 
 def _record(row: CanaryRow) -> Canary:
+    from modelport.deployments.rollout import CanaryPlan, CanaryState
+
     return Canary(
         deployment=row.deployment,
         plan=CanaryPlan.from_dict(json.loads(row.plan)),
