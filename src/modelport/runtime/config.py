@@ -184,7 +184,7 @@ def preflight(config: ServeConfig, settings: Settings) -> None:
     same message.
     """
     if config.monitor_interval > 0:
-        # the monitoring stack (SciPy, DuckDB) loads here only for servers that monitor
+        # imported here: only servers that monitor need the duration parser's pandas
         from modelport.monitoring.durations import parse_window
 
         parse_window(config.monitor_window)

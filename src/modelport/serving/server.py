@@ -46,5 +46,6 @@ def run(config: ServeConfig, settings: Settings) -> None:
         log_level="info",
         timeout_graceful_shutdown=30,
         backlog=4096,
+        ws="none",  # no websocket routes: skip loading (and warning about) websockets
         proxy_headers=False,  # no trusted proxy is configured; skip the per-request rewrite
     )
