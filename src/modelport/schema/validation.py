@@ -103,21 +103,40 @@ def _ndarray_fast_path(signature: Signature, data: Any) -> np.ndarray | None:
         values = data if array.ndim == 1 else itertools.chain.from_iterable(data)
         if not _NOT_NUMBERS.isdisjoint(map(type, values)):
             return None
-    if array.ndim == 1 and len(signature.inputs) == array.shape[0] and array.shape[0]:
-        array = array.reshape(1, -1)
-    if array.ndim != 2 or array.shape[1] != len(signature.inputs):
-        return None
-    if np.isinf(array).any():
-        return None  # the slow path names the field holding infinity
-    nulls = np.isnan(array)
-    if nulls.any():
-        nullable = np.array([f.nullable for f in signature.inputs])
-        if (nulls & ~nullable).any():
-            return None
-    dtype = signature.inputs[0].dtype if signature.inputs else "float64"
-    if any(f.kind != "float" for f in signature.inputs):
+    plan = _fast_plan(signature)
+    if plan is None:
         return None  # integer columns need the whole-number check of the slow path
+    dtype, nullable = plan
+    if array.ndim == 1 and len(nullable) == array.shape[0] and array.shape[0]:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != len(nullable):
+        return None
+    if not np.isfinite(array).all():  # one pass in the common case; the rare one looks closer
+        if np.isinf(array).any():
+            return None  # the slow path names the field holding infinity
+        if (np.isnan(array) & ~nullable).any():
+            return None
     return array if dtype == "float64" else array.astype(dtype)
+
+
+#: per signature, what the fast path needs: computed once, not per request (a signature is
+#: immutable; the entry keeps it alive, so its id cannot be reused; one per served version)
+_FAST_PLANS: dict[int, tuple[Signature, tuple[str, np.ndarray] | None]] = {}
+
+
+def _fast_plan(signature: Signature) -> tuple[str, np.ndarray] | None:
+    """(dtype, nullable mask) when every feature is a float, else None."""
+    entry = _FAST_PLANS.get(id(signature))
+    if entry is not None and entry[0] is signature:
+        return entry[1]
+    plan: tuple[str, np.ndarray] | None = None
+    if all(f.kind == "float" for f in signature.inputs):
+        dtype = signature.inputs[0].dtype if signature.inputs else "float64"
+        plan = (dtype, np.array([f.nullable for f in signature.inputs], dtype=bool))
+    if len(_FAST_PLANS) >= 1024:  # a process that builds many signatures: start again
+        _FAST_PLANS.clear()
+    _FAST_PLANS[id(signature)] = (signature, plan)
+    return plan
 
 
 def _to_columns(
