@@ -98,7 +98,15 @@ class SklearnPredictor:
             return np.asarray(self.estimator.predict_proba(batch))
 
     def argmax_classes(self) -> np.ndarray | None:
-        """``classes_`` when the (final) estimator's predict is the argmax of its probabilities."""
+        """``classes_`` when the (final) estimator's predict is the argmax of its probabilities.
+
+        Asked once per batch: the answer is fixed for a fitted estimator, so it is cached.
+        """
+        if not hasattr(self, "_argmax"):
+            self._argmax = self._find_argmax_classes()
+        return self._argmax
+
+    def _find_argmax_classes(self) -> np.ndarray | None:
         estimator = self.estimator
         if type(estimator).__name__ == "Pipeline":
             estimator = estimator.steps[-1][1]
