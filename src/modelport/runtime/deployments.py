@@ -61,7 +61,11 @@ class DeploymentRouter:
 
         ``key_of`` reads the request's sticky key for a spec (a header or a field).
         """
-        spec = self.specs.get(ref.name) if ref.version is None and ref.alias is None else None
+        spec = (
+            self.specs.get(ref.name)
+            if self.specs and ref.version is None and ref.alias is None
+            else None
+        )
         if spec is None:
             return Routed(self.pool.route(ref))
         key = key_of(spec) if spec.sticky is not None else None

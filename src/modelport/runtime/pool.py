@@ -55,6 +55,8 @@ class ServedVersion:
         self.name = loaded.version.name
         self.version = loaded.version.version
         self.version_label = str(self.version)
+        #: the X-Model-Version header's value, encoded once
+        self.version_header = f"{self.name}:{self.version}".encode("latin-1")
         self.signature: Signature | None = loaded.signature
         self.predictor = loaded.predictor
         self.classes = loaded.predictor.classes

@@ -119,16 +119,14 @@ class Server:
                     result.predictions, result.probabilities, served.classes, result.prediction_ids
                 ),
                 media_type=JSON,
-                headers={MODEL_VERSION: f"{served.name}:{served.version}"},
             )
         except ModelportError as exc:
             response = error_response(exc)
         except Exception as exc:
             log.exception("v1 predict failed")
             response = error_response(internal_error(exc))
-        if served is not None and MODEL_VERSION not in response.headers:
-            # a refused request was routed too: say which version refused it
-            response.headers[MODEL_VERSION] = f"{served.name}:{served.version}"
+        if served is not None:  # answered or refused, the routed version says so
+            response.raw_headers.append((MODEL_VERSION, served.version_header))
         self._finish(request, served, "v1", response.status_code, t0, deployment)
         return response
 
@@ -162,7 +160,7 @@ class Server:
                 served.name, served.version, req, results, result.prediction_ids
             )
             response = Response(
-                content, media_type=JSON, headers={MODEL_VERSION: f"{served.name}:{served.version}"}
+                content, media_type=JSON
             )
             if header_length is not None:
                 response.media_type = "application/octet-stream"
@@ -173,15 +171,14 @@ class Server:
         except Exception as exc:
             log.exception("v2 infer failed")
             response = error_response(internal_error(exc))
-        if served is not None and MODEL_VERSION not in response.headers:
-            # a refused request was routed too: say which version refused it
-            response.headers[MODEL_VERSION] = f"{served.name}:{served.version}"
+        if served is not None:  # answered or refused, the routed version says so
+            response.raw_headers.append((MODEL_VERSION, served.version_header))
         self._finish(request, served, "v2", response.status_code, t0, deployment)
         return response
 
 
 #: every prediction response names the version that answered (a deployment's arm, too)
-MODEL_VERSION = "x-model-version"
+MODEL_VERSION = b"x-model-version"
 
 
 def sticky_key(spec: DeploymentSpec, headers: Mapping[str, str], data: Any) -> str | None:
