@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from itertools import accumulate
 
 from modelport.deployments.spec import DeploymentSpec
 
@@ -24,8 +23,7 @@ def key_draw(deployment: str, key: str, salt: str = "arm") -> float:
 
 def choose_arm(spec: DeploymentSpec, draw: float) -> int:
     """The index of the arm whose share of [0, 1) holds ``draw``."""
-    bounds = list(accumulate(spec.shares()))
-    index = bisect_right(bounds, draw)
+    index = bisect_right(spec.bounds, draw)
     # float sums may end a hair below 1; never past the last arm with a positive weight
     if index >= len(spec.arms):
         index = max(i for i, arm in enumerate(spec.arms) if arm.weight > 0)

@@ -10,6 +10,8 @@ so nothing invalid is ever stored. Whether the references exist is the registry'
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,6 +121,11 @@ class DeploymentSpec:
         """Each arm's share of the traffic, summing to 1."""
         total = self.total_weight
         return [arm.weight / total for arm in self.arms]
+
+    @functools.cached_property
+    def bounds(self) -> list[float]:
+        """The arms' cumulative shares: arm ``i`` takes draws below ``bounds[i]``."""
+        return list(itertools.accumulate(self.shares()))
 
     def refs(self) -> list[str]:
         """Every reference the deployment serves: arms, then shadows."""

@@ -41,13 +41,14 @@ class DeploymentRouter:
         self.names = names
         self.specs: dict[str, DeploymentSpec] = {}
         self.revisions: dict[str, int] = {}
+        self._parsed: dict[str, tuple[list[Reference], list[Reference]]] = {}
 
     def refs(self) -> list[str]:
         """(Blocking) read every deployment; the references the server must load."""
         refs: list[str] = []
         for name in self.names:
             deployment = self.registry.deployments.get(name)
-            self.specs[name] = deployment.spec
+            self._remember(deployment.spec)
             self.revisions[name] = deployment.revision
             refs += deployment.spec.refs()
         return refs
@@ -70,12 +71,22 @@ class DeploymentRouter:
             return Routed(self.pool.route(ref))
         key = key_of(spec) if spec.sticky is not None else None
         draw = key_draw(spec.name, key) if key is not None else random.random()
-        arm = spec.arms[choose_arm(spec, draw)]
-        shadow_draws = [random.random() for _ in spec.shadows]
-        shadows = tuple(
-            self.pool.route(parse(spec.shadows[i].ref)) for i in chosen_shadows(spec, shadow_draws)
+        arms, shadow_refs = self._parsed[spec.name]
+        shadows: tuple[ServedVersion, ...] = ()
+        if spec.shadows:
+            shadow_draws = [random.random() for _ in spec.shadows]
+            shadows = tuple(
+                self.pool.route(shadow_refs[i]) for i in chosen_shadows(spec, shadow_draws)
+            )
+        return Routed(self.pool.route(arms[choose_arm(spec, draw)]), spec.name, key, shadows)
+
+    def _remember(self, spec: DeploymentSpec) -> None:
+        """Keep the spec with its references parsed once (routing reads them per request)."""
+        self._parsed[spec.name] = (
+            [parse(arm.ref) for arm in spec.arms],
+            [parse(shadow.ref) for shadow in spec.shadows],
         )
-        return Routed(self.pool.route(parse(arm.ref)), spec.name, key, shadows)
+        self.specs[spec.name] = spec
 
     def control(self, ref: Reference) -> ServedVersion | None:
         """A deployment's first arm (what describes it: its inputs and outputs), or None."""
@@ -96,7 +107,8 @@ class DeploymentRouter:
         changed = await asyncio.to_thread(self._changed)
         for name, (spec, revision) in changed.items():
             previous = self.specs.get(name)
-            self.specs[name], self.revisions[name] = spec, revision
+            self._remember(spec)
+            self.revisions[name] = revision
             log.info("deployment %s: revision %d (was %s)", name, revision, previous)
 
     def _changed(self) -> Mapping[str, tuple[DeploymentSpec, int]]:

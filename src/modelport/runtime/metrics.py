@@ -88,6 +88,7 @@ class Metrics:
             registry=self.registry,
         )
         self._request_children: dict[tuple[str, str, str, int], Counter] = {}
+        self._deployment_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._latency_children: dict[tuple[str, str], Histogram] = {}
 
     def observe_request(
@@ -107,9 +108,17 @@ class Metrics:
         histogram.observe(seconds)
 
     def observe_deployment(self, deployment: str, arm: str, status: int, seconds: float) -> None:
-        """One request routed by ``deployment`` to ``arm`` (off the plain-model hot path)."""
-        self.deployment_requests.labels(deployment, arm, str(status)).inc()
-        self.deployment_latency.labels(deployment, arm).observe(seconds)
+        """One request routed by ``deployment`` to ``arm`` (label children cached, as above)."""
+        key = (deployment, arm, status)
+        children = self._deployment_children.get(key)
+        if children is None:
+            children = (
+                self.deployment_requests.labels(deployment, arm, str(status)),
+                self.deployment_latency.labels(deployment, arm),
+            )
+            self._deployment_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -159,9 +159,7 @@ class Server:
             content, header_length = v2.encode_response(
                 served.name, served.version, req, results, result.prediction_ids
             )
-            response = Response(
-                content, media_type=JSON
-            )
+            response = Response(content, media_type=JSON)
             if header_length is not None:
                 response.media_type = "application/octet-stream"
                 response.headers["content-type"] = "application/octet-stream"
