@@ -71,6 +71,7 @@ class PredictionService:
         #: where a deployment's arms report their predictions (for canary steps)
         self.windows = windows
         self._shadows: set[asyncio.Task[None]] = set()  # referenced until done
+        self._same: dict[tuple[str, int, str, int], bool] = {}
 
     def route(
         self, ref: Reference, key_of: Callable[[DeploymentSpec], str | None] = _no_key
@@ -110,7 +111,11 @@ class PredictionService:
             arm = f"{served.name}:{served.version}"
             self.windows.observe_predictions(routed.deployment, arm, predictions)
         for shadow in routed.shadows:
-            task = asyncio.create_task(self._shadow(shadow, data, routed, arrived))
+            # the arm's validated input serves a shadow with the same signature as it is
+            given = prepared if self._same_inputs(served, shadow) else data
+            task = asyncio.create_task(
+                self._shadow(shadow, given, given is prepared, routed, arrived)
+            )
             self._shadows.add(task)
             task.add_done_callback(self._shadows.discard)
         return PredictionResult(served, predictions, probas, ids, routed.deployment)
@@ -120,12 +125,25 @@ class PredictionService:
         if self._shadows:
             await asyncio.gather(*self._shadows, return_exceptions=True)
 
+    def _same_inputs(self, served: ServedVersion, shadow: ServedVersion) -> bool:
+        """Whether both versions take the same input (compared once per pair of versions)."""
+        # versions are immutable: their names and numbers identify their signatures for good
+        key = (served.name, served.version, shadow.name, shadow.version)
+        same = self._same.get(key)
+        if same is None:
+            same = served.signature is not None and (
+                served.signature.inputs == (shadow.signature.inputs if shadow.signature else None)
+                and served.signature.input_kind == shadow.signature.input_kind  # type: ignore[union-attr]
+            )
+            self._same[key] = same
+        return same
+
     async def _shadow(
-        self, shadow: ServedVersion, data: Any, routed: Routed, arrived: float
+        self, shadow: ServedVersion, data: Any, validated: bool, routed: Routed, arrived: float
     ) -> None:
         """A copy of the request for a shadow version, logged with its outputs, never raised."""
         try:
-            prepared = shadow.prepare(data)
+            prepared = data if validated else shadow.prepare(data)
             ids = new_prediction_ids(len(prepared)) if shadow.wants_log() else None
             await shadow.predict(
                 prepared,
