@@ -240,3 +240,24 @@ def test_a_field_sticky_key_pins_records_to_an_arm(settings: Settings) -> None:
 def test_a_refused_request_says_which_version_refused_it(client: TestClient) -> None:
     r = client.post("/v1/models/m:1:predict", json={"instances": [[1.0]]})
     assert r.status_code == 422 and r.headers["x-model-version"] == "m:1"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-User-Id": "x" * 8000}, {"X-User-Id": "ü\u00ff"}, {"X-User-Id": ""}, {}],
+)
+def test_hostile_or_missing_sticky_keys_still_get_an_answer(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    encoded = {k: v.encode("latin-1") for k, v in headers.items()}
+    r = client.post("/v1/models/checkout:predict", json=BODY, headers=encoded)  # type: ignore[arg-type]
+    assert r.status_code == 200, r.text
+    assert r.headers["x-model-version"] in {"m:1", "m:2"}
+
+
+def test_a_field_sticky_key_of_any_json_type_is_harmless(settings: Settings) -> None:
+    modelport.deploy("odd-field", {"m:1": 1, "m:2": 1}, sticky="field:f0", settings=settings)
+    with TestClient(create_app(ServeConfig(deployments=("odd-field",)), settings=settings)) as c:
+        for value in ([1, 2], {"a": 1}, None, True, "text", 1e308):
+            r = c.post("/v1/models/odd-field:predict", json={"instances": [{"f0": value, "f1": 0}]})
+            assert r.status_code in (200, 422), r.text  # refused by validation, never a 500
