@@ -74,6 +74,11 @@ class Batcher(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """Queue ``item`` and wait for its result (raises what ``fn`` raised for it)."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item``; its future gets the result. For callers that do not wait (shadows):
+        no task and no coroutine per item, just the future."""
         if self._closed:
             raise ModelNotReady(f"{self.name} is shutting down", hint="retry the request")
         if len(self._pending) >= self.max_queue:
@@ -89,7 +94,7 @@ class Batcher(Generic[T, R]):
         self._pending.append((item, future))
         assert self._wakeup is not None
         self._wakeup.set()
-        return await future
+        return future
 
     def call(self, items: list[T]) -> list[R | BaseException]:
         """Run ``fn`` directly (warm-up before serving), checking the list-out contract."""

@@ -106,6 +106,19 @@ class ServedVersion:
         finally:
             self._queue_gauge.set(self.batcher.depth)
 
+    def copy(
+        self,
+        prepared: Any,
+        *,
+        ids: list[str] | None,
+        arrived: float,
+        deployment: str,
+        key: str | None,
+    ) -> asyncio.Future[Prediction]:
+        """Queue a copy of a request (a shadow's): nobody waits for it; its future says how
+        it went. Raises Overloaded when the queue is full (the copy is then dropped)."""
+        return self.batcher.enqueue((prepared, False, ids, arrived, deployment, key))
+
     def _predict_batch(self, items: list[Item]) -> list[Prediction | NonFinitePrediction]:
         """The batch contract: many validated inputs in, one prediction pair per input out.
 

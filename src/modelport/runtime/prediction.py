@@ -70,7 +70,7 @@ class PredictionService:
         self.metrics = metrics
         #: where a deployment's arms report their predictions (for canary steps)
         self.windows = windows
-        self._shadows: set[asyncio.Task[None]] = set()  # referenced until done
+        self._pending: set[asyncio.Future[Any]] = set()  # shadow copies not yet answered
         self._same: dict[tuple[str, int, str, int], bool] = {}
 
     def route(
@@ -111,19 +111,19 @@ class PredictionService:
             arm = f"{served.name}:{served.version}"
             self.windows.observe_predictions(routed.deployment, arm, predictions)
         for shadow in routed.shadows:
-            # the arm's validated input serves a shadow with the same signature as it is
-            given = prepared if self._same_inputs(served, shadow) else data
-            task = asyncio.create_task(
-                self._shadow(shadow, given, given is prepared, routed, arrived)
+            self._copy(
+                shadow,
+                prepared if self._same_inputs(served, shadow) else None,
+                data,
+                routed,
+                arrived,
             )
-            self._shadows.add(task)
-            task.add_done_callback(self._shadows.discard)
         return PredictionResult(served, predictions, probas, ids, routed.deployment)
 
     async def drain(self) -> None:
-        """Wait for the shadow copies still running (a graceful stop logs them too)."""
-        if self._shadows:
-            await asyncio.gather(*self._shadows, return_exceptions=True)
+        """Wait for the shadow copies still queued (a graceful stop logs them too)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     def _same_inputs(self, served: ServedVersion, shadow: ServedVersion) -> bool:
         """Whether both versions take the same input (compared once per pair of versions)."""
@@ -138,35 +138,58 @@ class PredictionService:
             self._same[key] = same
         return same
 
-    async def _shadow(
-        self, shadow: ServedVersion, data: Any, validated: bool, routed: Routed, arrived: float
+    def _copy(
+        self,
+        shadow: ServedVersion,
+        prepared: Any | None,
+        data: Any,
+        routed: Routed,
+        arrived: float,
     ) -> None:
-        """A copy of the request for a shadow version, logged with its outputs, never raised."""
+        """Queue a copy of the request for a shadow, logged with its outputs, never raised.
+
+        Synchronous: the copy waits in the shadow's own batcher, and its outcome is counted
+        when its future completes, so the caller's answer never waits for the shadow.
+        """
+        assert routed.deployment is not None
         try:
-            prepared = data if validated else shadow.prepare(data)
+            if prepared is None:  # another signature: validate the request for the shadow
+                prepared = shadow.prepare(data)
             ids = new_prediction_ids(len(prepared)) if shadow.wants_log() else None
-            await shadow.predict(
+            future = shadow.copy(
                 prepared,
                 ids=ids,
                 arrived=arrived,
                 deployment=f"{routed.deployment}/shadow",
                 key=routed.key,
             )
-            self._count_shadow(routed, shadow, "ok")
         except ModelportError as exc:
             self._count_shadow(routed, shadow, "failed")
             log.warning(
-                "shadow %s:%d of %s failed: %s",
+                "shadow %s:%d of %s refused the request: %s",
                 shadow.name,
                 shadow.version,
                 routed.deployment,
                 exc.message,
             )
-        except Exception:
-            self._count_shadow(routed, shadow, "failed")
-            log.exception(
-                "shadow %s:%d of %s failed", shadow.name, shadow.version, routed.deployment
-            )
+            return
+        self._pending.add(future)
+        future.add_done_callback(lambda done: self._copied(done, shadow, routed))
+
+    def _copied(self, done: asyncio.Future[Any], shadow: ServedVersion, routed: Routed) -> None:
+        self._pending.discard(done)
+        failure = None if done.cancelled() else done.exception()
+        if failure is None and not done.cancelled():
+            self._count_shadow(routed, shadow, "ok")
+            return
+        self._count_shadow(routed, shadow, "failed")
+        log.warning(
+            "shadow %s:%d of %s failed: %s",
+            shadow.name,
+            shadow.version,
+            routed.deployment,
+            failure or "cancelled",
+        )
 
     def _count_shadow(self, routed: Routed, shadow: ServedVersion, outcome: str) -> None:
         if self.metrics is not None and routed.deployment is not None:
