@@ -1,4 +1,5 @@
-"""The serving runtime: served-model pool, batchers, routing, and the prediction pipeline.
+"""The serving runtime: served-model pool, batchers, routing, deployments, canaries, and the
+prediction pipeline.
 
 Every transport (the HTTP app in :mod:`modelport.serving`, later gRPC and streams) stands on
 one :class:`~modelport.runtime.service.ServingRuntime`. Importing this package is cheap

@@ -1,8 +1,9 @@
 """The serving runtime: what a server runs, outside any transport.
 
-:class:`ServingRuntime` owns the served-model pool and its alias follower, the prediction
-log writer, the feedback service, the background monitor and the prediction pipeline, and
-starts and stops them in order. The HTTP app (and later gRPC, streams) is built around one
+:class:`ServingRuntime` owns the served-model pool and its alias follower, the deployments
+it serves (followed on the same poll) and their canary controller, the prediction log writer,
+the feedback service, the background monitor and the prediction pipeline, and starts and
+stops them in order. The HTTP app (and later gRPC, streams) is built around one
 runtime and only adapts requests to :attr:`ServingRuntime.predictions` and
 :attr:`ServingRuntime.feedback`.
 """
