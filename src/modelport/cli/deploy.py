@@ -75,6 +75,26 @@ def _show(deployment: Deployment, as_json: bool) -> None:
         console.print(f"shadow: {shadow.ref} gets a copy of {shadow.percent:g}% of the requests")
 
 
+def _store(
+    name: str,
+    arms: list[str],
+    sticky: str | None,
+    shadows: list[str] | None,
+    reason: str | None,
+    as_json: bool,
+    *,
+    create: bool,
+) -> None:
+    spec = _spec(name, arms, sticky, shadows)  # refused before the registry is opened
+    registry = _registry()
+    try:
+        store = registry.deployments
+        saved = store.create(spec, reason=reason) if create else store.set(spec, reason=reason)
+        _show(saved, as_json)
+    finally:
+        registry.close()
+
+
 @deploy_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="the deployment's name (clients call it)")],
@@ -90,12 +110,7 @@ def create(
 
         modelport deploy create checkout --arm credit-risk@production=90 --arm credit-risk:3=10
     """
-    spec = _spec(name, arm, sticky, shadow)  # refused before the registry is opened
-    registry = _registry()
-    try:
-        _show(registry.deployments.create(spec, reason=reason), as_json)
-    finally:
-        registry.close()
+    _store(name, arm, sticky, shadow, reason, as_json, create=True)
 
 
 @deploy_app.command("set")
@@ -113,12 +128,7 @@ def set_(
 
         modelport deploy set checkout --arm credit-risk@production=50 --arm credit-risk:3=50
     """
-    spec = _spec(name, arm, sticky, shadow)
-    registry = _registry()
-    try:
-        _show(registry.deployments.set(spec, reason=reason), as_json)
-    finally:
-        registry.close()
+    _store(name, arm, sticky, shadow, reason, as_json, create=False)
 
 
 @deploy_app.command("show")
