@@ -235,6 +235,26 @@ def test_the_last_step_does_not_promote_on_a_check_it_could_not_make() -> None:
     )
 
 
+def test_a_closed_stable_window_pauses_instead_of_waiting_forever() -> None:
+    # at 100% the stable arm serves nothing: its last window (too small for a p99 bound)
+    # stands in and cannot grow, so a candidate p99 beyond the limit is for a person to judge
+    rng = np.random.default_rng(11)
+    latencies = rng.lognormal(np.log(1.0), 0.2, 60)
+    stable = ArmWindow(60, latencies_ms=latencies, prediction_counts=[30, 30], closed=True)
+    slow = ArmWindow(600, latencies_ms=np.full(600, 14.0), prediction_counts=[300, 300])
+    t = CanaryThresholds(min_requests=30, min_latency_samples=30, min_predictions=30)
+    result = analyse_step(stable, slow, None, t, step_index=3, steps=STEPS)
+    assert result.checks["latency_p99"].status == "unresolved"
+    assert result.verdict == "inconclusive"
+    assert "window is closed" in result.reasons[0]
+    # while the candidate has had less data than the stable arm, more of it may still decide
+    young = ArmWindow(40, latencies_ms=np.full(40, 14.0), prediction_counts=[20, 20])
+    assert analyse_step(stable, young, None, t, step_index=3, steps=STEPS).verdict == "wait"
+    # and an open window of the same size waits for more data
+    opened = replace(stable, closed=False)
+    assert analyse_step(opened, slow, None, t, step_index=3, steps=STEPS).verdict == "wait"
+
+
 # -- a good candidate through the state machine ----------------------------------------------
 
 

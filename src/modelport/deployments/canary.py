@@ -206,7 +206,9 @@ class ArmWindow:
     ``errors`` (5xx) and ``rejected`` (4xx) are counted among ``requests``; ``latencies_ms``
     one per answered request (or a sample of them); ``prediction_counts`` the counts per bin
     or class, over the same bins for both arms; ``labelled``/``correct`` from feedback, None
-    when there is none.
+    when there is none. ``closed``: the window will not grow (at the 100% step the stable arm
+    serves nothing and its last real window stands in), so waiting for more of its data is
+    waiting forever.
     """
 
     requests: int
@@ -216,6 +218,7 @@ class ArmWindow:
     prediction_counts: ArrayLike = ()
     labelled: int | None = None
     correct: int | None = None
+    closed: bool = False
 
     def __post_init__(self) -> None:
         _count(self.requests, "requests")
@@ -656,6 +659,16 @@ def analyse_step(
                 0,
                 "the last step promotes only on every required check: too few samples for "
                 f"{', '.join(short)} yet",
+            )
+        if stable.closed and candidate.requests >= stable.requests:
+            # the candidate has had its share of data; what is missing is the stable arm's,
+            # and a closed window never brings it: pause for a person instead of hanging
+            verdict = "inconclusive"
+            reasons.insert(
+                0,
+                f"the stable arm's window is closed ({stable.requests} requests from the step "
+                "before, it serves nothing now) and too small to decide: promote or abort by "
+                "hand, or give the step before 100% a longer interval",
             )
     else:
         verdict = "promote" if last else "advance"

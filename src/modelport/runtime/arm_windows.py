@@ -69,11 +69,13 @@ class ArmWindows:
                 (t.requests, t.errors, t.rejected, list(t.latencies), list(t.predictions))
                 for t in (a, b)
             ]
+            closed = False
             if snapshot[0][0] > 0:
                 self._last_stable[deployment] = snapshot[0]
             elif deployment in self._last_stable:
                 # at 100% the stable arm serves nothing: judge against its last real window
                 snapshot[0] = self._last_stable[deployment]
+                closed = True
         counts = _shared_bins(snapshot[0][4], snapshot[1][4])
         return tuple(  # type: ignore[return-value]
             ArmWindow(
@@ -82,9 +84,10 @@ class ArmWindows:
                 rejected=rejected,
                 latencies_ms=np.asarray(latencies, dtype=np.float64),
                 prediction_counts=count,
+                closed=is_closed,
             )
-            for (requests, errors, rejected, latencies, _), count in zip(
-                snapshot, counts, strict=True
+            for (requests, errors, rejected, latencies, _), count, is_closed in zip(
+                snapshot, counts, (closed, False), strict=True
             )
         )
 
