@@ -28,6 +28,10 @@ responses; this module imports nothing from a web framework.
     ├── PayloadTooLarge               413
     ├── ModelNotReady                 503
     ├── Overloaded                    503  a bounded queue is full
+    ├── Unauthenticated               401  no credentials, or credentials that do not verify
+    ├── PermissionDenied              403  verified, but not allowed this route or model
+    ├── RateLimited                   429  the key's rate limit is spent (Retry-After says when)
+    ├── RequestTimeout                504  the answer took longer than the request timeout
     └── DataError                     400  an input file or data set cannot be read
         └── ModelFileError                     a file handed to register is not a readable model
 """
@@ -243,6 +247,36 @@ class ModelNotReady(ModelportError):
 class Overloaded(ModelportError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "overloaded"
+
+
+class Unauthenticated(ModelportError):
+    """Missing or bad credentials. The message never says whether a key exists."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    code = "unauthenticated"
+
+
+class PermissionDenied(ModelportError):
+    """The credentials verified but their roles or model scope do not cover the request."""
+
+    status = HTTPStatus.FORBIDDEN
+    code = "permission_denied"
+
+
+class RateLimited(ModelportError):
+    """The caller's rate or concurrency limit is spent; ``retry_after`` seconds until it is not."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(ModelportError):
+    status = HTTPStatus.GATEWAY_TIMEOUT
+    code = "request_timeout"
 
 
 class DataError(ModelportError):
