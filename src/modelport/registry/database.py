@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest revision in migrations/versions (a test pins it to Alembic's own head), so a
 #: database that is already current is recognised without importing Alembic (a tenth of a
 #: second of every server start); Alembic runs only when there is something to upgrade
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _WRITE = "modelport_write"
 
 

@@ -34,9 +34,11 @@ from modelport.errors import (
 )
 from modelport.reference import Reference, parse, validate_alias, validate_name
 from modelport.registry.artifacts import ArtifactStore
+from modelport.registry.audit import AuditLog
 from modelport.registry.canaries import CanaryStore
 from modelport.registry.database import Database
 from modelport.registry.deployments import DeploymentStore
+from modelport.registry.keys import KeyStore
 from modelport.registry.records import AliasEvent, ModelInfo, ModelVersion, rollback_target
 from modelport.registry.tables import AliasEventRow, AliasRow, ModelRow, TagRow, VersionRow
 from modelport.settings import Settings
@@ -70,6 +72,10 @@ class Registry:
         self.deployments = DeploymentStore(self.db, settings.actor, self._check_refs)
         #: automated rollouts of deployments, step by step
         self.canaries = CanaryStore(self.db, settings.actor)
+        #: API keys with roles (only their hashes are stored)
+        self.keys = KeyStore(self.db, settings.actor)
+        #: the security audit trail: keys made and revoked, credentials refused
+        self.audit = AuditLog(self.db, settings.actor)
 
     def _check_refs(self, refs: list[str]) -> None:
         """Every reference resolves to a registered version (raises the first that does not)."""

@@ -145,3 +145,38 @@ class CanaryRow(Base):
 
 
 Index("ix_canaries_deployment", CanaryRow.deployment)
+
+
+class ApiKeyRow(Base):
+    """An API key: its roles and model scope, and the slow salted hash (never the key)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the id inside the key
+    roles: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of roles
+    models: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list; [] = every model
+    description: Mapped[str | None] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEventRow(Base):
+    """The security audit trail: keys made and revoked, credentials refused, who and when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)  # key.create, auth.refused
+    target: Mapped[str | None] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+
+
+Index("ix_audit_events_at", AuditEventRow.at)
+Index("ix_audit_events_action", AuditEventRow.action)
