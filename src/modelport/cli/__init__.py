@@ -18,7 +18,19 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelport.cli import aliases, batch, canary, demo, deploy, experiment, models, monitor, serve
+from modelport.cli import (
+    aliases,
+    audit,
+    batch,
+    canary,
+    demo,
+    deploy,
+    experiment,
+    keys,
+    models,
+    monitor,
+    serve,
+)
 from modelport.cli.output import fail
 from modelport.errors import ModelportError
 
@@ -101,6 +113,8 @@ demo.attach(app)
 monitor.attach(app)
 batch.attach(app)
 serve.attach(app)
+keys.attach(app)
+audit.attach(app)
 
 
 def main() -> None:
