@@ -67,6 +67,7 @@ def test_append_many_is_one_transaction(registry: Registry) -> None:
         ({"detail": {"cut": KEY[:-20]}}, "may not contain an API key"),
         ({"target": KEY}, "may not contain an API key"),
         ({"actor": KEY}, "may not contain an API key"),
+        ({"actor": KEY + "x" * 200}, "may not contain an API key"),  # not "too long: mpk_..."
         ({"detail": {"x": {1, 2}}}, "must be JSON"),
         ({"detail": {"x": float("nan")}}, "must be JSON"),
         ({"detail": ["a list"]}, "JSON object"),

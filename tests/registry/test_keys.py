@@ -80,10 +80,21 @@ def test_unknown_ids_are_not_found(registry: Registry, identifier: str) -> None:
 
 def test_a_whole_key_given_as_an_id_is_never_echoed(registry: Registry) -> None:
     record, key = registry.keys.create(["read"])
-    with pytest.raises(NotFoundError) as caught:
-        registry.keys.get(key)
-    assert key not in str(caught.value) and record.id in str(caught.value.hint)
-    assert registry.keys.lookup(key) is None
+    secret = key.split("_", 2)[2]
+    for given in (key, f" {key}\n", f"Bearer {key}"):
+        with pytest.raises(NotFoundError) as caught:
+            registry.keys.revoke(given)
+        assert secret[:8] not in str(caught.value) and record.id in str(caught.value.hint)
+        assert registry.keys.lookup(given) is None
+    assert registry.keys.get(record.id).revoked_at is None
+
+
+def test_a_single_string_is_not_read_as_a_list_of_letters(registry: Registry) -> None:
+    with pytest.raises(InvalidArgument, match="roles are a list"):
+        registry.keys.create("admin")
+    with pytest.raises(InvalidArgument, match="models are a list"):
+        registry.keys.create(["read"], models="churn")
+    assert registry.keys.list() == []
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def list_(as_json: JsonOpt = False) -> None:
         return
     table(
         "API keys",
-        ["id", "roles", "models", "status", "expires", "created by", "created", "description"],
+        ["id", "roles", "models", "status", "expires (UTC)", "by", "created (UTC)", "description"],
         [
             (
                 s["id"],

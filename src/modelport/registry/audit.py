@@ -123,22 +123,29 @@ def _check_action(action: str) -> str:
 
 
 def _row(event: AuditEvent) -> AuditEventRow:
-    _check_action(event.action)
-    if not event.actor or len(event.actor) > 128:
-        raise InvalidArgument(
-            f"audit actor {event.actor[:140]!r} must be 1 to 128 characters",
-            hint="name the user or the key id, not a whole credential",
-        )
-    if event.target is not None and len(event.target) > 256:
-        raise InvalidArgument(
-            "an audit target is at most 256 characters", hint="name the object, e.g. key:ID"
-        )
     try:
         detail = json.dumps(event.detail, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(
             f"an audit detail must be JSON: {exc}", hint="give strings, numbers, lists, dicts"
         ) from exc
+    # first, so that no error message below echoes a key it was handed
+    for text in (event.action, event.actor, event.target or "", detail):
+        if KEY_LIKE.search(str(text)):
+            raise InvalidArgument(
+                "an audit event may not contain an API key (its secret would be stored)",
+                hint="record the key's id (the 12 characters after mpk_), never the key",
+            )
+    _check_action(event.action)
+    if not isinstance(event.actor, str) or not 1 <= len(event.actor) <= 128:
+        raise InvalidArgument(
+            "an audit actor is 1 to 128 characters",
+            hint="name the user or the key id, not a whole credential",
+        )
+    if event.target is not None and len(event.target) > 256:
+        raise InvalidArgument(
+            "an audit target is at most 256 characters", hint="name the object, e.g. key:ID"
+        )
     if not isinstance(event.detail, dict):
         raise InvalidArgument("an audit detail is a JSON object", hint="give a dict")
     if len(detail) > _MAX_DETAIL:
@@ -146,12 +153,6 @@ def _row(event: AuditEvent) -> AuditEventRow:
             f"an audit detail is at most {_MAX_DETAIL} characters of JSON",
             hint="record a few facts about the event, not its payload",
         )
-    for text in (event.actor, event.target or "", detail):
-        if KEY_LIKE.search(text):
-            raise InvalidArgument(
-                "an audit event may not contain an API key (its secret would be stored)",
-                hint="record the key's id (the 12 characters after mpk_), never the key",
-            )
     return AuditEventRow(
         at=_aware(event.at),
         actor=event.actor,

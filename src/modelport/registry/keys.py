@@ -57,6 +57,10 @@ class KeyStore:
         """A new key with ``roles``, for ``models`` (empty: all), until ``expires_at`` (None:
         until revoked). Returns the record and the key, which is shown once and not kept."""
         checked_roles = parse_roles(roles)
+        if isinstance(models, str):
+            raise InvalidArgument(
+                f"models are a list, not the string {models[:40]!r}", hint='write e.g. ["churn"]'
+            )
         checked_models = tuple(dict.fromkeys(validate_name(m) for m in models))
         now = datetime.now(UTC)
         if expires_at is not None:
@@ -154,13 +158,15 @@ _CREATE_DETAIL = ("roles", "models", "expires_at", "description")
 
 
 def _missing(identifier: str) -> NotFoundError:
-    inside = key_id(identifier)
-    if inside is not None:  # never echo a whole key into an error (and so into logs)
+    text = str(identifier)
+    found = KEY_LIKE.search(text)
+    if found is not None:  # never echo a key into an error message (and so into logs)
+        inside = key_id(found.group(0))
         return NotFoundError(
-            "that is a whole API key, not its id",
-            hint=f"its id is {inside}: the 12 characters after mpk_",
+            "that looks like a whole API key, not a key's id",
+            hint=f"its id is {inside}" if inside else "the id is the 12 characters after mpk_",
         )
-    return NotFoundError(f"no API key {str(identifier)[:40]!r}", hint="modelport keys list")
+    return NotFoundError(f"no API key {text[:40]!r}", hint="modelport keys list")
 
 
 def _check_text(what: str, text: str | None) -> None:
@@ -168,7 +174,7 @@ def _check_text(what: str, text: str | None) -> None:
         return
     if len(text) > _MAX_DESCRIPTION:
         raise InvalidArgument(
-            f"a key's {what} is at most {_MAX_DESCRIPTION} characters", hint="say it shorter"
+            f"the {what} is at most {_MAX_DESCRIPTION} characters", hint="say it shorter"
         )
     if KEY_LIKE.search(text):
         raise InvalidArgument(

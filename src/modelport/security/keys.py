@@ -14,9 +14,9 @@ Roles, each a set of routes:
 
 Pure functions on plain data: no database here, the registry stores what this module makes.
 
-    >>> key_id_, key = new_key()
+    >>> identifier, key = new_key()
     >>> stored = hash_key(key)
-    >>> verify_key(key, stored), key_id(key) == key_id_
+    >>> verify_key(key, stored), key_id(key) == identifier
     (True, True)
 """
 
@@ -162,6 +162,10 @@ def covers(roles: Iterable[Role], needed: Role) -> bool:
 
 def parse_roles(values: Iterable[str]) -> tuple[Role, ...]:
     """Validated roles, each once, in the order of :data:`ROLES`."""
+    if isinstance(values, str):  # "admin" would otherwise be read as five one-letter roles
+        raise InvalidArgument(
+            f"roles are a list, not the string {values[:40]!r}", hint='write e.g. ["read"]'
+        )
     chosen: set[str] = set()
     for value in values:
         if value not in ROLES:
@@ -178,8 +182,12 @@ def parse_roles(values: Iterable[str]) -> tuple[Role, ...]:
     return tuple(role for role in ROLES if role in chosen)
 
 
-_UNITS = {"min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-_UNITS["w"] = timedelta(weeks=1)
+_UNITS = {
+    "min": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
 _DURATION = re.compile(r"([0-9]{1,6})\s*(min|h|d|w)")
 _EXPIRY_HINT = "write a duration such as 90min, 12h, 30d or 1w, or an ISO date such as 2027-01-31"
 
