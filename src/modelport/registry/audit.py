@@ -56,7 +56,8 @@ class AuditEvent:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite returns naive datetimes; PostgreSQL answers in the session's time zone
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class AuditLog:

@@ -36,7 +36,8 @@ _MAX_DESCRIPTION = 500
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite returns naive datetimes; PostgreSQL answers in the session's time zone
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class KeyStore:
