@@ -157,3 +157,23 @@ def test_the_tables_exist_after_migration(registry: Registry) -> None:
     with registry.db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == 0
+
+
+def test_migration_0004_downgrades_and_upgrades_again(registry: Registry) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from modelport.registry.database import MIGRATIONS
+
+    registry.keys.create(["read"])
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with registry.db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+        tables = set(inspect(conn).get_table_names())
+        assert "api_keys" not in tables and "audit_events" not in tables
+        assert "canaries" in tables  # only 0004 was undone
+        command.upgrade(config, "head")
+    assert registry.keys.list() == [] and registry.keys.revision() == (0, 0)
