@@ -110,6 +110,10 @@ def _under(path: str, prefix: str) -> bool:
 
 def _readings(path: str) -> tuple[str, ...]:
     """The path as written, as a normalizing proxy would pass it on, and case-folded."""
+    # The common case, a clean lower-case path, is its own normal form: skip the work.
+    if not ("//" in path or "/." in path or "\\" in path or path.endswith("/")):
+        lowered = path.lower()
+        return (path,) if lowered == path else (path, lowered)
     normalized = _normalized(path)
     return tuple(dict.fromkeys((path, normalized, normalized.lower())))
 
