@@ -92,6 +92,14 @@ HOSTILE: list[tuple[str, str, Role]] = [
     ("GET", "/api\\keys", "admin"),
     ("GET", "/API/Keys", "admin"),
     ("GET", "/docs/../api/keys/k-1", "admin"),
+    ("GET", "/api/keys;jsessionid=1", "admin"),  # a Tomcat-style proxy drops ;params
+    ("GET", "/api/deployments/..;/keys", "admin"),
+    ("GET", "/v2/health/live;x", "read"),
+    ("POST", "/api/feedback;x", "admin"),
+    ("POST", "/v2/health/..;/models/x/infer", "admin"),
+    ("GET", "/api/%6beys", "admin"),  # a proxy that decodes a second time
+    ("GET", "/v2/health/live%2F..%2F..%2F..%2Fapi%2Fkeys", "admin"),
+    ("GET", "/v2/health/%6cive", "read"),
     ("GET", "/v2/health/" + "a" * MAX_PATH_CHARS, "admin"),
     ("POST", "/v2/models/" + "x" * MAX_PATH_CHARS + "/infer", "admin"),
 ]

@@ -5,10 +5,10 @@ their exact routes, and everything else is ``read`` for GET/HEAD and ``admin`` f
 other method, so a route added later is guarded before anyone thinks about it.
 
 Hostile paths must never buy a weaker role. The ASGI server has already percent-decoded
-the path once (we do not decode again, as Starlette does not); Starlette matches it as is,
-but a proxy in front, or a future router, may collapse ``//``, resolve ``..``, turn ``\\``
-into ``/``, drop a trailing slash or ignore case. So a path is judged as written *and* as
-any such normalizer would read it, and the stricter answer wins: ``/v2/health/../models/x``
+the path once; Starlette matches it as is, but a proxy in front, or a future router, may
+collapse ``//``, resolve ``..``, turn ``\\`` into ``/``, drop a trailing slash or a
+``;param``, decode ``%`` a second time, or ignore case. So a path is judged as written *and*
+as such a normalizer would read it, and the stricter answer wins: ``/v2/health/../models/x``
 is not public, and ``POST /api/keys/../feedback`` is admin, not feedback.
 
 :func:`model_of` names the model a path addresses, for keys scoped to some models. It
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import unquote
 
 Role = Literal["predict", "feedback", "read", "admin"]
 ROLES: tuple[Role, ...] = ("predict", "feedback", "read", "admin")
@@ -74,7 +75,9 @@ def model_of(path: str) -> str | None:
     The name part of the reference: ``/v1/models/credit-risk@production:predict`` and
     ``/v2/models/credit-risk/versions/3/infer`` both address ``credit-risk``. The path as
     routed comes first; a normalizer's reading of it is the fallback, so a scoped key is
-    checked against a model whenever any reading of the path reaches one.
+    checked against a model whenever any reading of the path reaches one. A reference with
+    no name (``/v2/models/@prod/infer``) addresses ``""``, which no scope holds: None is only
+    ever the answer for paths outside the model routes.
 
     >>> model_of("/v1/models/credit-risk:predict")
     'credit-risk'
@@ -110,8 +113,15 @@ def _under(path: str, prefix: str) -> bool:
 
 def _readings(path: str) -> tuple[str, ...]:
     """The path as written, as a normalizing proxy would pass it on, and case-folded."""
-    # The common case, a clean lower-case path, is its own normal form: skip the work.
-    if not ("//" in path or "/." in path or "\\" in path or path.endswith("/")):
+    # The common case, a path with nothing a normalizer would change, skips the work.
+    if not (
+        "//" in path
+        or "/." in path
+        or "\\" in path
+        or ";" in path
+        or "%" in path
+        or path.endswith("/")
+    ):
         lowered = path.lower()
         return (path,) if lowered == path else (path, lowered)
     normalized = _normalized(path)
@@ -119,9 +129,11 @@ def _readings(path: str) -> tuple[str, ...]:
 
 
 def _normalized(path: str) -> str:
-    """``\\`` as ``/``, no empty or ``.`` segments, ``..`` resolved (never above the root)."""
+    """Decoded again, ``\\`` as ``/``, no ``;params``, no empty or ``.`` segments, and ``..``
+    resolved (never above the root)."""
     segments: list[str] = []
-    for segment in path.replace("\\", "/").split("/"):
+    for segment in unquote(path).replace("\\", "/").split("/"):
+        segment = segment.partition(";")[0]
         if segment in ("", "."):
             continue
         if segment == "..":
