@@ -29,7 +29,9 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
 from modelport.errors import ConfigurationError, Unauthenticated
+from modelport.security import tokens
 from modelport.security.tokens import (
+    FETCH_RETRY_SECONDS,
     MAX_TOKEN_CHARS,
     REJECT_REASONS,
     TokenIdentity,
@@ -472,10 +474,11 @@ def test_reload_picks_up_a_rotated_key_and_a_broken_file_keeps_the_old(tmp_path:
 class _JwksHandler(http.server.BaseHTTPRequestHandler):
     body = b""
     requests = 0
+    status = 200  # 503: the provider is down
 
     def do_GET(self) -> None:
         type(self).requests += 1
-        self.send_response(200)
+        self.send_response(self.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(self.body)))
         self.end_headers()
@@ -501,6 +504,14 @@ def jwks_server() -> Iterator[tuple[str, type[_JwksHandler]]]:
         thread.join()
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_keys_from_the_providers_url_are_fetched_once_and_cached(
     jwks_server: tuple[str, type[_JwksHandler]],
 ) -> None:
@@ -522,6 +533,43 @@ def test_made_up_kids_do_not_hammer_the_provider(
     assert handler.requests <= 2  # the first fetch, and at most one refresh per cooldown
 
 
-def test_an_unreachable_provider_refuses_tokens() -> None:
+def test_a_provider_that_is_down_is_asked_again_only_after_a_pause(
+    jwks_server: tuple[str, type[_JwksHandler]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, handler = jwks_server
+    handler.status = 503
+    clock = FakeClock()
+    remote = TokenVerifier(TokenPolicy(jwks_url=url), clock=clock)
+    for _ in range(5):
+        assert rejected(remote, sign(claims())) == "jwks_unavailable"
+    assert handler.requests == 1  # each try may block a request: one per pause
+    assert "refusing tokens" in caplog.text
+    handler.status = 200
+    clock.now += FETCH_RETRY_SECONDS
+    assert remote.verify(sign(claims())).subject == "alice"
+    assert handler.requests == 2
+
+
+@pytest.mark.parametrize(("status", "body"), [(503, b"down"), (200, b"<html>"), (200, b"[]")])
+def test_while_the_provider_fails_its_last_keys_stay_in_use(
+    jwks_server: tuple[str, type[_JwksHandler]],
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    body: bytes,
+) -> None:
+    url, handler = jwks_server
+    monkeypatch.setattr(tokens, "JWKS_CACHE_SECONDS", 0.05)
+    remote = TokenVerifier(TokenPolicy(jwks_url=url))
+    assert remote.verify(sign(claims())).subject == "alice"
+    handler.status, handler.body = status, body
+    time.sleep(0.1)  # PyJWT's cache of the key set expires
+    for _ in range(3):
+        assert remote.verify(sign(claims())).subject == "alice"
+    assert handler.requests == 2
+    assert rejected(remote, sign(claims(), kid="rotated-in")) == "unknown_key"
+    assert handler.requests == 2  # no refresh for a new kid during the pause either
+
+
+def test_a_provider_that_cannot_be_reached_refuses_tokens() -> None:
     dead = TokenVerifier(TokenPolicy(jwks_url="http://127.0.0.1:9/jwks"))  # nobody listens
     assert rejected(dead, sign(claims())) == "jwks_unavailable"

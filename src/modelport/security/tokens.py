@@ -24,9 +24,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +40,14 @@ import jwt
 from modelport.errors import ConfigurationError, Unauthenticated
 from modelport.security.routes import ROLES, Role
 
+log = logging.getLogger("modelport.serving")
+
 #: a real token is 1-4 KiB; anything this long is refused before it is parsed
 MAX_TOKEN_CHARS = 16 * 1024
+#: how long the provider's key set is used before it is fetched again
+JWKS_CACHE_SECONDS = 300.0
+#: after a failed fetch, no request tries again for this long (each try may block)
+FETCH_RETRY_SECONDS = 30.0
 ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
     "RS256",
     "RS384",
@@ -63,6 +71,9 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
 )
 # Which kind of key (JWK ``kty``) each algorithm family verifies with.
 _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+# What fetching the provider's keys raises when it is down or answers nonsense: PyJWT wraps
+# network errors, not a body that is not JSON (ValueError) or a reset mid-read (OSError).
+_FETCH_FAILURES = (jwt.PyJWKClientConnectionError, ValueError, OSError)
 _PART = re.compile(r"[A-Za-z0-9_-]*")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -159,7 +170,9 @@ class TokenVerifier:
     A JWKS file is read at construction (a ConfigurationError if it cannot be) and again on
     :meth:`reload`. A JWKS URL is fetched by PyJWT's client on first use and cached; a
     token naming an unknown ``kid`` refreshes it at most once per cooldown, so made-up
-    kids cannot hammer the provider. A fetch blocks, so with a URL call :meth:`verify`
+    kids cannot hammer the provider. When the provider cannot be reached, the last key set
+    it sent stays in use (its outage should not log everyone out) and no request tries
+    again for ``FETCH_RETRY_SECONDS``. A fetch blocks, so with a URL call :meth:`verify`
     off the event loop (``asyncio.to_thread``).
 
     Usage::
@@ -168,12 +181,14 @@ class TokenVerifier:
         identity = verifier.verify(token)  # TokenIdentity(subject="alice", roles=("read",), ...)
     """
 
-    def __init__(self, policy: TokenPolicy) -> None:
+    def __init__(self, policy: TokenPolicy, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
-        self._keys: jwt.PyJWKSet | None = None
+        self._clock = clock
+        self._keys: jwt.PyJWKSet | None = None  # the file's, or the last the URL sent
         self._client: jwt.PyJWKClient | None = None
+        self._retry_at = -math.inf  # no fetch before this, after one failed
         if policy.jwks_url is not None:
-            self._client = jwt.PyJWKClient(policy.jwks_url, lifespan=300, timeout=10)
+            self._client = jwt.PyJWKClient(policy.jwks_url, lifespan=JWKS_CACHE_SECONDS, timeout=10)
         else:
             self.reload()
 
@@ -217,18 +232,8 @@ class TokenVerifier:
         return self._identity(claims)
 
     def _key(self, kid: str | None) -> jwt.PyJWK:
-        if self._client is None:
-            assert self._keys is not None
-            keys = self._keys
-        else:
-            try:
-                keys = self._client.get_jwk_set()
-                if kid is not None and not any(k.key_id == kid for k in keys):
-                    return self._client.get_signing_key(kid)  # refreshes, within a cooldown
-            except jwt.PyJWKClientConnectionError as exc:
-                raise TokenRejected("jwks_unavailable") from exc
-            except jwt.PyJWTError as exc:
-                raise TokenRejected("unknown_key") from exc
+        keys = self._remote_keys() if self._client is not None else self._keys
+        assert keys is not None  # a file's keys are read at construction
         if kid is None:
             # A set of one key need not name it; with more, a token must say which.
             if len(keys.keys) == 1:
@@ -237,7 +242,36 @@ class TokenVerifier:
         for key in keys:
             if key.key_id == kid:
                 return key
+        if self._client is not None and self._clock() >= self._retry_at:
+            try:
+                return self._client.get_signing_key(kid)  # refreshes, once per cooldown
+            except _FETCH_FAILURES as exc:
+                self._fetch_failed(exc)
+                raise TokenRejected("jwks_unavailable") from exc
+            except jwt.PyJWTError as exc:  # the refreshed set has no such key either
+                raise TokenRejected("unknown_key") from exc
         raise TokenRejected("unknown_key")
+
+    def _remote_keys(self) -> jwt.PyJWKSet:
+        """The provider's key set: cached, and the last good one while the provider fails."""
+        assert self._client is not None
+        if self._clock() >= self._retry_at:
+            try:
+                self._keys = self._client.get_jwk_set()
+            except (*_FETCH_FAILURES, jwt.PyJWTError) as exc:  # or it sent no usable keys
+                self._fetch_failed(exc)
+        if self._keys is None:
+            raise TokenRejected("jwks_unavailable")
+        return self._keys
+
+    def _fetch_failed(self, exc: Exception) -> None:
+        self._retry_at = self._clock() + FETCH_RETRY_SECONDS
+        log.warning(
+            "cannot fetch the identity provider's keys from %s (%s); %s",
+            self.policy.jwks_url,
+            exc,
+            "using the last keys it sent" if self._keys is not None else "refusing tokens",
+        )
 
     def _claims(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
         policy = self.policy
