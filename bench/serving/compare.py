@@ -108,7 +108,16 @@ def main() -> None:
                 url = f"http://127.0.0.1:{port}/v1/models/bare:predict"
             else:
                 cmd = [
-                    *("taskset", "-c", "0", sys.executable, "-m", "modelport.serving", "lr"),
+                    *(
+                        "taskset",
+                        "-c",
+                        "0",
+                        sys.executable,
+                        "-m",
+                        "modelport.serving",
+                        "--no-auth",
+                        "lr",
+                    ),
                     *("--port", str(port), *args.server_args),
                 ]
                 env = {**os.environ, "PYTHONPATH": str(trees[tag]), "MODELPORT_HOME": homes[tag]}

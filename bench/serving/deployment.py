@@ -86,7 +86,16 @@ def main() -> None:
         for name, (target, script, extra) in cases.items():
             port = free_port()
             cmd = [
-                *("taskset", "-c", "0", sys.executable, "-m", "modelport.serving", "lr:1"),
+                *(
+                    "taskset",
+                    "-c",
+                    "0",
+                    sys.executable,
+                    "-m",
+                    "modelport.serving",
+                    "--no-auth",
+                    "lr:1",
+                ),
                 *extra,
                 *("--port", str(port)),
             ]

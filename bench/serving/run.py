@@ -291,7 +291,18 @@ def main() -> None:
     # idle RSS and start-to-ready with one small model
     port = free_port()
     small, ready_s = start(
-        ["taskset", "-c", "0", *python, "-m", "modelport.serving", "lr", "--port", str(port)],
+        [
+            "taskset",
+            "-c",
+            "0",
+            *python,
+            "-m",
+            "modelport.serving",
+            "--no-auth",
+            "lr",
+            "--port",
+            str(port),
+        ],
         env,
         logs / "small.log",
     )
@@ -307,6 +318,7 @@ def main() -> None:
             *python,
             "-m",
             "modelport.serving",
+            "--no-auth",
             "lr-joblib",
             "--port",
             str(port),
@@ -320,7 +332,19 @@ def main() -> None:
 
     port = free_port()
     server, _ = start(
-        ["taskset", "-c", "0", *python, "-m", "modelport.serving", "lr", "rf", "--port", str(port)],
+        [
+            "taskset",
+            "-c",
+            "0",
+            *python,
+            "-m",
+            "modelport.serving",
+            "--no-auth",
+            "lr",
+            "rf",
+            "--port",
+            str(port),
+        ],
         env,
         logs / "server.log",
     )
@@ -346,6 +370,7 @@ def main() -> None:
                 *python,
                 "-m",
                 "modelport.serving",
+                "--no-auth",
                 "lr",
                 "--port",
                 str(port),

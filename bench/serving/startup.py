@@ -130,7 +130,7 @@ def main() -> None:
             (SKOPS, "lr", {}),
             (JOBLIB, "lr-joblib", {"MODELPORT_TRUST_PICKLES": "1"}),
         ):
-            cmd = [python, "-m", "modelport.serving", ref, "--port"]
+            cmd = [python, "-m", "modelport.serving", "--no-auth", ref, "--port"]
             cases.append((case + suffix, tree, cmd, extra))
     base_env = {**os.environ, "MODELPORT_HOME": str(home)}
     load_before = os.getloadavg()[0]

@@ -46,6 +46,38 @@ class ServingSettings(BaseModel):
     alert_rules: str | None = Field(
         default=None, description="YAML alert rules evaluated after each check."
     )
+    auth: bool = Field(
+        default=True,
+        description="Require an API key or bearer token on every route but /v2/health/* "
+        "(--no-auth only on a loopback address).",
+    )
+    public_metrics: bool = Field(
+        default=False, description="Let /metrics be scraped without credentials."
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests per credential (per client address without auth), e.g. 100/s, "
+        "6000/min or 100/s,burst=200; beyond it 429 with Retry-After.",
+    )
+    max_concurrency: int = Field(
+        default=0, description="Requests in flight per credential, at most (0: no cap)."
+    )
+    request_timeout: float = Field(
+        default=30.0, description="Seconds before a request is answered 504 (0: no limit)."
+    )
+    max_rows: int = Field(default=100_000, description="Rows per prediction request, at most.")
+    tls_cert: str | None = Field(default=None, description="PEM certificate: serve HTTPS.")
+    tls_key: str | None = Field(default=None, description="PEM private key of --tls-cert.")
+    jwks: str | None = Field(
+        default=None,
+        description="Accept bearer JWTs signed by a key of this JWKS file or https URL.",
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of bearer JWTs.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` of bearer JWTs.")
+    jwt_roles_claim: str = Field(
+        default="roles",
+        description="JWT claim holding the roles (dotted when nested: realm_access.roles).",
+    )
 
 
 class Settings(BaseSettings):

@@ -85,7 +85,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(ServeConfig(poll_interval=0.1), settings=settings)) as c:
+    with TestClient(create_app(ServeConfig(auth=False, poll_interval=0.1), settings=settings)) as c:
         yield c
 
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelport.security.routes import MAX_PATH_CHARS, ROLES, Role, model_of, required_role
+from modelport.security.keys import ROLES, Role
+from modelport.security.routes import MAX_PATH_CHARS, model_of, required_role
 
 TABLE: list[tuple[str, str, Role | None]] = [
     ("GET", "/v2/health/live", None),

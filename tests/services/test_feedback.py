@@ -61,7 +61,9 @@ def log(
 
 
 def via_http(settings: Settings, body: Any) -> tuple[int, dict[str, Any]]:
-    with TestClient(create_app(ServeConfig(refs=("clf",)), settings=settings)) as client:
+    with TestClient(
+        create_app(ServeConfig(auth=False, refs=("clf",)), settings=settings)
+    ) as client:
         r = client.post("/api/feedback", json=body)
     return r.status_code, r.json()
 

@@ -80,7 +80,9 @@ def feedback(ids: dict[str, list[str]]) -> list[dict[str, Any]]:
 
 def via_http(home: Path, body: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
     settings = Settings(home=home, user="tester")
-    with TestClient(create_app(ServeConfig(refs=("clf",)), settings=settings)) as client:
+    with TestClient(
+        create_app(ServeConfig(auth=False, refs=("clf",)), settings=settings)
+    ) as client:
         r = client.post("/api/feedback", json=body)
     return r.status_code, r.json()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -97,9 +98,20 @@ class RunningServer:
 
 
 def start_server(
-    home: Path, log: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90.0
+    home: Path,
+    log: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 90.0,
+    tls_ca: Path | None = None,
 ) -> RunningServer:
-    """``python -m modelport.serving`` in a subprocess; returns once /v2/health/ready is 200."""
+    """``python -m modelport.serving`` in a subprocess; returns once /v2/health/ready is 200.
+
+    Without ``--auth`` among ``args`` it runs ``--no-auth`` (on loopback): these tests are
+    about serving; tests/serving/test_security_integration.py is about credentials.
+    """
+    if "--auth" not in args:
+        args = (*args, "--no-auth")
     port = free_port()
     full_env = {**os.environ, "MODELPORT_HOME": str(home), **(env or {})}
     out = log.open("wb")
@@ -109,13 +121,17 @@ def start_server(
         stdout=out,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=str(tls_ca)) if tls_ca is not None else True
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited {process.returncode}: {log.read_text()}")
         try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+            ready = httpx.get(f"{url}/v2/health/ready", timeout=1, verify=verify)
+            if ready.status_code == 200:
                 return RunningServer(url, port, process, log)
         except httpx.HTTPError:
             pass

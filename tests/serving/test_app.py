@@ -20,6 +20,7 @@ from tests.serving.conftest import Models
 @pytest.fixture(scope="module")
 def client(models: Models) -> Iterator[TestClient]:
     config = ServeConfig(
+        auth=False,
         max_body_bytes=50_000,
         poll_interval=0.1,
         model_batch={"credit": BatchConfig(max_batch_size=4)},
@@ -150,7 +151,7 @@ def test_access_log_lines_are_json_with_the_request_id(models: Models) -> None:
     stream = io.StringIO()
     access_log.configure(stream)
     try:
-        app = AccessLogMiddleware(create_app(ServeConfig(), settings=models.settings))
+        app = AccessLogMiddleware(create_app(ServeConfig(auth=False), settings=models.settings))
         with TestClient(app) as c:
             c.post(
                 "/v1/models/numeric:predict",
@@ -355,7 +356,9 @@ def test_every_http_error_has_the_json_error_shape(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def pointer_client(models: Models) -> Iterator[TestClient]:
     """Only pointers and exact versions: `numeric` (latest, 2) and `credit` are not followed."""
-    config = ServeConfig(refs=("numeric@production", "credit@production"), poll_interval=0.1)
+    config = ServeConfig(
+        auth=False, refs=("numeric@production", "credit@production"), poll_interval=0.1
+    )
     with TestClient(
         create_app(config, settings=models.settings), raise_server_exceptions=False
     ) as c:
@@ -393,7 +396,7 @@ def test_unexpected_errors_are_500_in_the_json_error_shape(
 
 
 def test_request_validation_errors_have_the_json_error_shape(pointer_client: TestClient) -> None:
-    fastapi_app = pointer_client.app.fallback  # type: ignore[attr-defined]
+    fastapi_app = pointer_client.app.app.fallback  # type: ignore[attr-defined]
 
     @fastapi_app.get("/test-only/typed/{n}")
     async def typed(n: int) -> dict[str, int]:

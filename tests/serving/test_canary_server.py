@@ -50,7 +50,7 @@ def test_the_server_rolls_a_failing_candidate_back(settings: Settings) -> None:
     thresholds = CanaryThresholds(min_requests=30, min_latency_samples=20, min_predictions=20)
     # 50% at the first step so the candidate quickly has its minimum of requests
     service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=thresholds)
-    config = ServeConfig(deployments=("checkout",), poll_interval=0.05)
+    config = ServeConfig(auth=False, deployments=("checkout",), poll_interval=0.05)
     with TestClient(create_app(config, settings=settings), raise_server_exceptions=False) as c:
         BROKEN["on"] = True
         statuses = []
@@ -86,7 +86,7 @@ def test_the_server_promotes_a_good_candidate(settings: Settings) -> None:
         min_requests=300, min_latency_samples=30, min_predictions=300, max_p99_ratio=None
     )
     service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=thresholds)
-    config = ServeConfig(deployments=("checkout",), poll_interval=0.05)
+    config = ServeConfig(auth=False, deployments=("checkout",), poll_interval=0.05)
     rng = np.random.default_rng(1)
     with TestClient(create_app(config, settings=settings)) as c:
         for _ in range(20_000):  # bounded; two steps of 0.2 s each

@@ -69,7 +69,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    config = ServeConfig(refs=("m:1",), deployments=("checkout",), poll_interval=0.05)
+    config = ServeConfig(auth=False, refs=("m:1",), deployments=("checkout",), poll_interval=0.05)
     with TestClient(create_app(config, settings=settings)) as c:
         yield c
 
@@ -141,7 +141,7 @@ def test_a_changed_deployment_is_followed_without_a_failed_request(
 
 def test_arms_and_shadows_are_logged_under_the_deployment(settings: Settings) -> None:
     # a fresh server so that its log is flushed when it stops
-    config = ServeConfig(deployments=("checkout",), log_flush_interval=0.05)
+    config = ServeConfig(auth=False, deployments=("checkout",), log_flush_interval=0.05)
     with TestClient(create_app(config, settings=settings)) as c:
         for user in range(10):
             answer(c, {"X-User-Id": f"u{user}"})
@@ -162,7 +162,7 @@ def test_the_experiment_report_reads_the_arms_from_the_log(
 
     from modelport.cli import app
 
-    config = ServeConfig(deployments=("checkout",), log_flush_interval=0.05)
+    config = ServeConfig(auth=False, deployments=("checkout",), log_flush_interval=0.05)
     with TestClient(create_app(config, settings=settings)) as c:
         feedback = []
         for user in range(300):
@@ -222,7 +222,7 @@ def test_the_deployments_are_listed_read_only(client: TestClient) -> None:
 
 def test_a_field_sticky_key_pins_records_to_an_arm(settings: Settings) -> None:
     modelport.deploy("by-field", {"m:1": 50, "m:2": 50}, sticky="field:f0", settings=settings)
-    config = ServeConfig(deployments=("by-field",))
+    config = ServeConfig(auth=False, deployments=("by-field",))
     with TestClient(create_app(config, settings=settings)) as c:
         arms = set()
         for key in range(20):
@@ -257,7 +257,9 @@ def test_hostile_or_missing_sticky_keys_still_get_an_answer(
 
 def test_a_field_sticky_key_of_any_json_type_is_harmless(settings: Settings) -> None:
     modelport.deploy("odd-field", {"m:1": 1, "m:2": 1}, sticky="field:f0", settings=settings)
-    with TestClient(create_app(ServeConfig(deployments=("odd-field",)), settings=settings)) as c:
+    with TestClient(
+        create_app(ServeConfig(auth=False, deployments=("odd-field",)), settings=settings)
+    ) as c:
         for value in ([1, 2], {"a": 1}, None, True, "text", 1e308):
             r = c.post("/v1/models/odd-field:predict", json={"instances": [{"f0": value, "f1": 0}]})
             assert r.status_code in (200, 422), r.text  # refused by validation, never a 500

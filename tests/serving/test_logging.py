@@ -26,7 +26,7 @@ def isolated(models: Models, tmp_path: Path) -> Settings:
 
 
 def serve(settings: Settings, **options: object) -> TestClient:
-    config = ServeConfig(refs=("numeric@production", "credit"), **options)  # type: ignore[arg-type]
+    config = ServeConfig(auth=False, refs=("numeric@production", "credit"), **options)  # type: ignore[arg-type]
     return TestClient(create_app(config, settings=settings))
 
 

@@ -62,7 +62,7 @@ def logged(world: World, tmp_path: Path) -> Settings:
 
 def serve(settings: Settings) -> TestClient:
     """An in-process server; leaving its ``with`` block shuts it down and writes the log."""
-    config = ServeConfig(refs=("ridge", "logistic", "bayes"), log_flush_interval=0.2)
+    config = ServeConfig(auth=False, refs=("ridge", "logistic", "bayes"), log_flush_interval=0.2)
     return TestClient(create_app(config, settings=settings))
 
 
@@ -101,7 +101,7 @@ def test_non_finite_prediction_is_a_422_naming_the_rows(world: World, logged: Se
 @pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_non_finite_output_fails_only_its_own_request_in_a_batch(world: World) -> None:
     registry = Registry(world.settings)
-    served = ServedVersion(load_model(registry, "ridge"), ServeConfig(), Metrics())
+    served = ServedVersion(load_model(registry, "ridge"), ServeConfig(auth=False), Metrics())
     extreme = overflowing(world.ridge)
     sizes: list[int] = []
     served.batcher._on_batch = sizes.append
@@ -165,7 +165,7 @@ def test_logged_predictions_carry_probabilities_unasked_and_roc_auc_is_computed(
 
 def test_a_label_picked_from_nan_is_refused_even_unlogged_and_unasked(world: World) -> None:
     registry = Registry(world.settings)
-    served = ServedVersion(load_model(registry, "logistic"), ServeConfig(), Metrics())
+    served = ServedVersion(load_model(registry, "logistic"), ServeConfig(auth=False), Metrics())
     assert served.log_writer is None
     coef = world.logistic.coef_[0]
     up, down = int(np.argmax(coef)), int(np.argmin(coef))

@@ -57,7 +57,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     modelport.register(echo, "echo", sample=sample, settings=settings)
     modelport.register(slow, "slow", sample=sample, settings=settings)
     modelport.register(raising, "raising", sample=sample, settings=settings)
-    config = ServeConfig(model_batch={"slow": BatchConfig(max_batch_size=1, max_queue=2)})
+    config = ServeConfig(
+        auth=False, model_batch={"slow": BatchConfig(max_batch_size=1, max_queue=2)}
+    )
     app = create_app(config, settings=settings)
     with TestClient(app, raise_server_exceptions=False) as c:
         FAIL.set()  # after the server's warm-up call

@@ -25,6 +25,7 @@ from modelport.cli import (
     canary,
     demo,
     deploy,
+    doctor,
     experiment,
     keys,
     models,
@@ -115,6 +116,7 @@ batch.attach(app)
 serve.attach(app)
 keys.attach(app)
 audit.attach(app)
+doctor.attach(app)
 
 
 def main() -> None:

@@ -55,6 +55,18 @@ def serve(
     monitor_interval: Annotated[float | None, _opt("monitor_interval")] = None,
     monitor_window: Annotated[str | None, _opt("monitor_window")] = None,
     alert_rules: Annotated[str | None, _opt("alert_rules")] = None,
+    auth: Annotated[bool | None, _opt("auth")] = None,
+    public_metrics: Annotated[bool | None, _opt("public_metrics")] = None,
+    rate_limit: Annotated[str | None, _opt("rate_limit")] = None,
+    max_concurrency: Annotated[int | None, _opt("max_concurrency")] = None,
+    request_timeout: Annotated[float | None, _opt("request_timeout")] = None,
+    max_rows: Annotated[int | None, _opt("max_rows")] = None,
+    tls_cert: Annotated[str | None, _opt("tls_cert")] = None,
+    tls_key: Annotated[str | None, _opt("tls_key")] = None,
+    jwks: Annotated[str | None, _opt("jwks")] = None,
+    jwt_issuer: Annotated[str | None, _opt("jwt_issuer")] = None,
+    jwt_audience: Annotated[str | None, _opt("jwt_audience")] = None,
+    jwt_roles_claim: Annotated[str | None, _opt("jwt_roles_claim")] = None,
 ) -> None:
     """Serve models over HTTP: KServe V2 (/v2/...) and V1 (/v1/models/NAME:predict).
 
@@ -64,15 +76,26 @@ def serve(
     the response; send ground truth for it to POST /api/feedback. Defaults come from the
     settings (MODELPORT_SERVING__PORT=9000 ...); a flag overrides its setting.
 
+    Security is on by default: every route but /v2/health/* needs an API key
+    (`modelport keys create --role predict`) or a bearer JWT (--jwks). --no-auth is
+    accepted only on a loopback address; --tls-cert/--tls-key serve HTTPS.
+
     Example:
 
+        modelport keys create --role predict --json   # prints the key once
+
         modelport serve credit-risk@production credit-risk:1 --port 8080
+
+        modelport serve credit-risk --host 0.0.0.0 --tls-cert c.pem --tls-key k.pem \\
+            --rate-limit 100/s --max-concurrency 8
+
+        modelport serve credit-risk --no-auth          # loopback only
 
         modelport serve --monitor-interval 60 --alert-rules alerts.yaml
 
         modelport serve --deployment checkout   # arms and shadows of `deploy create`
 
-        curl -d '{"instances": [{"age": 31, ...}]}' \\
+        curl -H "Authorization: Bearer $KEY" -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
     # imported here: the server stack (FastAPI, uvicorn) is not needed by the rest of the CLI
@@ -105,6 +128,18 @@ def serve(
             "monitor_interval": monitor_interval,
             "monitor_window": monitor_window,
             "alert_rules": alert_rules,
+            "auth": auth,
+            "public_metrics": public_metrics,
+            "rate_limit": rate_limit,
+            "max_concurrency": max_concurrency,
+            "request_timeout": request_timeout,
+            "max_rows": max_rows,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+            "jwks": jwks,
+            "jwt_issuer": jwt_issuer,
+            "jwt_audience": jwt_audience,
+            "jwt_roles_claim": jwt_roles_claim,
         },
         deployments=tuple(deployment or ()),
         model_batch=dict(parse_model_batch(s) for s in model_batch or ()),

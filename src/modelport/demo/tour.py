@@ -39,6 +39,8 @@ from modelport.settings import Settings
 MODEL = "credit-risk"
 WINDOW_SECONDS = 5
 WINDOW_ROWS = 600
+#: per key: the demo's traffic stays within it, a runaway client does not
+RATE_LIMIT = "50/s,burst=300"
 ALERT_RULES = """\
 rules:
   - name: income-drift
@@ -65,6 +67,10 @@ class DemoResult:
     versions: list[int] = field(default_factory=list)
     production: int | None = None
     output_dir: Path | None = None
+    #: the demo's API keys by what they are for: app (predict), labels (feedback), ops (read)
+    keys: dict[str, str] = field(default_factory=dict)
+    #: the statuses the security step saw: 401, 403 and 429 at least once each
+    refusals: dict[int, int] = field(default_factory=dict)
 
 
 def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> DemoResult:
@@ -174,6 +180,47 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
     return result
 
 
+def demo_keys(registry: Registry) -> dict[str, str]:
+    """Three keys, as a team would make them: the app predicts, a job labels, ops reads."""
+    keys = registry.keys
+    return {
+        "app": keys.create(["predict"], models=[MODEL, "checkout"], description="demo app")[1],
+        "labels": keys.create(["feedback"], description="demo labelling job")[1],
+        "ops": keys.create(["read"], description="demo dashboards")[1],
+    }
+
+
+def security_checks(client: httpx.Client, url: str, result: DemoResult, console: Console) -> None:
+    """What a client without a key, with the wrong key, and with too many requests gets."""
+    predict = f"{url}/v1/models/{MODEL}@production:predict"
+    anonymous = httpx.post(predict, json={"instances": []})
+    console.print(
+        f"  no key → HTTP {anonymous.status_code} {anonymous.json()['code']} "
+        "(every route but /v2/health needs one)"
+    )
+    wrong_role = client.post(f"{url}/api/feedback", json=[])
+    console.print(
+        f"  the app's predict key on /api/feedback → HTTP {wrong_role.status_code} "
+        f"{wrong_role.json()['code']}: only a feedback key may send labels"
+    )
+    limited = None
+    statuses: dict[int, int] = {}
+    ops = {"X-API-Key": result.keys["ops"]}
+    for _ in range(2000):  # a runaway dashboard: its key's burst runs out
+        r = client.get(f"{url}/v2/models/{MODEL}", headers=ops)
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        if r.status_code == 429:
+            limited = r
+            break
+    if limited is not None:
+        console.print(
+            f"  a runaway dashboard: {statuses.get(200, 0)} reads, then HTTP 429 "
+            f"(Retry-After: {limited.headers.get('retry-after')} s); other keys are unaffected"
+        )
+    for status in (anonymous.status_code, wrong_role.status_code, *statuses):
+        result.refusals[status] = result.refusals.get(status, 0) + 1
+
+
 def _until_next_window(seconds: float) -> None:
     """Start the next phase of traffic in a fresh monitor window."""
     time.sleep(seconds - time.time() % seconds + 0.05)
@@ -184,12 +231,23 @@ def serve_and_monitor(
 ) -> None:
     """Serve, send normal then drifted traffic, post ground truth, monitor, alert."""
     assert result.output_dir is not None
-    console.rule("5. Serve over HTTP: KServe V2 and V1, aliases followed live")
+    console.rule("5. Serve over HTTP, secure by default: keys, roles, rate limits")
+    result.keys = demo_keys(registry)
+    for purpose, roles in (("app", "predict"), ("labels", "feedback"), ("ops", "read")):
+        console.print(
+            f"  modelport keys create --role {roles}"
+            + (f" --model {MODEL} --model checkout" if purpose == "app" else "")
+            + f"  → {result.keys[purpose][:20]}… (shown once; only a scrypt hash is stored)"
+        )
     normal = test.head(WINDOW_ROWS)
     shifted_all = credit_data(WINDOW_ROWS, seed=99, shift=True)
-    with running_server(settings, [f"{MODEL}@production"]) as url, httpx.Client() as client:
-        console.print(f"  serving {MODEL}@production at {url}")
+    with (
+        running_server(settings, [f"{MODEL}@production"], "--rate-limit", RATE_LIMIT) as url,
+        httpx.Client(headers={"X-API-Key": result.keys["app"]}) as client,
+    ):
+        console.print(f"  serving {MODEL}@production at {url} (--rate-limit {RATE_LIMIT} per key)")
         console.print(f"  API docs {url}/docs · metrics {url}/metrics · V2 {url}/v2/models/{MODEL}")
+        security_checks(client, url, result, console)
         _until_next_window(WINDOW_SECONDS)
         first, second = normal.iloc[::2], normal.iloc[1::2]
         ids = send_v1(client, url, f"{MODEL}@production", first[FEATURES], 10)
@@ -216,7 +274,9 @@ def serve_and_monitor(
             {"prediction_id": pid, "label": int(label)}
             for pid, label in zip(ids, labels, strict=True)
         ]
-        answer = client.post(f"{url}/api/feedback", json=feedback).json()
+        answer = client.post(
+            f"{url}/api/feedback", json=feedback, headers={"X-API-Key": result.keys["labels"]}
+        ).json()
         console.print(
             f"  ground truth posted to /api/feedback: {answer['accepted']} accepted, "
             f"{len(answer['unknown_ids'])} unknown ids"
@@ -328,7 +388,10 @@ def deployment_step(
     rows = test.head(1500)
     answered: dict[str, int] = {}
     feedback = []
-    with running_server(settings, [], "--deployment", "checkout") as url, httpx.Client() as client:
+    with (
+        running_server(settings, [], "--deployment", "checkout") as url,
+        httpx.Client(headers={"X-API-Key": result.keys["app"]}) as client,
+    ):
         for i, record in enumerate(rows[FEATURES].to_dict(orient="records")):
             user = f"user-{i % 500}"  # 500 users, three applications each
             response = client.post(
@@ -341,7 +404,9 @@ def deployment_step(
             answered[version] = answered.get(version, 0) + 1
             pid = response.json()["prediction_ids"][0]
             feedback.append({"prediction_id": pid, "label": int(rows["default"].iloc[i])})
-        client.post(f"{url}/api/feedback", json=feedback).raise_for_status()
+        client.post(
+            f"{url}/api/feedback", json=feedback, headers={"X-API-Key": result.keys["labels"]}
+        ).raise_for_status()
     shares = ", ".join(f"{v}: {n}" for v, n in sorted(answered.items()))
     console.print(
         f"  {len(rows)} requests from 500 users (each user always gets the same arm): {shares}; "
@@ -390,7 +455,7 @@ def canary_step(
     records = [_plain_record(r) for r in test[FEATURES].head(400).to_dict(orient="records")]
     with (
         running_server(settings, [], "--deployment", "checkout", "--poll-interval", "0.2") as url,
-        httpx.Client() as client,
+        httpx.Client(headers={"X-API-Key": result.keys["app"]}) as client,
     ):
         for i in range(20_000):  # bounded: the server judges the step after 1 s of traffic
             client.post(

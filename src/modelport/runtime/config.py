@@ -75,6 +75,18 @@ class ServeConfig:
     monitor_interval: float = _DEFAULTS.monitor_interval
     monitor_window: str = _DEFAULTS.monitor_window
     alert_rules: str | None = _DEFAULTS.alert_rules
+    auth: bool = _DEFAULTS.auth
+    public_metrics: bool = _DEFAULTS.public_metrics
+    rate_limit: str | None = _DEFAULTS.rate_limit
+    max_concurrency: int = _DEFAULTS.max_concurrency
+    request_timeout: float = _DEFAULTS.request_timeout
+    max_rows: int = _DEFAULTS.max_rows
+    tls_cert: str | None = _DEFAULTS.tls_cert
+    tls_key: str | None = _DEFAULTS.tls_key
+    jwks: str | None = _DEFAULTS.jwks
+    jwt_issuer: str | None = _DEFAULTS.jwt_issuer
+    jwt_audience: str | None = _DEFAULTS.jwt_audience
+    jwt_roles_claim: str = _DEFAULTS.jwt_roles_claim
 
     def __post_init__(self) -> None:
         # Checked here, not in the CLI, so every way of building a config (CLI, env, tests)
@@ -116,6 +128,31 @@ class ServeConfig:
                 "and the background monitor is off (monitor_interval 0)",
                 hint="add e.g. --monitor-interval 60, or leave out --alert-rules",
             )
+        self._check_security()
+
+    def _check_security(self) -> None:
+        if not self.auth and not is_loopback(self.host):
+            raise InvalidArgument(
+                f"refusing to serve {self.host} without authentication: anyone who can reach "
+                "the port could predict, send feedback and read every model",
+                hint="create a key (modelport keys create --role predict) and drop --no-auth, "
+                "or bind a loopback address (--host 127.0.0.1)",
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidArgument(
+                "--tls-cert and --tls-key go together",
+                hint="give both PEM files (certificate and its private key), or neither",
+            )
+        if self.max_concurrency < 0:
+            raise InvalidArgument("max_concurrency must not be negative", hint="0: no cap")
+        if self.request_timeout < 0:
+            raise InvalidArgument("request_timeout must not be negative", hint="0: no limit")
+        if self.max_rows < 1:
+            raise InvalidArgument("max_rows must be at least 1", hint="e.g. --max-rows 100000")
+        if self.rate_limit is not None:
+            from modelport.security.limits import parse_rate
+
+            parse_rate(self.rate_limit)  # refused here, with the parser's message
 
     @classmethod
     def from_settings(
@@ -175,6 +212,18 @@ class ServeConfig:
         return cls.from_json(text) if text else cls()
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that could resolve to anything: not trusted as loopback
+
+
 def preflight(config: ServeConfig, settings: Settings) -> None:
     """Refuse, before the server starts, what would fail only once it runs.
 
@@ -197,6 +246,15 @@ def preflight(config: ServeConfig, settings: Settings) -> None:
         from modelport.monitoring.alerts import load_rules
 
         load_rules(config.alert_rules)  # a rule that does not parse fails here, not later
+    for path in (config.tls_cert, config.tls_key):
+        if path is not None and not Path(path).is_file():
+            raise InvalidArgument(f"no such TLS file: {path}", hint="check --tls-cert/--tls-key")
+    jwks_file = config.jwks is not None and not config.jwks.startswith("https://")
+    if jwks_file and not Path(str(config.jwks)).is_file():
+        raise InvalidArgument(
+            f"no such JWKS file: {config.jwks}",
+            hint="a JSON Web Key Set file, or an https:// URL of one",
+        )
     if config.refs:
         from modelport.registry import Registry
 

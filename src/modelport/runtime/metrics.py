@@ -7,6 +7,9 @@ or run one worker per container (the usual Kubernetes shape).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,6 +19,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from modelport.runtime.config import ServeConfig
+    from modelport.services.access import AccessControl
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only add noise to every scrape
 
@@ -120,5 +129,46 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def watch_access(self, access: AccessControl, config: ServeConfig) -> None:
+        """Export the guard's counts and limits, read at scrape time (nothing per request)."""
+        self.registry.register(_AccessCollector(access, config))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _AccessCollector(Collector):
+    """Refused and limited requests, and the limits themselves, from the access control."""
+
+    def __init__(self, access: AccessControl, config: ServeConfig) -> None:
+        self.access = access
+        self.config = config
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        refused = CounterMetricFamily(
+            "modelport_auth_refused",
+            "Requests refused 401 or 403, by reason (missing, bad_key, forbidden, ...).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self.access.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        limited = CounterMetricFamily(
+            "modelport_rate_limited",
+            "Requests answered 429, by limit (rate, concurrency, failed_auth).",
+            labels=["limit"],
+        )
+        for kind, count in sorted(self.access.limited.items()):
+            limited.add_metric([kind], count)
+        yield limited
+        limits = GaugeMetricFamily(
+            "modelport_limit", "Configured limits (0: none).", labels=["limit"]
+        )
+        rate = self.access.rates.rate if self.access.rates is not None else None
+        limits.add_metric(["rate_per_second"], 0.0 if rate is None else rate.per_second)
+        limits.add_metric(["rate_burst"], 0.0 if rate is None else rate.burst)
+        limits.add_metric(["concurrency_per_credential"], float(self.config.max_concurrency))
+        limits.add_metric(["request_timeout_seconds"], float(self.config.request_timeout))
+        limits.add_metric(["rows_per_request"], float(self.config.max_rows))
+        limits.add_metric(["body_bytes"], float(self.config.max_body_bytes))
+        yield limits

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from modelport.deployments.spec import DeploymentSpec
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, PayloadTooLarge
 from modelport.predictions import new_prediction_ids
 from modelport.reference import Reference
 from modelport.runtime.arm_windows import ArmWindows
@@ -64,8 +64,12 @@ class PredictionService:
         deployments: DeploymentRouter,
         metrics: Metrics | None = None,
         windows: ArmWindows | None = None,
+        *,
+        max_rows: int = 100_000,
     ) -> None:
         self.pool = pool
+        #: rows per request at most (a cap per request, on top of the body size limit)
+        self.max_rows = max_rows
         self.deployments = deployments
         self.metrics = metrics
         #: where a deployment's arms report their predictions (for canary steps)
@@ -98,6 +102,12 @@ class PredictionService:
         served = routed.served
         prepared = served.prepare(data)
         n_rows = require_rows(prepared)
+        if n_rows > self.max_rows:
+            raise PayloadTooLarge(
+                f"{n_rows} rows in one request; this server takes at most {self.max_rows}",
+                hint="split the rows over several requests, or use batch scoring "
+                "(modelport batch) for large files",
+            )
         ids = new_prediction_ids(n_rows) if served.wants_log() else None
         predictions, probas = await served.predict(
             prepared,

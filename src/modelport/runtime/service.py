@@ -26,6 +26,7 @@ from modelport.runtime.metrics import Metrics
 from modelport.runtime.monitor import start_monitor
 from modelport.runtime.pool import ModelPool
 from modelport.runtime.prediction import PredictionService
+from modelport.services.access import AccessControl
 from modelport.services.feedback import FeedbackService
 
 log = logging.getLogger("modelport.serving")
@@ -54,7 +55,7 @@ class ServingRuntime:
         #: what each deployment arm did since the current canary step began
         self.windows = ArmWindows()
         self.predictions = PredictionService(
-            self.pool, self.deployments, self.metrics, self.windows
+            self.pool, self.deployments, self.metrics, self.windows, max_rows=config.max_rows
         )
         self.canaries = (
             CanaryController(
@@ -73,6 +74,9 @@ class ServingRuntime:
         )
         self.monitor: BackgroundMonitor | None = None
         self._follower: asyncio.Task[None] | None = None
+        #: who may call what, within which limits: every front end asks it first
+        self.access = access_control(config, registry)
+        self.metrics.watch_access(self.access, config)
 
     @property
     def ready(self) -> bool:
@@ -81,6 +85,12 @@ class ServingRuntime:
     async def start(self) -> None:
         """Load and warm every model, then follow aliases, write the log and monitor."""
         await asyncio.to_thread(lambda: self.pool.load(self.deployments.refs()))
+        await asyncio.to_thread(self.access.refresh)
+        if self.access.enabled and self.access.tokens is None and not self.access.has_keys():
+            log.warning(
+                "authentication is on and no API key exists: every request but /v2/health "
+                "will be refused 401; create one with `modelport keys create --role predict`"
+            )
         # Everything loaded so far (libraries, models) lives as long as the process: move it
         # out of the collector's sight, so full collections stay short instead of pausing
         # every request for tens of milliseconds now and then.
@@ -104,6 +114,8 @@ class ServingRuntime:
             try:
                 await self.pool.poll_once()
                 await self.deployments.poll_once()
+                await asyncio.to_thread(self.access.refresh)
+                await asyncio.to_thread(self.access.flush)
             except Exception:  # a registry hiccup must not stop the follower
                 log.exception("checking the registry for changes failed")
 
@@ -120,6 +132,7 @@ class ServingRuntime:
                 await self._follower
             self._follower = None
         await self.predictions.drain()  # shadows already given a request finish it
+        await asyncio.to_thread(self.access.flush)
         await self.pool.aclose()
         if self.monitor is not None:
             await asyncio.to_thread(self.monitor.close)
@@ -128,3 +141,35 @@ class ServingRuntime:
         self.feedback.close()
         if self.owns_registry:
             self.registry.close()
+
+
+def access_control(config: ServeConfig, registry: Registry) -> AccessControl:
+    """The guard ``config`` asks for: keys from the registry, tokens from a JWKS, limits."""
+    tokens = None
+    if config.jwks is not None:
+        from pathlib import Path
+
+        from modelport.security.tokens import TokenPolicy, TokenVerifier
+
+        remote = config.jwks.startswith("https://")
+        tokens = TokenVerifier(
+            TokenPolicy(
+                jwks_file=None if remote else Path(config.jwks),
+                jwks_url=config.jwks if remote else None,
+                issuer=config.jwt_issuer,
+                audience=config.jwt_audience,
+                roles_claim=config.jwt_roles_claim,
+            )
+        )
+    rate = None
+    if config.rate_limit is not None:
+        from modelport.security.limits import parse_rate
+
+        rate = parse_rate(config.rate_limit)
+    return AccessControl(
+        registry,
+        enabled=config.auth,
+        tokens=tokens,
+        rate=rate,
+        max_concurrency=config.max_concurrency,
+    )

@@ -19,11 +19,9 @@ router hands to a handler is the name checked against the scope.
 from __future__ import annotations
 
 import re
-from typing import Literal
 from urllib.parse import unquote
 
-Role = Literal["predict", "feedback", "read", "admin"]
-ROLES: tuple[Role, ...] = ("predict", "feedback", "read", "admin")
+from modelport.security.keys import Role
 
 #: a path longer than this is no route of ours; it needs admin (bounded work per request)
 MAX_PATH_CHARS = 4096

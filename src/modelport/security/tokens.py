@@ -38,7 +38,7 @@ from urllib.parse import urlparse
 import jwt
 
 from modelport.errors import ConfigurationError, Unauthenticated
-from modelport.security.routes import ROLES, Role
+from modelport.security.keys import ROLES, Role
 
 log = logging.getLogger("modelport.serving")
 

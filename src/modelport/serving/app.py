@@ -41,6 +41,7 @@ from modelport.runtime.service import ServingRuntime
 from modelport.serving import access_log
 from modelport.serving.admin import add_admin_routes
 from modelport.serving.feedback import add_feedback_route
+from modelport.serving.guard import Guard
 from modelport.serving.metadata import add_metadata_routes, v2_reference
 from modelport.serving.openapi import openapi_schema
 from modelport.serving.protocols import v1, v2
@@ -272,8 +273,11 @@ def create_app(
     *,
     registry: Registry | None = None,
     settings: Settings | None = None,
-) -> HotPathRouter:
+) -> Guard:
     """Build the app; models load in its lifespan, so it is ready once startup completes.
+
+    Every route but ``/v2/health/*`` needs credentials unless ``config.auth`` is off (which
+    :class:`ServeConfig` allows only on a loopback address); see :mod:`.guard`.
 
     >>> app = create_app(ServeConfig(refs=("credit-risk@production",)))  # doctest: +SKIP
     """
@@ -338,7 +342,12 @@ def create_app(
         ("/v2/models/{name}/infer", server.v2_infer),
         ("/v2/models/{name}/versions/{version}/infer", server.v2_infer),
     ]
-    return HotPathRouter(hot, app)
+    return Guard(
+        HotPathRouter(hot, app),
+        runtime.access,
+        public_metrics=config.public_metrics,
+        request_timeout=config.request_timeout,
+    )
 
 
 def app_for(config: ServeConfig, settings: Settings) -> Any:

@@ -48,4 +48,6 @@ def run(config: ServeConfig, settings: Settings) -> None:
         backlog=4096,
         ws="none",  # no websocket routes: skip loading (and warning about) websockets
         proxy_headers=False,  # no trusted proxy is configured; skip the per-request rewrite
+        ssl_certfile=config.tls_cert,
+        ssl_keyfile=config.tls_key,
     )
