@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelport.archives import extract_archive
 from modelport.batch.local import ModelSpec
 from modelport.batch.scoring import PREDICTION, Scorer
 from modelport.batch.sinks import Output
@@ -134,8 +135,7 @@ def _pack(spec: ModelSpec) -> tuple[ModelVersion, bytes]:
 def _scorer(shipped: tuple[ModelVersion, bytes, ModelSpec]) -> Scorer:
     version, packed, spec = shipped
     target = tempfile.mkdtemp(prefix="modelport-spark-")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
-        archive.extractall(target, filter="data")
+    extract_archive(packed, Path(target))
     trusted = Settings(**spec.settings).trust_pickles if spec.trusted is None else spec.trusted
     try:
         predictor = get_flavor(version.flavor).load(
