@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -263,3 +264,51 @@ def test_batch_scoring_passes_the_key_to_its_workers(tmp_path: Path) -> None:
     frame.to_parquet(source, index=False)
     summary = score("credit", source, tmp_path / "out.parquet", workers=2, settings=settings)
     assert summary.rows_scored == 60
+
+
+@pytest.mark.integration
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_spark_scores_an_encrypted_model_without_shipping_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (17+)")
+    import modelport.batch.spark as engine
+    from modelport.batch import score
+    from modelport.batch.spark import spark_session
+
+    shipped_keys: list[object] = []
+    real_scorer = engine._scorer
+
+    def scorer(shipped: Any) -> Any:  # what the broadcast carries, seen on the driver
+        shipped_keys.append(shipped[2].settings["artifact_key"])
+        return real_scorer(shipped)
+
+    monkeypatch.setattr(engine, "_scorer", scorer)
+
+    settings = _settings(tmp_path / "home", KEY)
+    _register(settings)
+    frame, _ = _sample()
+    source = tmp_path / "in.parquet"
+    frame.to_parquet(source, index=False)
+    from pyspark.sql import SparkSession
+
+    owned = SparkSession.getActiveSession() is None
+    session = spark_session("local[1]")
+    try:
+        summary = score(
+            "credit",
+            source,
+            tmp_path / "out.parquet",
+            engine="spark",
+            settings=settings,
+            spark=session,
+        )
+    finally:
+        if owned:
+            session.stop()
+    assert summary.rows_scored == 60
+    assert shipped_keys == [None]

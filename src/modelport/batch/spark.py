@@ -11,6 +11,7 @@ the optional extra ``spark``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -62,7 +63,9 @@ def run_spark(
 
     session = spark or spark_session()
     version, packed = _pack(spec)
-    shipped = session.sparkContext.broadcast((version, packed, spec))
+    # the driver decrypted the artifact: executors need no artifact key (nor to store it)
+    keyless = dataclasses.replace(spec, settings={**spec.settings, "artifact_key": None})
+    shipped = session.sparkContext.broadcast((version, packed, keyless))
     scorer = _scorer(shipped.value)  # on the driver: the output schema, and fail fast
     frame = _read(session, source, [*dict.fromkeys([*spec.keep, *spec.features])])
     sample = scorer.score(frame.limit(0).toPandas()).scored

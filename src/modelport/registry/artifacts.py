@@ -117,7 +117,8 @@ class ArtifactStore:
         target = f"{self.root}/{model_name}/{uuid.uuid4().hex}"
         # The name is validated, so this only fails on a validator bug or, for a local
         # root, a symlink planted in the root: either way nothing is written.
-        inside = posixpath.normpath(target).startswith(posixpath.normpath(self.root) + "/")
+        root = posixpath.normpath(self.root).rstrip("/") + "/"
+        inside = posixpath.normpath(target).startswith(root)
         if inside and self.local:
             inside = Path(target).resolve().is_relative_to(Path(self.root).resolve())
         if not inside:
