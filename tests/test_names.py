@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import hypothesis
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
@@ -182,3 +184,21 @@ def test_a_link_planted_in_the_artifact_root_is_not_followed_out(tmp_path: Path)
 @pytest.mark.parametrize("name", ["credit-risk", "m.v2_x", "A1", "x" * 128, "model-"])
 def test_ordinary_names_still_pass(name: str) -> None:
     assert validate_name(name) == name
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    st.one_of(
+        st.text(max_size=140),
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,130}", fullmatch=True),
+    )
+)
+def test_every_accepted_name_is_one_plain_path_component(name: str) -> None:
+    try:
+        validate_name(name)
+    except InvalidReference:
+        return
+    root = Path("/srv/artifacts")
+    assert name.isascii() and name.isprintable() and len(name) <= 128
+    assert PurePosixPath(name).parts == (name,) and PureWindowsPath(name).parts == (name,)
+    assert (root / name).parent == root and ".." not in name and name[0] not in ".-_"
