@@ -14,10 +14,17 @@ from dataclasses import dataclass
 
 from modelport.errors import InvalidReference
 
-# Names travel in URLs (/v2/models/{name}) and file paths, so keep them plain.
+# Names travel in URLs (/v2/models/{name}) and become directories of the artifact store, so
+# they are plain ASCII: no separators, no '..', nothing a terminal or a log would render
+# as something else (control characters, full-width look-alikes).
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
+NAME_MAX = 128
 _NAME = re.compile(NAME_PATTERN)
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
+_NAME_HINT = (
+    "use 1-128 letters, digits, '.', '_' or '-' (ASCII), starting with a letter or digit, "
+    "without '..'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +47,36 @@ class Reference:
         return self.name
 
 
-def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidReference(
-            f"invalid model name {name!r}",
-            hint="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
-    return name
+def validate_name(name: str, *, kind: str = "model name") -> str:
+    """``name`` if it is a valid model or deployment name, else InvalidReference saying why.
+
+    The one check of names: models, deployments (which clients address like models) and
+    everything that stores or looks one up call it. ``kind`` names it in the message.
+    """
+    if isinstance(name, str) and _NAME.fullmatch(name) and ".." not in name:
+        return name
+    shown = f"{name[:40]!r}..." if isinstance(name, str) and len(name) > 40 else repr(name)
+    raise InvalidReference(f"invalid {kind} {shown}: {_name_problem(name)}", hint=_NAME_HINT)
+
+
+def _name_problem(name: object) -> str:
+    if not isinstance(name, str):
+        return f"it is not text but {type(name).__name__}"
+    if not name:
+        return "it is empty"
+    if len(name) > NAME_MAX:
+        return f"it is {len(name)} characters long, more than {NAME_MAX}"
+    for char in name:
+        if not char.isascii():
+            return f"{char!r} (U+{ord(char):04X}) is not an ASCII letter, digit, '.', '_' or '-'"
+        if not char.isprintable():
+            return f"it contains the control character U+{ord(char):04X}"
+    if ".." in name:
+        return "it contains '..'"
+    if name[0] in ".-_":
+        return f"it starts with {name[0]!r}"
+    bad = next(c for c in name if not (c.isalnum() or c in "._-"))
+    return f"{bad!r} is not allowed in names"
 
 
 def validate_alias(alias: str) -> str:

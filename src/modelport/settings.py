@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     trust_pickles: bool = Field(
         default=False,
         description="Allow loading pickle/joblib artifacts. Only for artifacts you produced.",
+    )
+    artifact_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of a 32-byte AES-256 key: every artifact file written is then "
+        "encrypted at rest (AES-256-GCM), and loading it needs the same key. Make one with: "
+        'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"',
     )
     user: str | None = Field(
         default=None,

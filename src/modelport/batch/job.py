@@ -100,6 +100,8 @@ def score(
         exact = str(registry.resolve(ref))
         model = load_model(registry, exact, trusted=trusted)
         settings_data = registry.settings.model_dump(mode="json")
+        # the dump masks secrets; the workers open the registry, so they need the key itself
+        settings_data["artifact_key"] = registry.settings.artifact_key
     finally:
         if owned:
             registry.close()

@@ -11,6 +11,7 @@ the optional extra ``spark``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelport.archives import extract_archive
 from modelport.batch.local import ModelSpec
 from modelport.batch.scoring import PREDICTION, Scorer
 from modelport.batch.sinks import Output
@@ -61,7 +63,9 @@ def run_spark(
 
     session = spark or spark_session()
     version, packed = _pack(spec)
-    shipped = session.sparkContext.broadcast((version, packed, spec))
+    # the driver decrypted the artifact: executors need no artifact key (nor to store it)
+    keyless = dataclasses.replace(spec, settings={**spec.settings, "artifact_key": None})
+    shipped = session.sparkContext.broadcast((version, packed, keyless))
     scorer = _scorer(shipped.value)  # on the driver: the output schema, and fail fast
     frame = _read(session, source, [*dict.fromkeys([*spec.keep, *spec.features])])
     sample = scorer.score(frame.limit(0).toPandas()).scored
@@ -134,8 +138,7 @@ def _pack(spec: ModelSpec) -> tuple[ModelVersion, bytes]:
 def _scorer(shipped: tuple[ModelVersion, bytes, ModelSpec]) -> Scorer:
     version, packed, spec = shipped
     target = tempfile.mkdtemp(prefix="modelport-spark-")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
-        archive.extractall(target, filter="data")
+    extract_archive(packed, Path(target))
     trusted = Settings(**spec.settings).trust_pickles if spec.trusted is None else spec.trusted
     try:
         predictor = get_flavor(version.flavor).load(

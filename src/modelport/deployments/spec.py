@@ -60,7 +60,7 @@ class DeploymentSpec:
     shadows: tuple[Shadow, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        validate_name(self.name)
+        validate_name(self.name, kind="deployment name")
         if not self.arms:
             raise InvalidArgument(
                 f"deployment {self.name!r} has no arms",

@@ -60,7 +60,7 @@ class CanaryStore:
         from modelport.deployments.rollout import FINISHED
 
         with self.db.write() as session:
-            current = self._latest(session, validate_name(deployment))
+            current = self._latest(session, validate_name(deployment, kind="deployment name"))
             if current is not None and current.status not in FINISHED:
                 raise ConflictError(
                     f"deployment {deployment!r} already has a canary ({current.status})",
@@ -85,7 +85,7 @@ class CanaryStore:
     def get(self, deployment: str) -> Canary:
         """The deployment's latest canary (running, paused or finished)."""
         with self.db.read() as session:
-            row = self._latest(session, validate_name(deployment))
+            row = self._latest(session, validate_name(deployment, kind="deployment name"))
             if row is None:
                 raise CanaryNotFound(
                     f"deployment {deployment!r} has no canary",

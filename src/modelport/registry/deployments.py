@@ -109,7 +109,7 @@ class DeploymentStore:
 
     def remove(self, name: str, *, reason: str | None = None) -> DeploymentEvent:
         with self.db.write() as session:
-            row = self._row(session, validate_name(name))
+            row = self._row(session, validate_name(name, kind="deployment name"))
             now = datetime.now(UTC)
             revision = row.revision + 1
             session.delete(row)
@@ -118,7 +118,7 @@ class DeploymentStore:
 
     def get(self, name: str) -> Deployment:
         with self.db.read() as session:
-            row = self._row(session, validate_name(name))
+            row = self._row(session, validate_name(name, kind="deployment name"))
             return Deployment(_load(row.spec), row.revision, _aware(row.updated_at))
 
     def find(self, name: str) -> Deployment | None:
@@ -139,7 +139,7 @@ class DeploymentStore:
         with self.db.read() as session:
             rows = session.scalars(
                 select(DeploymentEventRow)
-                .where(DeploymentEventRow.name == validate_name(name))
+                .where(DeploymentEventRow.name == validate_name(name, kind="deployment name"))
                 .order_by(DeploymentEventRow.id)
             ).all()
             if not rows:

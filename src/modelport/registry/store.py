@@ -38,6 +38,7 @@ from modelport.registry.audit import AuditLog
 from modelport.registry.canaries import CanaryStore
 from modelport.registry.database import Database
 from modelport.registry.deployments import DeploymentStore
+from modelport.registry.encryption import ArtifactCipher
 from modelport.registry.keys import KeyStore
 from modelport.registry.records import AliasEvent, ModelInfo, ModelVersion, rollback_target
 from modelport.registry.tables import AliasEventRow, AliasRow, ModelRow, TagRow, VersionRow
@@ -66,7 +67,9 @@ class Registry:
         self.settings = settings
         self.db = Database(self.settings.resolved_registry_uri())
         self.artifacts = ArtifactStore(
-            self.settings.resolved_artifact_uri(), self.settings.cache_dir()
+            self.settings.resolved_artifact_uri(),
+            self.settings.cache_dir(),
+            cipher=ArtifactCipher.from_setting(self.settings.artifact_key),
         )
         #: named endpoints with a traffic policy; their references must resolve here
         self.deployments = DeploymentStore(self.db, settings.actor, self._check_refs)

@@ -27,7 +27,7 @@ def posture_of(settings: Settings, registry: Registry) -> Posture:
         max_rows=serving.max_rows,
         max_body_bytes=serving.max_body_bytes,
         trust_pickles=settings.trust_pickles,
-        artifact_encryption=getattr(settings, "artifact_key", None) is not None,  # TODO merge
+        artifact_encryption=settings.artifact_key is not None,
         registry_password_in_uri=bool(urlsplit(uri).password) if "://" in uri else False,
         active_keys=len(keys),
         admin_keys_without_expiry=sum(
