@@ -8,12 +8,15 @@ same against generated requests. /docs and /redoc load nothing from another host
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import numpy as np
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
@@ -21,9 +24,11 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 here; httpx work
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+import modelport
 from modelport.serving import ServeConfig, create_app
 from modelport.serving.docs import STATIC
 from modelport.serving.openapi_schemas import SCHEMAS
+from modelport.settings import Settings
 from tests.serving.conftest import Models
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -224,6 +229,52 @@ def test_errors_are_answered_in_the_documented_shape(
     response = client.post("/api/feedback", json=[{"prediction_id": "x", "label": 1}, 5])
     assert response.status_code == 422
     assert rejected.is_valid(response.json()), response.json()
+
+
+def test_binary_answers_have_a_documented_json_header(
+    client: TestClient, doc: dict[str, Any]
+) -> None:
+    body = {
+        "id": "bin-1",
+        "inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [0, 1, 2, 3]}],
+        "parameters": {"binary_data_output": True},
+    }
+    response = client.post("/v2/models/numeric/infer", json=body)
+    assert response.status_code == 200, response.text
+    ok = doc["paths"]["/v2/models/{name}/infer"]["post"]["responses"]["200"]
+    assert response.headers["content-type"] in ok["content"]
+    length = int(response.headers["inference-header-content-length"])
+    header = json.loads(response.content[:length])
+    schema = ok["content"]["application/json"]["schema"]
+    assert _validator(doc, schema).is_valid(header), header
+    sizes = sum(o["parameters"]["binary_data_size"] for o in header["outputs"])
+    assert length + sizes == len(response.content)
+
+
+def one(batch: np.ndarray) -> np.ndarray:
+    return np.full(len(batch), 1.0)
+
+
+def test_deployments_are_answered_as_documented(tmp_path: Path, doc: dict[str, Any]) -> None:
+    settings = Settings(home=tmp_path / "home", user="tester")
+    sample = np.random.default_rng(0).normal(size=(20, 2))
+    for _ in range(2):
+        modelport.register(one, "m", sample=sample, settings=settings)
+    modelport.deploy("checkout", {"m:1": 90, "m:2": 10}, sticky="header:X-User", settings=settings)
+    config = ServeConfig(refs=("m:1",), deployments=("checkout",), poll_interval=0.05)
+    with TestClient(create_app(config, settings=settings)) as client:
+        for path, url in [
+            ("/api/deployments", "/api/deployments"),
+            ("/api/deployments/{name}", "/api/deployments/checkout"),
+            ("/api/deployments/{name}/history", "/api/deployments/checkout/history"),
+        ]:
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            schema = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+                "schema"
+            ]
+            errors = [e.message for e in _validator(doc, schema).iter_errors(response.json())]
+            assert not errors, (url, response.json(), errors)
 
 
 def test_the_components_are_the_modules(doc: dict[str, Any]) -> None:

@@ -131,14 +131,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "model": _path("name", "a model or deployment name", "credit"),
     "version": _path("version", "a version number or an alias", "production"),
     "deployment": _path("name", "a deployment name", "credit"),
-    "header_length": {
-        "name": "Inference-Header-Content-Length",
-        "in": "header",
-        "required": False,
-        "description": "binary tensor extension: the length in bytes of the JSON header "
-        "that precedes the raw tensor data",
-        "schema": {"type": "integer", "minimum": 0},
-    },
+    # Inference-Header-Content-Length belongs to the binary body alone (V2BinaryBody says
+    # so): as a parameter it would be offered with JSON bodies too, which it would cut short
 }
 _MODEL_VERSION_HEADER = {
     "x-model-version": {
@@ -192,7 +186,7 @@ def _v2_infer(operation_id: str, params: tuple[str, ...]) -> dict[str, Any]:
         "Infer (Open Inference Protocol)",
         ok,
         _PREDICT_ERRORS,
-        params=(*params, "header_length"),
+        params=params,
         body=body,
         description=v2.__doc__,
     )

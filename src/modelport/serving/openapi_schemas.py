@@ -213,7 +213,7 @@ _V2_REQUEST = {
     ),
     "required": ["inputs"],
     "properties": {
-        "id": {"type": "string"},
+        "id": {"type": ["string", "null"], "description": "echoed in the response"},
         "inputs": {"type": "array", "minItems": 1, "items": ref("V2RequestInput")},
         "outputs": {"type": ["array", "null"], "items": ref("V2RequestedOutput")},
         "parameters": {
