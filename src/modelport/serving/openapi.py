@@ -2,11 +2,11 @@
 
 FastAPI cannot describe the prediction routes (they bypass it, see :mod:`.app`), and what
 it infers for the others (``dict[str, Any]``, its own 422 shape) is not what they answer.
-So each operation is written here, against the schemas of :mod:`.openapi_schemas`; routes
-added later that are not described yet keep FastAPI's description, with its validation
-error replaced by ours (the app answers every error in one shape). Once the models are
-loaded, the served names and a valid request for one of them become examples, so "Try it
-out" in /docs works against this server as it is.
+So each operation is written here, with the schemas of :mod:`.openapi_schemas` and the
+examples of :mod:`.openapi_examples`. Routes added later and not described yet keep
+FastAPI's description, with its validation error replaced by ours (the app answers every
+error in one shape). Once the models are loaded, the served names and a valid request for
+one of them become examples too, so "Try it out" in /docs works against this server.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from starlette.routing import BaseRoute
 from modelport.runtime.pool import ServedVersion
 from modelport.runtime.routing import Router, pointer
 from modelport.schema import Signature
-from modelport.serving.openapi_schemas import (
+from modelport.serving.openapi_examples import (
     DEPLOYMENT_EVENT_EXAMPLE,
     DEPLOYMENT_EXAMPLE,
     ERROR_EXAMPLES,
     FEEDBACK_REJECTED_EXAMPLE,
     FEEDBACK_REQUEST_EXAMPLES,
     FEEDBACK_RESULT_EXAMPLE,
-    SCHEMAS,
     V1_REQUEST_EXAMPLES,
     V1_RESPONSE_EXAMPLES,
     V1_STATUS_EXAMPLE,
@@ -35,8 +34,8 @@ from modelport.serving.openapi_schemas import (
     V2_REQUEST_EXAMPLES,
     V2_RESPONSE_EXAMPLES,
     example,
-    ref,
 )
+from modelport.serving.openapi_schemas import SCHEMAS, ref
 from modelport.serving.protocols import v1, v2
 
 JSON = "application/json"
@@ -72,12 +71,18 @@ def _error_response(status: int) -> dict[str, Any]:
     return response
 
 
-def _json(schema: dict[str, Any], description: str, **examples: Any) -> dict[str, Any]:
+def _json(
+    schema: dict[str, Any],
+    description: str,
+    *,
+    example: Any = None,
+    examples: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     media: dict[str, Any] = {"schema": schema}
-    if len(examples) == 1 and "example" in examples:
-        media["example"] = examples["example"]
-    elif examples:
-        media["examples"] = examples["examples"]
+    if examples is not None:
+        media["examples"] = examples
+    elif example is not None:
+        media["example"] = example
     return {"description": description, "content": {JSON: media}}
 
 
@@ -239,6 +244,18 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         (),
     )
+    server_ready = _operation(
+        "server_ready",
+        "v2",
+        "Every requested model is loaded",
+        _json(ref("V2Ready"), "Ready", example={"ready": True}),
+        (),
+        public=True,
+    )
+    # not the error shape: readiness probes read the same body in both cases
+    server_ready["responses"]["503"] = _json(
+        ref("V2Ready"), "Still loading the models", example={"ready": False}
+    )
     return {
         "/v2/health/live": {
             "get": _operation(
@@ -250,18 +267,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 public=True,
             )
         },
-        "/v2/health/ready": {
-            "get": {
-                **_operation(
-                    "server_ready",
-                    "v2",
-                    "Every requested model is loaded",
-                    _json(ref("V2Ready"), "Ready", example={"ready": True}),
-                    (),
-                    public=True,
-                ),
-            }
-        },
+        "/v2/health/ready": {"get": server_ready},
         "/v2": {
             "get": _operation(
                 "server_metadata",
