@@ -196,11 +196,11 @@ def test_the_request_examples_are_answered_as_documented(
 ) -> None:
     responses = doc["paths"][path]["post"]["responses"]
     ok = _validator(doc, responses["200"]["content"]["application/json"]["schema"])
-    for key, body in _request_examples(doc, path).items():
-        # the examples are written for a credit model like the conftest's; one is NumPy-shaped
-        model = "numeric" if key == "one_tensor" else "credit"
-        if key == "served":
-            model = "credit"  # the first served model (sorted) is the one its example is for
+    examples = _request_examples(doc, path)
+    assert {"credit", "numeric"} <= set(examples)  # one per served model, named by it
+    for key, body in examples.items():
+        # the static examples are for a credit model like the conftest's; one is NumPy-shaped
+        model = "numeric" if key in ("numeric", "one_tensor") else "credit"
         response = client.post(url.format(model=model), json=body)
         assert response.status_code == 200, (key, response.text)
         errors = [e.message for e in ok.iter_errors(response.json())]

@@ -423,9 +423,7 @@ def _our_errors(node: Any) -> Any:
 
 
 def served_examples(doc: dict[str, Any], served: dict[str, Signature | None]) -> None:
-    """Name the served models (``{ref: signature}``) in ``doc``, with a valid request for one."""
-    if not served:
-        return
+    """Name the served models (``{ref: signature}``) in ``doc``, with a valid row for each."""
     refs = sorted(served)
     names = sorted({r.split(":")[0].split("@")[0] for r in refs})
     for path, path_item in doc["paths"].items():
@@ -433,32 +431,33 @@ def served_examples(doc: dict[str, Any], served: dict[str, Signature | None]) ->
             continue
         for op in path_item.values():
             for param in op.get("parameters", ()):
-                if param.get("in") == "path" and param["name"] == "name":
+                if param.get("in") == "path" and param["name"] == "name" and refs:
                     values = names if "{version}" in path else refs
                     param.pop("example", None)
                     param["examples"] = {v: {"value": v} for v in values}
-    chosen = next(((r, s) for r, s in served.items() if s is not None), None)
-    if chosen is None:
-        return
-    name, signature = chosen
-    row = {f.name: _example_value(f) for f in signature.inputs}
-    tensors = [
-        {
-            "name": f.name,
-            "shape": [1],
-            "datatype": v2.feature_datatype(f.kind, f.dtype),
-            "data": [row[f.name]],
-        }
-        for f in signature.inputs
-    ]
+    v1_examples: dict[str, Any] = {}
+    v2_examples: dict[str, Any] = {}
+    for name, signature in sorted(served.items()):
+        if signature is None:
+            continue  # nothing says what it takes
+        row = {f.name: _example_value(f) for f in signature.inputs}
+        tensors = [
+            {
+                "name": f.name,
+                "shape": [1],
+                "datatype": v2.feature_datatype(f.kind, f.dtype),
+                "data": [row[f.name]],
+            }
+            for f in signature.inputs
+        ]
+        v1_examples[name] = example(f"a row for {name}", {"instances": [row]})
+        v2_examples[name] = example(f"a row for {name}", {"inputs": tensors})
     paths = doc["paths"]
     v1_media = paths["/v1/models/{name}:predict"]["post"]["requestBody"]["content"][JSON]
-    v1_media["examples"] = {"served": example(f"a row for {name}", {"instances": [row]})}
-    v1_media["examples"].update(V1_REQUEST_EXAMPLES)
+    v1_media["examples"] = {**v1_examples, **V1_REQUEST_EXAMPLES}
     for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
         v2_media = paths[path]["post"]["requestBody"]["content"][JSON]
-        v2_media["examples"] = {"served": example(f"a row for {name}", {"inputs": tensors})}
-        v2_media["examples"].update(V2_REQUEST_EXAMPLES)
+        v2_media["examples"] = {**v2_examples, **V2_REQUEST_EXAMPLES}
 
 
 def _example_value(feature: Any) -> Any:
