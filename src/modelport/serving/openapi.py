@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from modelport.runtime.pool import ServedVersion
 from modelport.runtime.routing import Router, pointer
-from modelport.schema import Signature
+from modelport.schema import FeatureSpec, Signature
 from modelport.serving.openapi_examples import (
     DEPLOYMENT_EVENT_EXAMPLE,
     DEPLOYMENT_EXAMPLE,
@@ -164,7 +164,7 @@ def _v1_predict() -> dict[str, Any]:
         _PREDICT_ERRORS,
         params=("model_ref",),
         body=body,
-        description=v1.__doc__,
+        description=_for_clients(v1.__doc__),
     )
 
 
@@ -193,8 +193,14 @@ def _v2_infer(operation_id: str, params: tuple[str, ...]) -> dict[str, Any]:
         _PREDICT_ERRORS,
         params=params,
         body=body,
-        description=v2.__doc__,
+        description=_for_clients(v2.__doc__),
     )
+
+
+def _for_clients(docstring: str | None) -> str:
+    """A protocol module's docstring without the paragraph on why the code is laid out so."""
+    paragraphs = (docstring or "").split("\n\n")
+    return "\n\n".join(p for p in paragraphs if not p.startswith("Why ")).strip()
 
 
 def _paths() -> dict[str, dict[str, Any]]:
@@ -460,7 +466,7 @@ def served_examples(doc: dict[str, Any], served: dict[str, Signature | None]) ->
         v2_media["examples"] = {**v2_examples, **V2_REQUEST_EXAMPLES}
 
 
-def _example_value(feature: Any) -> Any:
+def _example_value(feature: FeatureSpec) -> Any:
     """A value the signature accepts for ``feature``: a known category, the observed minimum."""
     if feature.categories:
         return feature.categories[0]
@@ -490,9 +496,9 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
 def _served(router: Router[ServedVersion]) -> dict[str, Signature | None]:
     """Each served model as clients address it: its name if the latest is served, else name:N."""
     found: dict[str, Signature | None] = {}
-    for (name, version), served in sorted(router.versions.items()):
-        if pointer(name) in router.pointers:
-            found.setdefault(name, served.signature)
-        elif not any(r.split(":")[0] == name for r in found):
-            found[f"{name}:{version}"] = served.signature
+    for name in router.models():
+        latest = router.pointers.get(pointer(name))
+        version = latest if latest is not None else max(router.versions_of(name))
+        key = name if latest is not None else f"{name}:{version}"
+        found[key] = router.versions[(name, version)].signature
     return found
