@@ -205,6 +205,9 @@ ONE_AGE = [{"name": "age", "shape": [1], "datatype": "INT64", "data": [3]}]
         {"outputs": [{"name": ["predict"]}]},
         {"parameters": [1]},
         {"parameters": {"binary_data_output": 1}},
+        {"id": {}},  # echoed back as "{}" before: the id is a string
+        {"id": 7},
+        {"id": True},
     ],
 )
 def test_v2_malformed_outputs_and_parameters_are_400(extra: dict) -> None:

@@ -40,6 +40,7 @@ from modelport.runtime.pool import ServedVersion
 from modelport.runtime.service import ServingRuntime
 from modelport.serving import access_log
 from modelport.serving.admin import add_admin_routes
+from modelport.serving.docs import add_docs_routes
 from modelport.serving.feedback import add_feedback_route
 from modelport.serving.guard import Guard
 from modelport.serving.metadata import add_metadata_routes, v2_reference
@@ -301,6 +302,8 @@ def create_app(
         version=modelport.__version__,
         lifespan=lifespan,
         description="Open Inference Protocol (KServe V2) and KServe V1 / TF-Serving JSON.",
+        docs_url=None,  # the offline pages of add_docs_routes instead
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.pool = pool
@@ -337,6 +340,7 @@ def create_app(
     add_feedback_route(app, runtime.feedback, config.max_body_bytes)
     add_admin_routes(app, registry)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
+    add_docs_routes(app)
     hot = [
         ("/v1/models/{name}:predict", server.v1_predict),
         ("/v2/models/{name}/infer", server.v2_infer),

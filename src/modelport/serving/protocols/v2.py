@@ -129,8 +129,20 @@ def decode_request(
     params = _parameters(doc.get("parameters"), "parameters")
     return V2Request(
         data=_model_input(tensors, signature),
-        id=str(doc["id"]) if doc.get("id") is not None else None,
+        id=_request_id(doc.get("id")),
         outputs=_requested_outputs(doc.get("outputs"), params, has_proba),
+    )
+
+
+def _request_id(value: Any) -> str | None:
+    """The request's ``id``: a string, echoed as sent (absent or null: none).
+
+    Any other value would come back as its Python text (``{}``, ``True``): refused instead.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidArgument(
+        f'"id" must be a string, got {json_kind(value)}', hint='send {"id": "req-1", ...}'
     )
 
 
