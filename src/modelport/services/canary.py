@@ -4,7 +4,9 @@ The one workflow behind ``modelport canary ...`` and the server's canary control
 evidence (the two arms' windows) comes from whoever watched the traffic; this service turns
 the verdict of :func:`modelport.deployments.canary.analyse_step` into the next state and its
 consequences: new weights (audited in the deployment's history), a rollback alert in the
-alert journal, or a promotion that moves the stable arm's alias to the candidate.
+alert journal, or a promotion that moves the stable arm's alias to the candidate. At the
+100% step the stable arm is a shadow of every request, so that the candidate's answers are
+compared with its answers to the same requests until the verdict.
 """
 
 from __future__ import annotations
