@@ -149,3 +149,16 @@ def test_a_boolean_label_is_never_a_numeric_class(label: object, correct: int) -
     label_arm(windows, STABLE, [1], "s")
     windows.observe_labels([("s0", label)])
     assert windows.windows("d", STABLE, CANDIDATE)[0].correct == correct
+
+
+def test_pairs_wait_for_a_canary_and_stop_with_it() -> None:
+    windows = ArmWindows()
+    pair = (np.array([1]), np.array([1]))
+    windows.observe_pair("d", STABLE, CANDIDATE, *pair, classes=True)
+    assert windows.windows("d", STABLE, CANDIDATE)[2] is None  # nobody watched yet
+    windows.reset("d")
+    windows.observe_pair("d", STABLE, CANDIDATE, *pair, classes=True)
+    assert windows.windows("d", STABLE, CANDIDATE)[2] is not None
+    windows.forget("d")
+    windows.observe_pair("d", STABLE, CANDIDATE, *pair, classes=True)
+    assert windows.windows("d", STABLE, CANDIDATE)[2] is None

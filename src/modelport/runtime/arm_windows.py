@@ -14,20 +14,21 @@ stay those of its last window on the response path: a copy's latency has no queu
 front of the caller, and its failures (a full shadow queue drops copies) are not the
 caller's, so neither compares with the candidate's.
 
-Labels: while a canary watches a deployment (from the controller's first :meth:`reset`
-until :meth:`forget`), the first row of every logged request an arm answers is remembered
-(its prediction id, the arm, the predicted class; the most recent :data:`REMEMBERED`
-requests over all deployments) for the step it was made in. When feedback for that id
-arrives in this process (:meth:`ArmWindows.observe_labels`) within that step, the arm's
-window counts a labelled request, and a correct one when the label is the predicted class;
-labels slower than a step's interval are the A/B report's. One row per request, because
-these counts sit beside the request counts (labelled requests are a share of the requests)
-and the rows of one request are often one caller's batch rather than independent answers.
-Feedback sent to another worker or replica is not counted (until the multi-worker work
-shares these windows): the canary's quality check is optional by design and then has fewer
-labels, never wrong ones. Regressors are not counted: the quality check is a share of wrong
-answers, and for a number "wrong" needs a tolerance that says nothing about how wrong; the
-A/B report (:mod:`modelport.deployments.experiment`) is the place for error metrics.
+Pairs and labels are counted while a canary watches a deployment (from the controller's
+first :meth:`reset` until :meth:`forget`). Labels: the first row of every logged request an
+arm answers is remembered (its prediction id, the arm, the predicted class; the most recent
+:data:`REMEMBERED` requests over all deployments) for the step it was made in. When feedback
+for that id arrives in this process (:meth:`ArmWindows.observe_labels`) within that step,
+the arm's window counts a labelled request, and a correct one when the label is the
+predicted class; labels slower than a step's interval are the A/B report's. One row per
+request, because these counts sit beside the request counts (labelled requests are a share
+of the requests) and the rows of one request are often one caller's batch rather than
+independent answers. Feedback sent to another worker or replica is not counted (until the
+multi-worker work shares these windows): the canary's quality check is optional by design
+and then has fewer labels, never wrong ones. Regressors are not counted: the quality check
+is a share of wrong answers, and for a number "wrong" needs a tolerance that says nothing
+about how wrong; the A/B report (:mod:`modelport.deployments.experiment`) is the place for
+error metrics.
 """
 
 from __future__ import annotations
@@ -166,7 +167,10 @@ class ArmWindows:
         *,
         classes: bool,
     ) -> None:
-        """A shadow's answer to a copy of a request the arm ``primary`` answered."""
+        """A shadow's answer to a copy of a request the arm ``primary`` answered (counted
+        while a canary watches the deployment, see :meth:`reset`)."""
+        if deployment not in self._epochs:
+            return  # no canary: spare the event loop the comparison (a dict lookup is atomic)
         agree = agreeing(answered, copied, classes=classes)
         rows = int(np.asarray(answered).shape[0]) if np.asarray(answered).ndim else 1
         values = np.asarray(copied).ravel().tolist()
