@@ -107,9 +107,14 @@ def test_labels_count_per_request_on_the_arm_that_answered() -> None:
     stable, candidate, _ = windows.windows("d", STABLE, CANDIDATE)
     assert stable.labelled is None and candidate.labelled is None
     windows.observe_labels([("s0", 1), ("s1", 1), ("s2", 1), ("c0", 1), ("c1", 1), ("x", 0)])
-    windows.observe_labels([("s0", 0)])  # a second label for one id counts no more
     stable, candidate, _ = windows.windows("d", STABLE, CANDIDATE)
     assert (stable.labelled, stable.correct) == (3, 2)
+    # a second label for one id corrects the first: the latest wins, as in the log
+    windows.observe_labels([("s0", 0)])
+    assert (windows.windows("d", STABLE, CANDIDATE)[0].correct) == 1
+    windows.observe_labels([("s0", 1), ("s2", 0)])
+    stable, candidate, _ = windows.windows("d", STABLE, CANDIDATE)
+    assert (stable.labelled, stable.correct) == (3, 3)
     assert (candidate.labelled, candidate.correct) == (2, 1)
 
 

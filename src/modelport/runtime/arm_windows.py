@@ -99,6 +99,16 @@ class _Pairs:
     agreeing: int = 0
 
 
+@dataclass(slots=True)
+class _Waiting:
+    deployment: str
+    arm: str
+    predicted: Any
+    epoch: int
+    #: whether its label was the predicted class (None: no label yet)
+    correct: bool | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     requests: int
@@ -117,8 +127,8 @@ class ArmWindows:
         self._arms: dict[tuple[str, str], _Arm] = {}
         self._pairs: dict[tuple[str, str, str], _Pairs] = {}
         self._last_stable: dict[str, _Snapshot] = {}
-        #: prediction id -> (deployment, arm, predicted class, the step's epoch)
-        self._waiting: OrderedDict[str, tuple[str, str, Any, int]] = OrderedDict()
+        #: prediction id -> the request waiting for its label (or labelled already)
+        self._waiting: OrderedDict[str, _Waiting] = OrderedDict()
         self._remembered = remembered
         self._epochs: dict[str, int] = {}
         self._lock = threading.Lock()  # the canary reads from a thread
@@ -153,7 +163,7 @@ class ArmWindows:
             # tens of megabytes, for nothing when no canary counts their labels
             epoch = self._epochs.get(deployment)
             if prediction_id is not None and classes and values and epoch is not None:
-                self._waiting[prediction_id] = (deployment, arm, values[0], epoch)
+                self._waiting[prediction_id] = _Waiting(deployment, arm, values[0], epoch)
                 if len(self._waiting) > self._remembered:
                     self._waiting.popitem(last=False)
 
@@ -181,19 +191,22 @@ class ArmWindows:
             self._arms.setdefault((deployment, shadow), _Arm()).copied.extend(values)
 
     def observe_labels(self, labels: Iterable[tuple[str, Any]]) -> None:
-        """Feedback accepted in this process: (prediction id, label) pairs. An id counts once
-        (the first label), and only in the step its prediction was made in."""
+        """Feedback accepted in this process: (prediction id, label) pairs, counted in the step
+        their prediction was made in. An id counts once; a later label corrects the first (as
+        in the log, where the latest label of an id wins)."""
         with self._lock:
             for prediction_id, label in labels:
-                found = self._waiting.pop(prediction_id, None)
-                if found is None:
-                    continue
-                deployment, arm, predicted, epoch = found
-                if epoch != self._epochs.get(deployment):
-                    continue  # made in an earlier step, whose window is gone
-                tally = self._arms.setdefault((deployment, arm), _Arm())
-                tally.labelled += 1
-                tally.correct += int(_same_class(label, predicted))
+                found = self._waiting.get(prediction_id)
+                if found is None or found.epoch != self._epochs.get(found.deployment):
+                    continue  # not remembered, or made in an earlier step whose window is gone
+                tally = self._arms.setdefault((found.deployment, found.arm), _Arm())
+                correct = _same_class(label, found.predicted)
+                if found.correct is None:
+                    tally.labelled += 1
+                else:
+                    tally.correct -= int(found.correct)
+                tally.correct += int(correct)
+                found.correct = correct
 
     def reset(self, deployment: str) -> None:
         """A new window for ``deployment`` (a canary step began); from the first reset on,
