@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import modelport
-from modelport.deployments.canary import ArmWindow, CanaryThresholds
+from modelport.deployments.canary import ArmWindow, CanaryThresholds, PairedWindow
 from modelport.errors import ConflictError, ModelNotFound
 from modelport.monitoring.actions import AlertJournal
 from modelport.registry import Registry
@@ -107,3 +107,37 @@ def test_one_canary_at_a_time_and_bad_starts_store_nothing(service: CanaryServic
         service.start("checkout", "nope:1", STEPS, 60)
     assert service.status("checkout").state.status == "aborted"
     assert service.registry.deployments.get("checkout").revision == before
+
+
+def shadows(service: CanaryService) -> dict[str, float]:
+    spec = service.registry.deployments.get("checkout").spec
+    return {shadow.ref: shadow.percent for shadow in spec.shadows}
+
+
+def test_at_100_percent_the_stable_arm_shadows_every_request(service: CanaryService) -> None:
+    service.start("checkout", "m:2", (50.0, 100.0), 60)
+    assert shadows(service) == {}
+    service.judge("checkout", window(10, seed=1), window(10, seed=2))
+    # the stable arm answers nothing now, but sees a copy of every request
+    assert weights(service) == {"m:2": 100.0}
+    assert shadows(service) == {"m@production": 100.0}
+    service.command("checkout", "abort")
+    assert weights(service) == {"m@production": 100.0, "m:2": 0.0}
+    assert shadows(service) == {}
+
+
+def test_a_promotion_drops_the_stable_shadow(service: CanaryService) -> None:
+    service.start("checkout", "m:2", (50.0, 100.0), 60)
+    service.judge("checkout", window(10, seed=1), window(10, seed=2))
+    canary = service.judge("checkout", window(10, seed=3), window(10, seed=4))
+    assert canary.state.status == "promoted", canary.verdicts[-1]
+    assert weights(service) == {"m@production": 100.0} and shadows(service) == {}
+
+
+def test_disagreement_on_paired_requests_rolls_back(service: CanaryService) -> None:
+    service.start("checkout", "m:2", STEPS, 60)
+    rolled = service.judge(
+        "checkout", window(10, seed=1), window(10, seed=2), PairedWindow(pairs=400, agreeing=200)
+    )
+    assert rolled.state.status == "rolled_back"
+    assert any("agreement" in reason for reason in rolled.verdicts[-1]["reasons"])

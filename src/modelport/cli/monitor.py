@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from modelport.cli.output import console, print_json, table
-from modelport.errors import DataError
+from modelport.errors import DataError, InvalidArgument
 from modelport.presentation.terminal import (
     overall_verdict,
     print_alerts,
@@ -111,6 +111,12 @@ def monitor(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="alert rules (YAML) to evaluate and fire")
     ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment", help="only the requests this deployment routed: one entry per arm"
+        ),
+    ] = None,
 ) -> None:
     """Drift, live performance and traffic of a model, from its prediction log.
 
@@ -120,14 +126,24 @@ def monitor(
     ones that fire are carried out and recorded in alerts.jsonl in the modelport home
     (MODELPORT_HOME, default ~/.modelport). A window needs a unit (15min, 1h, 1d) and
     may cut the period into at most 2,000 windows. Exit code 0 whenever the report was
-    made, drift or not.
+    made, drift or not. With --deployment, only the requests that deployment routed
+    count: the versions in the report are its arms, compared over the same period (a
+    canary's or an A/B test's arms side by side).
 
     Example:
 
         modelport monitor credit-risk@production --since 24h --html monitor.html
 
         modelport monitor credit-risk --window 1d --rules alerts.yaml --json
+
+        modelport monitor credit-risk --deployment checkout --since 1h
     """
+    if deployment is not None and rules is not None:
+        raise InvalidArgument(
+            "--rules and --deployment do not go together: alert rules judge a model's "
+            "versions on all their traffic",
+            hint="run the rules without --deployment",
+        )
     from modelport.monitoring.monitor import run_monitor
     from modelport.predictions.reader import PredictionLogReader
     from modelport.registry import Registry
@@ -139,7 +155,14 @@ def monitor(
         reader = PredictionLogReader(settings.resolved_log_uri())
         now = datetime.now(UTC)
         report = run_monitor(
-            registry, reader, target, window=window, since=since, until=until, now=now
+            registry,
+            reader,
+            target,
+            window=window,
+            since=since,
+            until=until,
+            now=now,
+            deployment=deployment,
         )
         if html_path is not None:
             from modelport.presentation.html import monitor_html, write_html
@@ -165,8 +188,12 @@ def monitor(
         data = report.to_dict()
         if rules is not None:
             data["alerts"] = fired
+        if deployment is not None:
+            data["deployment"] = deployment
         print_json(data)
         return
+    if deployment is not None:
+        console.print(f"Only the requests deployment {deployment} routed; one entry per arm.")
     print_monitor_report(report, console)
     if rules is not None:
         print_alerts(fired, console)

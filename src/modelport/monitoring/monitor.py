@@ -17,6 +17,12 @@ the epoch (``1h`` windows start on the hour, UTC). ``since``/``until`` are
 datetimes, ISO 8601 strings (naive means UTC) or durations back from now
 (``24h``, ``7d``); the period is ``since <= ts < until``.
 
+With ``deployment``, only the requests that deployment routed count, so the report has one
+entry per arm (the arms of a deployment are versions: each is judged against its own
+reference, over the same period). The log records the deployment of every row (a shadow's
+copies as ``NAME/shadow``, which are not an arm's answers and are left out). Arms of other
+models are in those models' reports.
+
 The result types and their JSON form are in :mod:`.results`.
 
 Why one module of this size: it is the one computation of a monitoring run (windows,
@@ -349,13 +355,15 @@ def run_monitor(
     until: datetime | str | None = None,
     config: DriftConfig | None = None,
     now: datetime | None = None,
+    deployment: str | None = None,
 ) -> MonitorReport:
     """Monitor ``target`` over its prediction log.
 
     ``target`` is a model name (every version with traffic in the period, each
     against its own reference profile) or ``name:3`` / ``name@alias`` (that
-    version). Unknown models, versions and aliases raise the registry's errors; a
-    period without traffic raises DataError.
+    version). ``deployment``: only the requests it routed, one entry per arm. Unknown
+    models, versions, aliases and deployments raise the registry's errors; a period
+    without traffic raises DataError.
     """
     now = now or datetime.now(UTC)
     step = parse_window(window)
@@ -375,6 +383,17 @@ def run_monitor(
         only = None
     frame = reader.predictions(ref.name, version=only, since=start, until=end, with_feedback=True)
     what = ref.name if only is None else f"{ref.name}:{only}"
+    if deployment is not None and not frame.empty:
+        # not looked up in the registry: the log outlives a removed deployment
+        routed = frame["deployment"] == deployment
+        if not routed.any():
+            seen = sorted({str(d) for d in frame["deployment"].dropna()})
+            raise DataError(
+                f"no predictions of {what} routed by deployment {deployment} were logged "
+                f"{_period(start, end)}",
+                hint="deployments in its log: " + (", ".join(seen) if seen else "none"),
+            )
+        frame = frame[routed].reset_index(drop=True)
     if frame.empty:
         raise DataError(
             f"no predictions of {what} were logged {_period(start, end)}",

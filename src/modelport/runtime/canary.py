@@ -3,8 +3,10 @@
 Every poll it reads the canaries of the deployments this server serves (their state is in
 the registry, so a restart picks them up where they were). When a step's interval has
 passed, the candidate and the stable arm are compared over the traffic this process saw
-since the step began (:class:`~modelport.runtime.arm_windows.ArmWindows`), at most once per
-interval, and :class:`~modelport.services.canary.CanaryService` does what the verdict says.
+since the step began (:class:`~modelport.runtime.arm_windows.ArmWindows`: counts, latencies,
+predictions, the rows both arms answered when one shadows the other, labels from feedback),
+at most once per interval, and :class:`~modelport.services.canary.CanaryService` does what
+the verdict says.
 With several workers one of them judges at a time (a lock file); it sees its own share of
 the traffic, a random sample of the whole.
 """
@@ -72,6 +74,11 @@ class CanaryController:
             canary = self.service.status(name)
         except CanaryNotFound:
             return
+        if canary.state.finished:
+            if name in self._steps:  # ended since the last look: nothing more to count
+                self.windows.forget(name)
+                del self._steps[name]
+            return
         if self._steps.get(name) != canary.step_started_at:
             # a new step (or a canary new to this process): its window starts empty now
             self.windows.reset(name)
@@ -89,12 +96,14 @@ class CanaryController:
         except ModelportError as exc:
             log.warning("canary of %s: an arm is not served: %s", name, exc.message)
             return
-        a, b = self.windows.windows(
+        percent = canary.state.candidate_percent(canary.plan.steps)
+        a, b, paired = self.windows.windows(
             name,
             f"{stable.name}:{stable.version}",
             f"{candidate.name}:{candidate.version}",
+            stable_answers=percent < 100.0,
         )
         self._judged[name] = now
-        updated = self.service.judge(name, a, b)
+        updated = self.service.judge(name, a, b, paired)
         last = updated.verdicts[-1] if updated.verdicts else {}
         log.info("canary of %s: %s -> %s", name, last.get("verdict"), updated.state.status)

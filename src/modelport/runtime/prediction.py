@@ -55,6 +55,15 @@ def _no_key(spec: DeploymentSpec) -> str | None:
     return None
 
 
+def _arm(served: ServedVersion) -> str:
+    return f"{served.name}:{served.version}"
+
+
+def _answers_classes(served: ServedVersion, predictions: np.ndarray) -> bool:
+    """Whether the answer is a class (a classifier's, or any answer that is not a float)."""
+    return served.classes is not None or np.asarray(predictions).dtype.kind != "f"
+
+
 class PredictionService:
     """The pipeline over one pool of served versions and the deployments routed to them."""
 
@@ -118,8 +127,13 @@ class PredictionService:
             key=routed.key,
         )
         if routed.deployment is not None and self.windows is not None:
-            arm = f"{served.name}:{served.version}"
-            self.windows.observe_predictions(routed.deployment, arm, predictions)
+            self.windows.observe_predictions(
+                routed.deployment,
+                _arm(served),
+                predictions,
+                prediction_id=ids[0] if ids else None,
+                classes=_answers_classes(served, predictions),
+            )
         for shadow in routed.shadows:
             self._copy(
                 shadow,
@@ -127,6 +141,7 @@ class PredictionService:
                 data,
                 routed,
                 arrived,
+                predictions,
             )
         return PredictionResult(served, predictions, probas, ids, routed.deployment)
 
@@ -155,11 +170,14 @@ class PredictionService:
         data: Any,
         routed: Routed,
         arrived: float,
+        answered: np.ndarray,
     ) -> None:
         """Queue a copy of the request for a shadow, logged with its outputs, never raised.
 
         Synchronous: the copy waits in the shadow's own batcher, and its outcome is counted
         when its future completes, so the caller's answer never waits for the shadow.
+        ``answered`` is the arm's answer, compared with the shadow's then (a canary's
+        agreement check).
         """
         assert routed.deployment is not None
         try:
@@ -184,13 +202,30 @@ class PredictionService:
             )
             return
         self._pending.add(future)
-        future.add_done_callback(lambda done: self._copied(done, shadow, routed))
+        future.add_done_callback(lambda done: self._copied(done, shadow, routed, answered))
 
-    def _copied(self, done: asyncio.Future[Any], shadow: ServedVersion, routed: Routed) -> None:
+    def _copied(
+        self,
+        done: asyncio.Future[Any],
+        shadow: ServedVersion,
+        routed: Routed,
+        answered: np.ndarray,
+    ) -> None:
         self._pending.discard(done)
         failure = None if done.cancelled() else done.exception()
         if failure is None and not done.cancelled():
             self._count_shadow(routed, shadow, "ok")
+            if self.windows is not None and routed.deployment is not None:
+                copied, _ = done.result()
+                self.windows.observe_pair(
+                    routed.deployment,
+                    _arm(routed.served),
+                    _arm(shadow),
+                    answered,
+                    copied,
+                    classes=_answers_classes(routed.served, answered)
+                    or _answers_classes(shadow, copied),
+                )
             return
         self._count_shadow(routed, shadow, "failed")
         log.warning(

@@ -70,7 +70,11 @@ class ServingRuntime:
         )
         self._canary_task: asyncio.Task[None] | None = None
         self.feedback = FeedbackService(
-            registry, self.log_root, writer=self.writer, flush_interval=config.log_flush_interval
+            registry,
+            self.log_root,
+            writer=self.writer,
+            flush_interval=config.log_flush_interval,
+            on_labels=self.windows.observe_labels,
         )
         self.monitor: BackgroundMonitor | None = None
         self._follower: asyncio.Task[None] | None = None

@@ -4,7 +4,9 @@ The one workflow behind ``modelport canary ...`` and the server's canary control
 evidence (the two arms' windows) comes from whoever watched the traffic; this service turns
 the verdict of :func:`modelport.deployments.canary.analyse_step` into the next state and its
 consequences: new weights (audited in the deployment's history), a rollback alert in the
-alert journal, or a promotion that moves the stable arm's alias to the candidate.
+alert journal, or a promotion that moves the stable arm's alias to the candidate. At the
+100% step the stable arm is a shadow of every request, so that the candidate's answers are
+compared with its answers to the same requests until the verdict.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from modelport.deployments.rollout import (
     apply_command,
     next_state,
 )
-from modelport.deployments.spec import Arm, DeploymentSpec
+from modelport.deployments.spec import Arm, DeploymentSpec, Shadow
 from modelport.errors import InvalidArgument
 from modelport.monitoring.actions import AlertJournal
 from modelport.reference import parse
@@ -118,12 +120,20 @@ class CanaryService:
             )
 
     def _weights(self, spec: DeploymentSpec, plan: CanaryPlan, percent: float, reason: str) -> None:
-        """Stable and candidate share the traffic as ``percent`` says; other arms are dropped."""
-        arms = (Arm(plan.stable, 100.0 - percent), Arm(plan.candidate, percent))
+        """Stable and candidate share the traffic as ``percent`` says; other arms are dropped.
+
+        At 100% the stable arm becomes a shadow of every request instead: the candidate's
+        answers are then compared with its answers to the same requests (agreement, and
+        the shift check on the same traffic). A shadow costs the stable arm the work it did
+        before the canary, off the response path. Any other share takes the shadow away.
+        """
+        arms: tuple[Arm, ...] = (Arm(plan.stable, 100.0 - percent), Arm(plan.candidate, percent))
+        shadows = _without(spec.shadows, plan.stable)
         if percent >= 100.0:
-            arms = (Arm(plan.stable, 0.0), Arm(plan.candidate, 100.0))
+            arms = (Arm(plan.candidate, 100.0),)
+            shadows = (*shadows, Shadow(plan.stable, 100.0))
         self.registry.deployments.set(
-            DeploymentSpec(spec.name, arms, spec.sticky, spec.shadows), reason=reason
+            DeploymentSpec(spec.name, arms, spec.sticky, shadows), reason=reason
         )
 
     def _promote(self, spec: DeploymentSpec, plan: CanaryPlan, reason: str) -> None:
@@ -133,10 +143,15 @@ class CanaryService:
         if stable.alias is not None:
             self.registry.set_alias(plan.candidate, stable.alias, reason=reason, action="promote")
             arms = (Arm(plan.stable, 100.0),)
-        shadows = tuple(s for s in spec.shadows if s.ref != plan.candidate)
+        # the stable arm's shadow of the 100% step has nothing left to compare with
+        shadows = _without(_without(spec.shadows, plan.candidate), plan.stable)
         self.registry.deployments.set(
             DeploymentSpec(spec.name, arms, spec.sticky, shadows), reason=reason
         )
+
+
+def _without(shadows: tuple[Shadow, ...], ref: str) -> tuple[Shadow, ...]:
+    return tuple(s for s in shadows if s.ref != ref)
 
 
 def parse_interval(text: str) -> float:

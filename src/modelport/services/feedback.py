@@ -12,14 +12,17 @@ A submission is checked in full before anything is written:
    own class value.
 
 If any record is invalid, nothing is stored and every problem is reported; ids that
-are not in the log are reported as unknown and the rest is stored durably.
+are not in the log are reported as unknown and the rest is stored durably. What was stored
+is then reported to ``on_labels`` when given (a server's canary counts the labels of the
+requests it saw).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelport.errors import NotFoundError
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     from modelport.predictions.writer import PredictionLogWriter
     from modelport.registry import Registry
 
+log = logging.getLogger("modelport.feedback")
+
 
 class FeedbackService:
     """Check, locate, validate and durably store feedback records."""
@@ -48,8 +53,11 @@ class FeedbackService:
         *,
         writer: PredictionLogWriter | None = None,
         flush_interval: float = 1.0,
+        on_labels: Callable[[list[tuple[str, Any]]], None] | None = None,
     ) -> None:
         self.registry = registry
+        #: told (prediction id, label) of every stored record, after it is durable
+        self.on_labels = on_labels
         self.store = FeedbackStore(log_root)
         self.reader = PredictionLogReader(log_root)
         self.writer = writer
@@ -85,6 +93,11 @@ class FeedbackService:
         result = FeedbackResult(unknown_ids=unknown, invalid=bad)
         if not result.rejected:
             result.accepted = await self.store.submit(checked)
+            if self.on_labels is not None and checked:
+                try:
+                    self.on_labels([(r["prediction_id"], r["label"]) for r in checked])
+                except Exception:  # stored already: the caller's answer is that it was
+                    log.exception("reporting labels to the canary windows failed")
         return result
 
     def record_now(self, records: Any) -> FeedbackResult:
