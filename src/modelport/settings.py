@@ -54,6 +54,10 @@ class ServingSettings(BaseModel):
     public_metrics: bool = Field(
         default=False, description="Let /metrics be scraped without credentials."
     )
+    public_docs: bool = Field(
+        default=False,
+        description="Let browsers open /docs, /redoc and /openapi.json without credentials.",
+    )
     rate_limit: str | None = Field(
         default=None,
         description="Requests per credential (per client address without auth), e.g. 100/s, "

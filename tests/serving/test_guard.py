@@ -261,3 +261,16 @@ def test_serving_a_public_address_without_auth_is_refused() -> None:
         ServeConfig(tls_cert="c.pem")
     with pytest.raises(InvalidArgument):
         ServeConfig(rate_limit="fast")
+
+
+def test_docs_need_a_key_unless_public_docs(settings: Settings, keys: dict[str, str]) -> None:
+    with TestClient(create_app(ServeConfig(refs=("m",)), settings=settings)) as c:
+        assert c.get("/docs").status_code == 401
+        assert c.get("/openapi.json").status_code == 401
+        assert c.get("/docs", headers={"X-API-Key": keys["read"]}).status_code == 200
+    config = ServeConfig(refs=("m",), public_docs=True, public_metrics=True)
+    with TestClient(create_app(config, settings=settings)) as c:
+        for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
+            assert c.get(path).status_code == 200, path
+        assert c.post(PREDICT[1], json=PREDICT[2]).status_code == 401  # the rest stays guarded
+        assert c.get("/v2/models/m").status_code == 401

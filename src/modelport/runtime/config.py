@@ -77,6 +77,7 @@ class ServeConfig:
     alert_rules: str | None = _DEFAULTS.alert_rules
     auth: bool = _DEFAULTS.auth
     public_metrics: bool = _DEFAULTS.public_metrics
+    public_docs: bool = _DEFAULTS.public_docs
     rate_limit: str | None = _DEFAULTS.rate_limit
     max_concurrency: int = _DEFAULTS.max_concurrency
     request_timeout: float = _DEFAULTS.request_timeout

@@ -28,6 +28,8 @@ MAX_PATH_CHARS = 4096
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _PUBLIC = frozenset({"/v2/health/live", "/v2/health/ready"})
+_DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
+_DOCS_STATIC = re.compile(r"/docs/static/[A-Za-z0-9_.-]{1,128}")
 # One plain segment under /v2/health (a startup probe later), never a deeper or dotted path.
 _HEALTH = re.compile(r"/v2/health/[A-Za-z0-9_-]{1,64}")
 # The hot routes, spelled as Starlette compiles them ({name} is [^/]+).
@@ -47,10 +49,14 @@ _MODEL_PATHS = _PREDICT + _MODEL_METADATA
 _REFERENCE_TAIL = re.compile(r"[:@]")
 
 
-def required_role(method: str, path: str, *, public_metrics: bool = False) -> Role | None:
+def required_role(
+    method: str, path: str, *, public_metrics: bool = False, public_docs: bool = False
+) -> Role | None:
     """The role a request needs, or None when anyone may ask (health probes).
 
-    ``public_metrics`` opens ``GET /metrics`` to scrapers that carry no key.
+    ``public_metrics`` opens ``GET /metrics`` to scrapers that carry no key; ``public_docs``
+    opens the API documentation (``/docs``, ``/redoc``, their static files and
+    ``/openapi.json``, which names the served models) to browsers, which send no key.
 
     >>> required_role("POST", "/v2/models/credit-risk/infer")
     'predict'
@@ -59,7 +65,7 @@ def required_role(method: str, path: str, *, public_metrics: bool = False) -> Ro
     """
     if len(path) > MAX_PATH_CHARS or not path.startswith("/") or "\x00" in path:
         return "admin"
-    roles = {_role_of(method, variant, public_metrics) for variant in _readings(path)}
+    roles = {_role_of(method, variant, public_metrics, public_docs) for variant in _readings(path)}
     if len(roles) == 1:
         return roles.pop()
     roles.discard(None)
@@ -90,11 +96,13 @@ def model_of(path: str) -> str | None:
     return None
 
 
-def _role_of(method: str, path: str, public_metrics: bool) -> Role | None:
+def _role_of(method: str, path: str, public_metrics: bool, public_docs: bool) -> Role | None:
     if method in _READ_METHODS:
         if path in _PUBLIC or _HEALTH.fullmatch(path):
             return None
         if public_metrics and path == "/metrics":
+            return None
+        if public_docs and (path in _DOCS or _DOCS_STATIC.fullmatch(path)):
             return None
         return "admin" if _under(path, "/api/keys") else "read"
     if method == "POST":

@@ -350,6 +350,7 @@ def create_app(
         HotPathRouter(hot, app),
         runtime.access,
         public_metrics=config.public_metrics,
+        public_docs=config.public_docs,
         request_timeout=config.request_timeout,
     )
 

@@ -37,11 +37,13 @@ class Guard:
         access: AccessControl,
         *,
         public_metrics: bool = False,
+        public_docs: bool = False,
         request_timeout: float = 0.0,
     ) -> None:
         self.app = app
         self.access = access
         self.public_metrics = public_metrics
+        self.public_docs = public_docs
         self.timeout = request_timeout if request_timeout > 0 else None
         self.state = getattr(app, "state", None)  # the FastAPI app's, for tests and tools
         self._routes: dict[tuple[str, str], tuple[Role | None, str | None]] = {}
@@ -88,7 +90,10 @@ class Guard:
         """The role and model of a route, remembered: a client calls few routes, often."""
         if len(self._routes) >= _ROUTES_REMEMBERED:
             self._routes.clear()  # bounded, whatever paths a hostile client makes up
-        route = (required_role(method, path, public_metrics=self.public_metrics), model_of(path))
+        role = required_role(
+            method, path, public_metrics=self.public_metrics, public_docs=self.public_docs
+        )
+        route = (role, model_of(path))
         self._routes[(method, path)] = route
         return route
 
