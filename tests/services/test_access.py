@@ -142,3 +142,21 @@ def test_auth_off_is_anonymous_with_every_role() -> None:
     access = AccessControl(None, enabled=False)
     principal = run(access.authenticate(None, None))
     access.authorize(principal, "admin", "anything", None)  # type: ignore[arg-type]
+
+
+def test_concurrent_requests_with_a_new_key_share_one_verification(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = registry.keys.create(["predict"])
+    access = AccessControl(registry)
+    access.refresh()
+    calls = []
+    real = access_module.verify_key
+    monkeypatch.setattr(access_module, "verify_key", lambda k, h: calls.append(k) or real(k, h))
+
+    async def many() -> list[object]:
+        return await asyncio.gather(*(access.authenticate(key, "10.0.0.1") for _ in range(32)))
+
+    principals = run(many())
+    assert len({p.id for p in principals}) == 1  # type: ignore[union-attr]
+    assert len(calls) == 1

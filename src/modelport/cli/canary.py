@@ -17,7 +17,8 @@ Name = Annotated[str, typer.Argument(help="a deployment")]
 
 canary_app = typer.Typer(
     help="Canaries: move a deployment's traffic to a candidate in steps, each judged against "
-    "the stable arm (errors, rejections, p99 latency, output shift), rolled back "
+    "the stable arm (errors, rejections, p99 latency, output shift, agreement on shadowed "
+    "requests, accuracy from feedback), rolled back "
     "automatically when it is worse. A server serving the deployment runs the steps.\n\n"
     "Example:\n\n    modelport canary start checkout --candidate credit-risk:3 "
     "--steps 5,25,50,100 --interval 60s",

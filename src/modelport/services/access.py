@@ -112,6 +112,7 @@ class AccessControl:
         self._failed: dict[bytes, float] = {}  # sha256 of a refused key -> refused until
         self._tokens: dict[bytes, Principal] = {}  # sha256 of a verified JWT -> principal
         self._revision: object = None
+        self._pending: dict[bytes, asyncio.Future[tuple[Principal | None, str, str | None]]] = {}
         self._refusals: Counter[Refusal] = Counter()
         #: counts for /metrics: refused by reason, limited by kind
         self.refused: Counter[str] = Counter()
@@ -188,7 +189,14 @@ class AccessControl:
                 retry_after=blocked - now,
                 hint="check the key; attempts are accepted again after Retry-After seconds",
             )
-        principal, reason, kid = await self._verify(credential, digest, now)
+        # one verification per credential at a time: 64 connections opening with the same
+        # new key wait for one hash, not 64
+        pending = self._pending.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify(credential, digest, now))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(digest, None))
+        principal, reason, kid = await asyncio.shield(pending)
         if principal is None:
             # only failures that cost a hash are throttled: a malformed key costs nothing
             wait = self._failures.take(address) if reason == "bad_key" else 0.0
