@@ -91,7 +91,9 @@ def test_a_candidate_shadowing_the_stable_arm_is_rolled_back_on_agreement(
     registry = Registry(settings)
     service = CanaryService(registry)
     service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=THRESHOLDS)
-    config = ServeConfig(deployments=("checkout",), poll_interval=0.05, log_sample_rate=0.0)
+    config = ServeConfig(
+        auth=False, deployments=("checkout",), poll_interval=0.05, log_sample_rate=0.0
+    )
     with TestClient(create_app(config, settings=settings)) as client:
         run(client, service)
     canary = service.status("checkout")
@@ -107,7 +109,9 @@ def test_at_100_percent_the_stable_shadow_catches_disagreement(settings: Setting
     registry = Registry(settings)
     service = CanaryService(registry)
     service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=THRESHOLDS)
-    config = ServeConfig(deployments=("checkout",), poll_interval=0.05, log_sample_rate=0.0)
+    config = ServeConfig(
+        auth=False, deployments=("checkout",), poll_interval=0.05, log_sample_rate=0.0
+    )
     with TestClient(create_app(config, settings=settings)) as client:
         answered = run(client, service)
     canary = service.status("checkout")
@@ -127,7 +131,9 @@ def test_labels_reveal_a_worse_candidate_and_it_is_rolled_back(settings: Setting
     registry = Registry(settings)
     service = CanaryService(registry)
     service.start("checkout", "m:2", (50.0, 100.0), 0.2, thresholds=THRESHOLDS)
-    config = ServeConfig(deployments=("checkout",), poll_interval=0.05, log_sample_rate=1.0)
+    config = ServeConfig(
+        auth=False, deployments=("checkout",), poll_interval=0.05, log_sample_rate=1.0
+    )
     with TestClient(create_app(config, settings=settings)) as client:
         run(client, service, labels=True)
     canary = service.status("checkout")

@@ -84,10 +84,13 @@ def test_the_server_answers_as_its_openapi_document_says(
         f"Authorization: Bearer {key}",
         "--checks",
         ",".join(CHECKS),
+        # no coverage phase: on CPython 3.11.7 it can hit "AST constructor recursion depth
+        # mismatch" (a CPython bug, fixed in 3.11.8) inside schemathesis, a crash of the tool
+        # rather than a finding; examples and fuzzing reach the same operations
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,fuzzing",
         "--max-examples",
-        "60",
+        "80",
         "--seed",
         "7",
         "--workers",
