@@ -77,7 +77,9 @@ class DeploymentStore:
         #: raises the registry's error for the first reference that does not resolve
         self.check_refs = check_refs
 
-    def create(self, spec: DeploymentSpec, *, reason: str | None = None) -> Deployment:
+    def create(
+        self, spec: DeploymentSpec, *, reason: str | None = None, actor: str | None = None
+    ) -> Deployment:
         """Store a new deployment; its name must be free (of deployments and of models)."""
         self.check_refs(spec.refs())
         with self.db.write() as session:
@@ -94,26 +96,30 @@ class DeploymentStore:
             now = datetime.now(UTC)
             row = DeploymentRow(name=spec.name, spec=_dump(spec), revision=1, updated_at=now)
             session.add(row)
-            self._event(session, spec.name, "create", 1, spec, reason, now)
+            self._event(session, spec.name, "create", 1, spec, reason, now, actor)
             return Deployment(spec, 1, now)
 
-    def set(self, spec: DeploymentSpec, *, reason: str | None = None) -> Deployment:
+    def set(
+        self, spec: DeploymentSpec, *, reason: str | None = None, actor: str | None = None
+    ) -> Deployment:
         """Replace the traffic policy of an existing deployment (a new revision)."""
         self.check_refs(spec.refs())
         with self.db.write() as session:
             row = self._row(session, spec.name)
             now = datetime.now(UTC)
             row.spec, row.revision, row.updated_at = _dump(spec), row.revision + 1, now
-            self._event(session, spec.name, "set", row.revision, spec, reason, now)
+            self._event(session, spec.name, "set", row.revision, spec, reason, now, actor)
             return Deployment(spec, row.revision, now)
 
-    def remove(self, name: str, *, reason: str | None = None) -> DeploymentEvent:
+    def remove(
+        self, name: str, *, reason: str | None = None, actor: str | None = None
+    ) -> DeploymentEvent:
         with self.db.write() as session:
             row = self._row(session, validate_name(name, kind="deployment name"))
             now = datetime.now(UTC)
             revision = row.revision + 1
             session.delete(row)
-            event = self._event(session, name, "remove", revision, None, reason, now)
+            event = self._event(session, name, "remove", revision, None, reason, now, actor)
             return _record(event)
 
     def get(self, name: str) -> Deployment:
@@ -170,13 +176,14 @@ class DeploymentStore:
         spec: DeploymentSpec | None,
         reason: str | None,
         at: datetime,
+        actor: str | None = None,
     ) -> DeploymentEventRow:
         event = DeploymentEventRow(
             name=name,
             action=action,
             revision=revision,
             spec=None if spec is None else _dump(spec),
-            actor=self.actor(),
+            actor=actor or self.actor(),  # a server names the key or token that asked
             reason=reason,
             at=at,
         )

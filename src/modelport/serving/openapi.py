@@ -21,12 +21,14 @@ from modelport.runtime.pool import ServedVersion
 from modelport.runtime.routing import Router, pointer
 from modelport.schema import FeatureSpec, Signature
 from modelport.serving.openapi_examples import (
+    CHANGE_EXAMPLE,
     DEPLOYMENT_EVENT_EXAMPLE,
     DEPLOYMENT_EXAMPLE,
     ERROR_EXAMPLES,
     FEEDBACK_REJECTED_EXAMPLE,
     FEEDBACK_REQUEST_EXAMPLES,
     FEEDBACK_RESULT_EXAMPLE,
+    REMOVED_EXAMPLE,
     V1_REQUEST_EXAMPLES,
     V1_RESPONSE_EXAMPLES,
     V1_STATUS_EXAMPLE,
@@ -47,6 +49,7 @@ _ERROR_DESCRIPTIONS = {
     403: "The credentials do not cover this route or model",
     404: "No such model, version, alias, deployment or route",
     405: "The method is not allowed on this path",
+    409: "The change contradicts what is stored (a name taken by a model, say)",
     413: "The body is larger than the server's limit",
     422: "The input does not match the model's signature (every bad field listed)",
     429: "The caller's rate limit is spent",
@@ -136,6 +139,14 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "model": _path("name", "a model or deployment name", "credit"),
     "version": _path("version", "a version number or an alias", "production"),
     "deployment": _path("name", "a deployment name", "credit"),
+    "reason": {
+        "name": "reason",
+        "in": "query",
+        "required": False,
+        "description": "why, for the audit trail",
+        "schema": {"type": "string", "maxLength": 500},
+        "example": "the experiment ended",
+    },
     # Inference-Header-Content-Length belongs to the binary body alone (V2BinaryBody says
     # so): as a parameter it would be offered with JSON bodies too, which it would cut short
 }
@@ -234,6 +245,26 @@ def _paths() -> dict[str, dict[str, Any]]:
             JSON: {"schema": ref("FeedbackRejected"), "example": FEEDBACK_REJECTED_EXAMPLE}
         },
     }
+    put_deployment = _operation(
+        "put_deployment",
+        "deployments",
+        "Create or replace a deployment (admin)",
+        _json(ref("Deployment"), "Replaced (a new revision)", example=DEPLOYMENT_EXAMPLE),
+        (*_META_ERRORS, 409, 422, 503),
+        params=("deployment",),
+        body={
+            "required": True,
+            "content": {JSON: {"schema": ref("DeploymentChange"), "example": CHANGE_EXAMPLE}},
+        },
+        description=(
+            "Every reference must resolve; nothing is stored otherwise. Running servers serving "
+            "the deployment follow the change on their next poll; the history names the key or "
+            "token that made it."
+        ),
+    )
+    put_deployment["responses"]["201"] = _json(
+        ref("Deployment"), "Created", example={**DEPLOYMENT_EXAMPLE, "revision": 1}
+    )
     metrics = _operation(
         "metrics",
         "ops",
@@ -368,7 +399,16 @@ def _paths() -> dict[str, dict[str, Any]]:
                 _json(ref("Deployment"), "The deployment", example=DEPLOYMENT_EXAMPLE),
                 (*_META_ERRORS, 503),
                 params=("deployment",),
-            )
+            ),
+            "put": put_deployment,
+            "delete": _operation(
+                "delete_deployment",
+                "deployments",
+                "Remove a deployment (admin)",
+                _json(ref("DeploymentEvent"), "The removal, as audited", example=REMOVED_EXAMPLE),
+                (*_META_ERRORS, 422, 503),
+                params=("deployment", "reason"),
+            ),
         },
         "/api/deployments/{name}/history": {
             "get": _operation(

@@ -161,6 +161,23 @@ DEPLOYMENT_EVENT_EXAMPLE = {
     "reason": "10% to version 4",
     "at": "2026-11-30T09:12:44+00:00",
 }
+CHANGE_EXAMPLE = {
+    "arms": [
+        {"ref": "credit-risk@production", "weight": 90},
+        {"ref": "credit-risk:4", "weight": 10},
+    ],
+    "sticky": "header:x-customer-id",
+    "shadows": [],
+    "reason": "10% to version 4",
+}
+REMOVED_EXAMPLE = {
+    **DEPLOYMENT_EVENT_EXAMPLE,
+    "action": "remove",
+    "revision": 3,
+    "spec": None,
+    "actor": "5f0c9a1e2b3d",
+    "reason": "the experiment ended",
+}
 
 #: one example error per status, as the server words them
 ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
@@ -178,6 +195,11 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     405: {
         "error": "method GET is not allowed on /v1/models/credit-risk:predict (allowed: POST)",
         "code": "method_not_allowed",
+    },
+    409: {
+        "error": "'credit-risk' is already a model's name (clients address deployments like "
+        "models: pick another name)",
+        "code": "conflict",
     },
     413: {
         "error": "the body has 2000000 bytes; the limit is 1000000 "

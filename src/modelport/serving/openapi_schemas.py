@@ -378,6 +378,42 @@ _DEPLOYMENT = {
         },
     ]
 }
+_DEPLOYMENT_CHANGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["arms"],
+    "properties": {
+        "arms": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["ref", "weight"],
+                "properties": {
+                    "ref": {"type": "string", "maxLength": 300},
+                    "weight": {"type": "number", "minimum": 0},
+                },
+            },
+        },
+        "sticky": {"type": ["string", "null"], "maxLength": 200},
+        "shadows": {
+            "type": "array",
+            "maxItems": 100,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["ref", "percent"],
+                "properties": {
+                    "ref": {"type": "string", "maxLength": 300},
+                    "percent": {"type": "number", "minimum": 0, "maximum": 100},
+                },
+            },
+        },
+        "reason": {"type": ["string", "null"], "maxLength": 500},
+    },
+}
 _DEPLOYMENT_EVENT = {
     "type": "object",
     "required": ["name", "action", "revision", "spec", "actor", "reason", "at"],
@@ -441,4 +477,5 @@ SCHEMAS: dict[str, Any] = {
     "DeploymentSpec": _DEPLOYMENT_SPEC,
     "Deployment": _DEPLOYMENT,
     "DeploymentEvent": _DEPLOYMENT_EVENT,
+    "DeploymentChange": _DEPLOYMENT_CHANGE,
 }
