@@ -79,6 +79,8 @@ LOG_COLUMNS = frozenset(
         "latency_ms",
         "prediction",
         "proba",
+        "ood_score",
+        "ood_features",
         "label",
         "feedback_ts",
     }
