@@ -149,3 +149,9 @@ def test_scorer_for_a_stored_profile(training: pd.DataFrame) -> None:
 def test_an_empty_batch(scorer: OutlierScorer, training: pd.DataFrame) -> None:
     scores = scorer.score(training.iloc[:0])
     assert len(scores) == 0 and scores.feature_text() == []
+
+
+def test_the_tails_lie_inside_the_training_range(scorer: OutlierScorer) -> None:
+    # what score() relies on: out of range implies beyond the tail quantile
+    assert (scorer.low <= scorer.tail_low).all() and (scorer.tail_low <= scorer.tail_high).all()
+    assert (scorer.tail_high <= scorer.high).all()

@@ -282,6 +282,10 @@ def serve_and_monitor(
             f"{len(answer['unknown_ids'])} unknown ids"
         )
     console.print("  server stopped with SIGTERM: in-flight requests finished, log flushed")
+    drifted = PredictionLogReader(settings.resolved_log_uri()).predictions(MODEL)
+    console.print(
+        "  " + _ood_line(drifted[drifted["prediction_id"].isin(ids[-len(shifted_all) :])])
+    )
 
     console.rule("6. Monitor: drift and live performance from the prediction log")
     reader = PredictionLogReader(settings.resolved_log_uri())
@@ -324,6 +328,21 @@ def serve_and_monitor(
     console.print(
         f"  {MODEL}@production now → version {result.production} "
         "(a running server follows the alias without a restart)"
+    )
+
+
+def _ood_line(logged: pd.DataFrame) -> str:
+    """What the out-of-distribution score said about the logged rows (flag policy)."""
+    if "ood_score" not in logged or logged.empty:
+        return "no out-of-distribution scores in the log (the version has no profile)"
+    flagged = logged["ood_features"].dropna()
+    named = flagged.str.split(",").explode().value_counts().head(3)
+    most = ", ".join(f"{name} {count}" for name, count in named.items())
+    above = float((logged["ood_score"] > 0.5).mean())
+    return (
+        f"out-of-distribution score (logged per prediction, --ood-policy flag): "
+        f"{len(flagged) / len(logged):.0%} of the drifted rows have a feature unlike training "
+        f"({most}); {above:.0%} score above 0.5 (--ood-policy {MODEL}=reject would refuse them)"
     )
 
 

@@ -40,6 +40,8 @@ EXTREME_WEIGHT = 0.5
 
 #: per feature of a row: what the scorer found
 OK, EXTREME, OUT = 0, 1, 2
+#: the score of each finding, indexed by it
+_WEIGHTS = np.array([0.0, EXTREME_WEIGHT, 1.0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class OutlierScorer:
     categorical_columns: tuple[int, ...]
     #: the training categories of each categorical feature (None: not all were kept)
     known: tuple[frozenset[str] | None, ...]
+    #: every input column is a numeric feature, in order: arrays need no column selection
+    dense: bool = False
 
     @classmethod
     def from_profile(cls, profile: Profile, columns: Sequence[str]) -> OutlierScorer:
@@ -118,6 +122,7 @@ class OutlierScorer:
             tail_high=np.array([t[1] for t in tails], dtype=np.float64),
             categorical_columns=tuple(position[name] for name, _ in categorical),
             known=tuple(frozenset(f.categories) if f.other == 0 else None for _, f in categorical),
+            dense=[position[name] for name, _ in numeric] == list(range(len(columns))),
         )
 
     @property
@@ -128,21 +133,23 @@ class OutlierScorer:
         """Score every row of a validated batch (a DataFrame or 2-D array in column order)."""
         n = len(batch)
         flags = np.zeros((n, len(self.features)), dtype=np.uint8)
+        numbers, categories = self._arrays(batch)
         if self.n_numeric:
-            values = self._numbers(batch)
             with np.errstate(invalid="ignore"):
-                out = (values < self.low) | (values > self.high)
-                extreme = (values < self.tail_low) | (values > self.tail_high)
-            flags[:, : self.n_numeric] = np.where(out, OUT, np.where(extreme, EXTREME, OK))
-        for j, (column, known) in enumerate(
-            zip(self.categorical_columns, self.known, strict=True), start=self.n_numeric
+                tail = (numbers < self.tail_low) | (numbers > self.tail_high)
+            if tail.any():  # clean traffic stops here: two comparisons per value
+                with np.errstate(invalid="ignore"):
+                    out = (numbers < self.low) | (numbers > self.high)
+                # the tails lie inside the range, so out implies tail: EXTREME + 1 is OUT
+                flags[:, : self.n_numeric] = tail.view(np.uint8) + out.view(np.uint8)
+        for j, (values, known) in enumerate(
+            zip(categories, self.known, strict=True), start=self.n_numeric
         ):
             if known is not None:
-                flags[:, j] = np.where(_unseen(_column(batch, column), known), OUT, OK)
-        if not self.features:
+                flags[:, j] = _unseen(values, known).view(np.uint8) * OUT
+        if not self.features or not flags.any():
             return OutlierScores(np.zeros(n), flags, self.features)
-        weights = np.array([0.0, EXTREME_WEIGHT, 1.0])
-        score = weights[flags].sum(axis=1) / len(self.features)
+        score = _WEIGHTS[flags].sum(axis=1) / len(self.features)
         return OutlierScores(score, flags, self.features)
 
     def problems(
@@ -150,18 +157,18 @@ class OutlierScorer:
     ) -> list[FieldProblem]:
         """One problem per offending feature of ``rows`` (of ``scores`` of ``batch``),
         naming the first bad value and every row it is bad in."""
-        numbers = self._numbers(batch) if self.n_numeric else None
+        numbers, categories = self._arrays(batch)
         found: list[FieldProblem] = []
         for j, name in enumerate(self.features):
             bad = rows[scores.flags[rows, j] != OK]
             if not len(bad):
                 continue
             first = int(bad[0])
-            if numbers is not None and j < self.n_numeric:
+            if j < self.n_numeric:
                 detail = self._numeric_detail(j, float(numbers[first, j]))
             else:
-                column = _column(batch, self.categorical_columns[j - self.n_numeric])
-                detail = f"category {category_key(column[first])!r} was never seen in training"
+                value = category_key(categories[j - self.n_numeric][first])
+                detail = f"category {value!r} was never seen in training"
             found.append(FieldProblem(name, "out_of_distribution", detail, bad.tolist()))
         return found
 
@@ -181,19 +188,34 @@ class OutlierScorer:
             f"({float(self.tail_low[j]):g}; min {low:g})"
         )
 
-    def _numbers(self, batch: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """The numeric features as a float64 matrix (rows x numeric features)."""
+    def _arrays(self, batch: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The numeric features as a float64 matrix, and each categorical feature's values."""
         if isinstance(batch, pd.DataFrame):
-            if not len(self.numeric_columns):
-                return np.empty((len(batch), 0))
-            return np.column_stack(
-                [
-                    float_values(batch.iloc[:, i], str(batch.columns[i]))
-                    for i in self.numeric_columns
-                ]
-            )
+            return self._frame_arrays(batch)
         array = np.asarray(batch)
-        return array[:, list(self.numeric_columns)].astype(np.float64, copy=False)
+        numbers = array if self.dense else array[:, list(self.numeric_columns)]
+        numbers = numbers.astype(np.float64, copy=False)
+        return numbers, [array[:, i] for i in self.categorical_columns]
+
+    def _frame_arrays(self, batch: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+        # One conversion of the whole frame: pandas costs microseconds per column access,
+        # more than the comparisons themselves on a batch of 64 rows.
+        numeric = list(self.numeric_columns)
+        if not self.categorical_columns:
+            try:
+                numbers = batch.to_numpy(dtype=np.float64)
+                return (numbers if self.dense else numbers[:, numeric]), []
+            except (TypeError, ValueError):
+                pass  # a column that is not scored holds text: the general path
+        values = batch.to_numpy(dtype=object)
+        categories = [values[:, i] for i in self.categorical_columns]
+        try:
+            numbers = values[:, numeric].astype(np.float64)
+        except (TypeError, ValueError):  # datetimes, pd.NA: read as the profile read them
+            numbers = np.column_stack(
+                [float_values(batch.iloc[:, i], str(batch.columns[i])) for i in numeric]
+            ).reshape(len(batch), len(numeric))
+        return numbers, categories
 
 
 def _tails(feature: NumericProfile) -> tuple[float, float]:
@@ -210,22 +232,17 @@ def _tails(feature: NumericProfile) -> tuple[float, float]:
     return low, float(np.interp(1.0 - TAIL, cdf, edges))
 
 
-def _column(batch: pd.DataFrame | np.ndarray, position: int) -> np.ndarray:
-    if isinstance(batch, pd.DataFrame):
-        return np.asarray(batch.iloc[:, position].to_numpy(dtype=object))
-    return np.asarray(batch)[:, position]
-
-
 def _unseen(values: np.ndarray, known: frozenset[str]) -> np.ndarray:
     """True where a value is present and its category key is not among ``known``."""
-    missing = pd.isna(values)
-    # a set lookup per value: categories are few per request, and strings need no key
+    items = values.tolist()
+    if known.issuperset(items):  # clean traffic of strings: one C-speed pass
+        return np.zeros(len(items), dtype=bool)
     unseen = np.fromiter(
-        ((v if v.__class__ is str else category_key(v)) not in known for v in values.tolist()),
+        ((v if v.__class__ is str else category_key(v)) not in known for v in items),
         dtype=bool,
-        count=len(values),
+        count=len(items),
     )
-    return unseen & ~missing
+    return unseen & ~pd.isna(values)
 
 
 def scorer_for(profile: Mapping[str, Any] | None, columns: Sequence[str]) -> OutlierScorer | None:
