@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelport.monitoring.outliers import EXTREME, OK, OUT, OutlierScorer, scorer_for
+from modelport.monitoring.outliers import (
+    EXTREME,
+    OK,
+    OUT,
+    OutlierScorer,
+    logged_share,
+    scorer_for,
+)
 from modelport.monitoring.profile import build_profile
 
 
@@ -155,3 +162,12 @@ def test_the_tails_lie_inside_the_training_range(scorer: OutlierScorer) -> None:
     # what score() relies on: out of range implies beyond the tail quantile
     assert (scorer.low <= scorer.tail_low).all() and (scorer.tail_low <= scorer.tail_high).all()
     assert (scorer.tail_high <= scorer.high).all()
+
+
+def test_the_share_of_logged_rows_above_the_threshold() -> None:
+    scores = pd.Series([0.0, 0.75, np.nan, 0.5, 1.0])  # NaN: a row logged without a score
+    features = pd.Series([None, "age,city", None, "city", "age"])
+    share = logged_share(scores, features)
+    assert (share.scored, share.above, share.share) == (4, 2, 0.5)
+    assert share.features == {"age": 2, "city": 2}
+    assert logged_share(pd.Series([np.nan]), None).share is None

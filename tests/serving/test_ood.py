@@ -23,6 +23,7 @@ with warnings.catch_warnings():
 import modelport
 from modelport.errors import InvalidArgument, OutOfDistribution
 from modelport.loaded import load_model
+from modelport.monitoring.monitor import run_monitor
 from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.predictions.reader import PredictionLogReader
 from modelport.registry import Registry
@@ -140,6 +141,15 @@ def test_flag_answers_logs_the_score_and_counts_rows_above_the_threshold(
     assert by_age["ood_score"].tolist() == pytest.approx([0.0, 1 / 3, 2 / 3])
     assert pd.isna(by_age["ood_features"].iloc[0])
     assert by_age["ood_features"].tolist()[1:] == ["age", "age,city"]
+    registry = Registry(isolated)
+    try:
+        report = run_monitor(registry, PredictionLogReader(isolated.resolved_log_uri()), "risk")
+    finally:
+        registry.close()
+    assert (
+        "out of distribution: 1 of 3 scored rows (33.3%) above 0.5; "
+        "features most often unlike training: age (2), city (1)"
+    ) in report.versions[0].notes
 
 
 def test_old_segments_without_the_columns_still_read(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ from modelport.monitoring.profile import CategoricalProfile, NumericProfile, Pro
 
 #: the tail quantiles beyond which a value in the training range is extreme
 TAIL = 0.001
+#: the score above which a row counts as out of distribution (the server's --ood-threshold)
+DEFAULT_THRESHOLD = 0.5
 #: the weight of an extreme feature in the score (out of range and unseen weigh 1)
 EXTREME_WEIGHT = 0.5
 
@@ -243,6 +245,40 @@ def _unseen(values: np.ndarray, known: frozenset[str]) -> np.ndarray:
         count=len(items),
     )
     return unseen & ~pd.isna(values)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedShare:
+    """How many logged rows were scored, how many above the threshold, and what was named."""
+
+    scored: int
+    above: int
+    threshold: float
+    #: how often each feature was named as unlike training, most often first
+    features: dict[str, int]
+
+    @property
+    def share(self) -> float | None:
+        return self.above / self.scored if self.scored else None
+
+
+def logged_share(
+    scores: pd.Series, features: pd.Series | None, threshold: float = DEFAULT_THRESHOLD
+) -> LoggedShare:
+    """The out-of-distribution share of logged rows (``ood_score``, ``ood_features``);
+    rows without a score (older servers, versions without a profile) are left out."""
+    values = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=np.float64)
+    scored = np.isfinite(values)
+    named: dict[str, int] = {}
+    if features is not None:
+        counts = features.dropna().astype(str).str.split(",").explode().value_counts()
+        named = {str(k): int(v) for k, v in counts.items()}
+    return LoggedShare(
+        scored=int(scored.sum()),
+        above=int((values[scored] > threshold).sum()),
+        threshold=threshold,
+        features=named,
+    )
 
 
 def scorer_for(profile: Mapping[str, Any] | None, columns: Sequence[str]) -> OutlierScorer | None:
