@@ -26,6 +26,7 @@ from modelport.errors import ValidationError
 from modelport.loaded import load_model
 from modelport.monitoring.drift import compare
 from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.outliers import logged_share
 from modelport.predictions.reader import PredictionLogReader
 from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.presentation.terminal import print_monitor_report
@@ -335,14 +336,14 @@ def _ood_line(logged: pd.DataFrame) -> str:
     """What the out-of-distribution score said about the logged rows (flag policy)."""
     if "ood_score" not in logged or logged.empty:
         return "no out-of-distribution scores in the log (the version has no profile)"
-    flagged = logged["ood_features"].dropna()
-    named = flagged.str.split(",").explode().value_counts().head(3)
-    most = ", ".join(f"{name} {count}" for name, count in named.items())
-    above = float((logged["ood_score"] > 0.5).mean())
+    share = logged_share(logged["ood_score"], logged["ood_features"])
+    most = ", ".join(f"{name} {count}" for name, count in list(share.features.items())[:3])
+    named = int(logged["ood_features"].notna().sum())
     return (
         f"out-of-distribution score (logged per prediction, --ood-policy flag): "
-        f"{len(flagged) / len(logged):.0%} of the drifted rows have a feature unlike training "
-        f"({most}); {above:.0%} score above 0.5 (--ood-policy {MODEL}=reject would refuse them)"
+        f"{named / len(logged):.0%} of the drifted rows have a feature unlike training "
+        f"({most}); {share.share or 0:.0%} score above {share.threshold:g}, where "
+        f"--ood-policy {MODEL}=reject would refuse them with 422"
     )
 
 

@@ -73,6 +73,13 @@ class ServedVersion:
         self.ood_threshold = config.ood_threshold
         #: set when requests above the threshold are refused at validation
         self.ood_reject = self.ood is not None and config.ood_policy_for(self.name) == "reject"
+        if self.ood is None and config.ood_policy_for(self.name) == "reject":
+            log.warning(
+                "%s:%d has no reference profile: --ood-policy reject refuses nothing for it "
+                "(register the version with a sample)",
+                self.name,
+                self.version,
+            )
         self._ood_scored = metrics.ood_scored_rows.labels(self.name, self.version_label)
         self._ood_above = metrics.ood_rows.labels(self.name, self.version_label)
         histogram = metrics.batch_size.labels(self.name, self.version_label)
@@ -101,15 +108,17 @@ class ServedVersion:
         return prepared
 
     def _refuse_out_of_distribution(self, prepared: Any) -> None:
-        assert self.ood is not None
-        scores = self.ood.score(prepared)
+        scorer = self.ood
+        if scorer is None:  # switched off by a failure in the batch thread meanwhile
+            return
+        scores = scorer.score(prepared)
         rows = scores.above(self.ood_threshold)
         if not len(rows):
             return  # counted with its batch, like every answered row
         self._ood_scored.inc(len(scores))
         self._ood_above.inc(len(rows))
         raise OutOfDistribution(
-            self.ood.problems(prepared, scores, rows),
+            scorer.problems(prepared, scores, rows),
             hint=f"{self.name} refuses rows unlike its training data (out-of-distribution "
             f"score above {self.ood_threshold:g}); send values in the ranges it was trained on",
         )
@@ -205,7 +214,9 @@ class ServedVersion:
         try:
             scores = self.ood.score(batch)
         except Exception:
-            log.exception("%s:%d: out-of-distribution scoring failed; it is off", *self.key)
+            log.exception(
+                "%s:%d: out-of-distribution scoring failed; it is off", self.name, self.version
+            )
             self.ood = None
             self.ood_reject = False
             return None
@@ -215,10 +226,6 @@ class ServedVersion:
             if above:
                 self._ood_above.inc(above)
         return scores
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.name, self.version
 
     def _log(
         self,
