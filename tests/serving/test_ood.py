@@ -8,10 +8,12 @@ only the out-of-distribution policy can refuse it.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import warnings
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,9 @@ from modelport.runtime.pool import ServedVersion
 from modelport.serving import __main__ as entry
 from modelport.serving import create_app
 from modelport.settings import Settings
+from tests.serving.conftest import start_server, stop_server
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def risk(batch: pd.DataFrame) -> np.ndarray:
@@ -266,3 +271,53 @@ def test_under_reject_one_hostile_request_never_fails_its_batch(settings: Settin
         "modelport_batch_size_bucket", {**labels, "le": "1.0"}
     )
     assert batches is not None and alone is not None and batches > alone
+
+
+@pytest.mark.integration
+def test_a_real_server_under_reject_answers_every_request_but_the_hostile_ones(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # the server imports the model function from this test module by name
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    server = start_server(
+        settings.resolved_home(),
+        tmp_path / "server.log",
+        "risk",
+        "--ood-policy",
+        "risk=reject",
+        "--max-wait-ms",
+        "2",
+        env={"PYTHONPATH": path},
+    )
+    plan = [[training(1 + (c + k) % 3, seed=100 * c + k) for k in range(10)] for c in range(16)]
+    for rows in plan[0]:
+        rows.loc[len(rows) - 1, ["age", "city"]] = [1e12, "crypto"]
+
+    async def client(frames: list[pd.DataFrame], http: httpx.AsyncClient) -> list[object]:
+        answers: list[object] = []
+        for rows in frames:
+            r = await http.post(
+                "/v1/models/risk:predict", json={"instances": rows.to_dict(orient="records")}
+            )
+            answers.append((r.status_code, r.json()))
+        return answers
+
+    async def main() -> list[list[object]]:
+        limits = httpx.Limits(max_connections=len(plan))
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as http:
+            return list(await asyncio.gather(*(client(frames, http) for frames in plan)))
+
+    try:
+        answers = asyncio.run(main())
+        metrics = httpx.get(f"{server.url}/metrics").text
+    finally:
+        stop_server(server)
+    for k, (frames, got) in enumerate(zip(plan, answers, strict=True)):
+        for rows, (status, body) in zip(frames, got, strict=True):
+            if k == 0:
+                assert status == 422 and body["code"] == "out_of_distribution", body
+                assert {p["field"] for p in body["problems"]} == {"age", "city"}
+            else:
+                assert status == 200, body
+                np.testing.assert_allclose(body["predictions"], risk(rows))
+    assert 'modelport_ood_rows_total{model="risk",version="1"} 10.0' in metrics
