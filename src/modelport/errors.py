@@ -188,7 +188,7 @@ class FieldProblem:
 
     def __init__(self, field: str, kind: str, detail: str, rows: list[int] | None = None) -> None:
         self.field = field
-        self.kind = kind  # unknown | missing | type | category | null | shape
+        self.kind = kind  # unknown | missing | type | category | null | shape | out_of_distribution
         self.detail = detail
         self.rows = rows
 
