@@ -23,6 +23,7 @@ responses; this module imports nothing from a web framework.
     ├── UntrustedArtifactError        403  loading would unpickle without trust
     ├── FlavorError                   400  no flavor for this object / flavor failed
     ├── ValidationError               422  input does not match the signature
+    │   └── OutOfDistribution                  unlike training, and the model's policy rejects it
     ├── PredictionError               500  the model failed on valid input
     │   └── NonFinitePrediction       422  the model's output on this input is inf or NaN
     ├── PayloadTooLarge               413
@@ -170,6 +171,16 @@ class ValidationError(ModelportError):
         return data
 
 
+class OutOfDistribution(ValidationError):
+    """Input unlike the training data (out of range, unseen), refused by the model's policy.
+
+    Its problems name each offending feature; valid by the signature, so only a model
+    served with ``--ood-policy NAME=reject`` raises it.
+    """
+
+    code = "out_of_distribution"
+
+
 class FieldProblem:
     """One bad field: which, what kind of problem, and a message naming the fix."""
 
@@ -177,7 +188,7 @@ class FieldProblem:
 
     def __init__(self, field: str, kind: str, detail: str, rows: list[int] | None = None) -> None:
         self.field = field
-        self.kind = kind  # unknown | missing | type | category | null | shape
+        self.kind = kind  # unknown | missing | type | category | null | shape | out_of_distribution
         self.detail = detail
         self.rows = rows
 

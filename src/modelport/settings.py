@@ -70,6 +70,17 @@ class ServingSettings(BaseModel):
         default=30.0, description="Seconds before a request is answered 504 (0: no limit)."
     )
     max_rows: int = Field(default=100_000, description="Rows per prediction request, at most.")
+    ood_policy: str = Field(
+        default="flag",
+        description="What to do with a request unlike the training data: flag (log its "
+        "out-of-distribution score) or reject (422 naming the features); "
+        "--ood-policy NAME=POLICY for one model (repeatable).",
+    )
+    ood_threshold: float = Field(
+        default=0.5,
+        description="Out-of-distribution score (share of features out of range or unseen) "
+        "above which reject refuses a request and the rows are counted in /metrics.",
+    )
     tls_cert: str | None = Field(default=None, description="PEM certificate: serve HTTPS.")
     tls_key: str | None = Field(default=None, description="PEM private key of --tls-cert.")
     jwks: str | None = Field(

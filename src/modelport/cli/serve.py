@@ -62,6 +62,14 @@ def serve(
     max_concurrency: Annotated[int | None, _opt("max_concurrency")] = None,
     request_timeout: Annotated[float | None, _opt("request_timeout")] = None,
     max_rows: Annotated[int | None, _opt("max_rows")] = None,
+    ood_policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="flag or reject requests unlike the training data: POLICY for every model, "
+            "NAME=POLICY for one (repeatable) [default: flag; env MODELPORT_SERVING__OOD_POLICY]."
+        ),
+    ] = None,
+    ood_threshold: Annotated[float | None, _opt("ood_threshold")] = None,
     tls_cert: Annotated[str | None, _opt("tls_cert")] = None,
     tls_key: Annotated[str | None, _opt("tls_key")] = None,
     jwks: Annotated[str | None, _opt("jwks")] = None,
@@ -96,6 +104,8 @@ def serve(
 
         modelport serve --deployment checkout   # arms and shadows of `deploy create`
 
+        modelport serve credit-risk --ood-policy credit-risk=reject --ood-threshold 0.3
+
         curl -H "Authorization: Bearer $KEY" -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
@@ -104,6 +114,7 @@ def serve(
         ServeConfig,
         parse_model_batch,
         parse_model_log_rate,
+        parse_ood_policy,
         preflight,
     )
     from modelport.serving.server import run
@@ -136,6 +147,7 @@ def serve(
             "max_concurrency": max_concurrency,
             "request_timeout": request_timeout,
             "max_rows": max_rows,
+            "ood_threshold": ood_threshold,
             "tls_cert": tls_cert,
             "tls_key": tls_key,
             "jwks": jwks,
@@ -146,6 +158,7 @@ def serve(
         deployments=tuple(deployment or ()),
         model_batch=dict(parse_model_batch(s) for s in model_batch or ()),
         model_log_rate=dict(parse_model_log_rate(s) for s in model_log_rate or ()),
+        model_ood_policy=dict(parse_ood_policy(s) for s in ood_policy or ()),
     )
     preflight(config, settings)
     run(config, settings)

@@ -26,6 +26,7 @@ from modelport.errors import ValidationError
 from modelport.loaded import load_model
 from modelport.monitoring.drift import compare
 from modelport.monitoring.monitor import run_monitor
+from modelport.monitoring.outliers import logged_share
 from modelport.predictions.reader import PredictionLogReader
 from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.presentation.terminal import print_monitor_report
@@ -282,6 +283,10 @@ def serve_and_monitor(
             f"{len(answer['unknown_ids'])} unknown ids"
         )
     console.print("  server stopped with SIGTERM: in-flight requests finished, log flushed")
+    drifted = PredictionLogReader(settings.resolved_log_uri()).predictions(MODEL)
+    console.print(
+        "  " + _ood_line(drifted[drifted["prediction_id"].isin(ids[-len(shifted_all) :])])
+    )
 
     console.rule("6. Monitor: drift and live performance from the prediction log")
     reader = PredictionLogReader(settings.resolved_log_uri())
@@ -324,6 +329,21 @@ def serve_and_monitor(
     console.print(
         f"  {MODEL}@production now → version {result.production} "
         "(a running server follows the alias without a restart)"
+    )
+
+
+def _ood_line(logged: pd.DataFrame) -> str:
+    """What the out-of-distribution score said about the logged rows (flag policy)."""
+    if "ood_score" not in logged or logged.empty:
+        return "no out-of-distribution scores in the log (the version has no profile)"
+    share = logged_share(logged["ood_score"], logged["ood_features"])
+    most = ", ".join(f"{name} {count}" for name, count in list(share.features.items())[:3])
+    named = int(logged["ood_features"].notna().sum())
+    return (
+        f"out-of-distribution score (logged per prediction, --ood-policy flag): "
+        f"{named / len(logged):.0%} of the drifted rows have a feature unlike training "
+        f"({most}); {share.share or 0:.0%} score above {share.threshold:g}, where "
+        f"--ood-policy {MODEL}=reject would refuse them with 422"
     )
 
 

@@ -42,6 +42,7 @@ from modelport.errors import DataError, InvalidArgument, VersionNotFound
 from modelport.monitoring.drift import detect_drift
 from modelport.monitoring.durations import parse_time, parse_window
 from modelport.monitoring.numbers import iso_time, json_safe
+from modelport.monitoring.outliers import LoggedShare, logged_share
 from modelport.monitoring.performance import (
     coerce_labels,
     logged_classification_metrics,
@@ -79,6 +80,8 @@ LOG_COLUMNS = frozenset(
         "latency_ms",
         "prediction",
         "proba",
+        "ood_score",
+        "ood_features",
         "label",
         "feedback_ts",
     }
@@ -266,6 +269,18 @@ def _performance(
     return {"labelled": count, "metrics": metrics}, series, notes
 
 
+def _ood_notes(share: LoggedShare) -> list[str]:
+    """The out-of-distribution share of the window's rows, as a note (none if nothing scored)."""
+    if share.share is None:
+        return []
+    named = ", ".join(f"{name} ({count})" for name, count in list(share.features.items())[:3])
+    return [
+        f"out of distribution: {share.above} of {share.scored} scored rows "
+        f"({share.share:.1%}) above {share.threshold:g}"
+        + (f"; features most often unlike training: {named}" if named else "")
+    ]
+
+
 def _monitor_version(
     name: str,
     number: int,
@@ -317,6 +332,8 @@ def _monitor_version(
         rows, labels, task, classes, window_text, has_proba
     )
     notes += perf_notes
+    if "ood_score" in rows:  # servers that score requests against the profile log this
+        notes += _ood_notes(logged_share(rows["ood_score"], rows.get("ood_features")))
     return VersionMonitor(
         name=name,
         version=number,

@@ -60,7 +60,9 @@ class PredictionLogReader:
 
         Columns: prediction_id, ts (UTC), version, deployment, key, latency_ms,
         prediction, ``proba`` (an array of class probabilities per row, None where not
-        logged; only when some file of the model has it), then the inputs, and with
+        logged; only when some file of the model has it), ``ood_score`` and
+        ``ood_features`` (the out-of-distribution score and the offending features; only
+        when some file has them, null in the others), then the inputs, and with
         ``with_feedback`` the latest ``label`` (JSON text, None without feedback).
         """
         files = self._files(model)
@@ -83,9 +85,11 @@ class PredictionLogReader:
             # classifiers log class probabilities; other models' files have no such column
             present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
             proba = ", proba" if "proba" in present else ""
+            # segments written before the out-of-distribution score, or without a profile
+            ood = ", ood_score, ood_features" if "ood_score" in present else ""
             query = (
                 f"SELECT prediction_id, ts, CAST(version AS INTEGER) AS version, deployment, key, "
-                f"latency_ms, prediction{proba}, unnest(inputs) FROM {source} "
+                f"latency_ms, prediction{proba}{ood}, unnest(inputs) FROM {source} "
                 f"WHERE {' AND '.join(where)}"
             )
             if with_feedback and self._feedback_files():

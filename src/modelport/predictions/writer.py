@@ -11,6 +11,11 @@ flush interval of records is lost. If the disk falls so far behind that the
 buffer passes ``max_buffered_rows``, new records are dropped and counted rather
 than slowing responses.
 
+Versions with a reference profile add ``ood_score`` (float32, the share of features unlike
+training: :mod:`modelport.monitoring.outliers`) and ``ood_features`` (the offending
+feature names, comma-separated; null where none); readers must not expect them in older
+segments or from versions without a profile.
+
 Layout (Hive-partitioned, read by DuckDB or Spark):
     <root>/predictions/model=<name>/version=<v>/date=<YYYY-MM-DD>/<time>-<pid>-<seq>.parquet
 """
@@ -49,6 +54,10 @@ class LoggedBatch:
     #: the deployment that routed the request: one for the batch, or one per row
     deployment: str | list[str | None] | None = None
     keys: list[str | None] | None = None
+    #: per row, the out-of-distribution score (None: the version has no profile)
+    ood_score: Any | None = None
+    #: per row, the features unlike training joined by commas (None where there are none)
+    ood_features: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -206,7 +215,23 @@ def merge(batches: list[LoggedBatch]) -> LoggedBatch:
         ts=np.concatenate([_per_row(b.ts or time.time(), len(b)) for b in batches]).tolist(),
         deployment=[d for b in batches for d in _deployments(b)],
         keys=[k for b in batches for k in (b.keys or [None] * len(b))],
+        ood_score=_ood_scores(batches),
+        ood_features=_ood_features(batches),
     )
+
+
+def _ood_scores(batches: list[LoggedBatch]) -> np.ndarray | None:
+    if all(b.ood_score is None for b in batches):
+        return None
+    return np.concatenate(
+        [_per_row(np.nan if b.ood_score is None else b.ood_score, len(b)) for b in batches]
+    )
+
+
+def _ood_features(batches: list[LoggedBatch]) -> list[str | None] | None:
+    if all(b.ood_features is None for b in batches):
+        return None
+    return [f for b in batches for f in (b.ood_features or [None] * len(b))]
 
 
 def _deployments(batch: LoggedBatch) -> list[str | None]:
@@ -260,6 +285,12 @@ def batch_table(batch: LoggedBatch) -> pa.Table:
         "inputs": inputs,
         "prediction": _column(batch.predictions),
     }
+    if batch.ood_score is not None:
+        # NaN where a batch of another version had no score: null, not a number
+        score = np.asarray(batch.ood_score, dtype=np.float32)
+        columns["ood_score"] = pa.array(score, pa.float32(), mask=np.isnan(score))
+        features = batch.ood_features if batch.ood_features is not None else [None] * n
+        columns["ood_features"] = pa.array(features, pa.string())
     if batch.proba is not None:
         proba = np.asarray(batch.proba, dtype=np.float64)
         rows_missing = np.isnan(proba).all(axis=1)  # requests that did not ask for them

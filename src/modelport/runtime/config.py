@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from modelport.settings import Settings
 
 ENV_VAR = "MODELPORT_SERVE_CONFIG"
+#: what a server does with a request unlike the training data
+OOD_POLICIES = ("flag", "reject")
+#: the name under which ``--ood-policy POLICY`` (no model named) sets every model's policy
+DEFAULT_POLICY_NAME = "*"
 #: the defaults, written once in the settings tree
 _DEFAULTS = ServingSettings()
 
@@ -82,6 +86,10 @@ class ServeConfig:
     max_concurrency: int = _DEFAULTS.max_concurrency
     request_timeout: float = _DEFAULTS.request_timeout
     max_rows: int = _DEFAULTS.max_rows
+    ood_policy: str = _DEFAULTS.ood_policy
+    #: out-of-distribution policy overrides by model name
+    model_ood_policy: dict[str, str] = field(default_factory=dict)
+    ood_threshold: float = _DEFAULTS.ood_threshold
     tls_cert: str | None = _DEFAULTS.tls_cert
     tls_key: str | None = _DEFAULTS.tls_key
     jwks: str | None = _DEFAULTS.jwks
@@ -117,6 +125,18 @@ class ServeConfig:
                     f"log sample rate {rate} for {name!r} is not between 0 and 1",
                     hint="1 logs every prediction, 0.1 one in ten, 0 none",
                 )
+        for name, policy in [("*", self.ood_policy), *self.model_ood_policy.items()]:
+            if policy not in OOD_POLICIES:
+                raise InvalidArgument(
+                    f"out-of-distribution policy {policy!r} for {name!r} is not one of "
+                    f"{', '.join(OOD_POLICIES)}",
+                    hint="flag logs the score and answers; reject refuses with 422",
+                )
+        if not 0.0 <= self.ood_threshold <= 1.0:
+            raise InvalidArgument(
+                f"ood_threshold {self.ood_threshold} is not between 0 and 1",
+                hint="the score is the share of features unlike training, e.g. 0.5",
+            )
         if self.log_flush_interval <= 0:
             raise InvalidArgument("log_flush_interval must be positive")
         if self.monitor_interval < 0:
@@ -165,6 +185,7 @@ class ServeConfig:
         deployments: tuple[str, ...] = (),
         model_batch: Mapping[str, BatchConfig] | None = None,
         model_log_rate: Mapping[str, float] | None = None,
+        model_ood_policy: Mapping[str, str] | None = None,
     ) -> ServeConfig:
         """The settings' ``serving`` section, with each override that is not None on top.
 
@@ -172,7 +193,12 @@ class ServeConfig:
         flags the user gave); an unknown name is a programming error.
         """
         values = settings.serving.model_dump()
-        for key, value in (overrides or {}).items():
+        policies = dict(model_ood_policy or {})
+        default_policy = policies.pop(DEFAULT_POLICY_NAME, None)
+        given: dict[str, Any] = {**(overrides or {})}
+        if default_policy is not None:  # --ood-policy POLICY, with no model named
+            given["ood_policy"] = default_policy
+        for key, value in given.items():
             if key not in values:
                 raise KeyError(f"{key!r} is not a serving setting")
             if value is not None:
@@ -186,6 +212,7 @@ class ServeConfig:
             batch=batch,
             model_batch=dict(model_batch or {}),
             model_log_rate=dict(model_log_rate or {}),
+            model_ood_policy=policies,
             **values,
         )
 
@@ -194,6 +221,9 @@ class ServeConfig:
 
     def log_rate_for(self, name: str) -> float:
         return self.model_log_rate.get(name, self.log_sample_rate)
+
+    def ood_policy_for(self, name: str) -> str:
+        return self.model_ood_policy.get(name, self.ood_policy)
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -278,6 +308,21 @@ def parse_model_log_rate(spec: str) -> tuple[str, float]:
         raise InvalidArgument(
             f"invalid --model-log-rate {spec!r}", hint="write NAME=RATE, e.g. credit-risk=0.1"
         ) from exc
+
+
+def parse_ood_policy(spec: str) -> tuple[str, str]:
+    """``POLICY`` or ``NAME=POLICY`` (the repeatable ``--ood-policy``) -> (name, policy).
+
+    A bare policy is every model's default, returned under the name ``*`` (no model can
+    be named so); the config checks the policy itself.
+    """
+    name, sep, policy = spec.rpartition("=")
+    if (sep and not name) or not policy:
+        raise InvalidArgument(
+            f"invalid --ood-policy {spec!r}",
+            hint="write POLICY for every model or NAME=POLICY for one, e.g. credit-risk=reject",
+        )
+    return (name if sep else DEFAULT_POLICY_NAME), policy
 
 
 def parse_model_batch(spec: str) -> tuple[str, BatchConfig]:

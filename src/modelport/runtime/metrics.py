@@ -96,6 +96,18 @@ class Metrics:
             ["deployment", "shadow", "outcome"],
             registry=self.registry,
         )
+        self.ood_scored_rows = Counter(
+            "modelport_ood_scored_rows_total",
+            "Rows given an out-of-distribution score (served versions with a profile).",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.ood_rows = Counter(
+            "modelport_ood_rows_total",
+            "Rows whose out-of-distribution score is above --ood-threshold (flagged or rejected).",
+            ["model", "version"],
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, str, int], Counter] = {}
         self._deployment_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._latency_children: dict[tuple[str, str], Histogram] = {}

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelport.errors import NonFinitePrediction, NotFoundError
+from modelport.errors import DataError, NonFinitePrediction, NotFoundError, OutOfDistribution
 from modelport.loaded import LoadedModel, load_model, non_finite_rows
+from modelport.monitoring.outliers import OutlierScorer, OutlierScores, scorer_for
 from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
@@ -67,6 +68,20 @@ class ServedVersion:
         self.log_writer = log_writer if rate > 0 else None
         self.log_rate = rate
         self.feature_names = self.signature.names if self.signature else []
+        #: scores each batch against the reference profile (None: no profile)
+        self.ood = _scorer(loaded, self.feature_names)
+        self.ood_threshold = config.ood_threshold
+        #: set when requests above the threshold are refused at validation
+        self.ood_reject = self.ood is not None and config.ood_policy_for(self.name) == "reject"
+        if self.ood is None and config.ood_policy_for(self.name) == "reject":
+            log.warning(
+                "%s:%d has no reference profile: --ood-policy reject refuses nothing for it "
+                "(register the version with a sample)",
+                self.name,
+                self.version,
+            )
+        self._ood_scored = metrics.ood_scored_rows.labels(self.name, self.version_label)
+        self._ood_above = metrics.ood_rows.labels(self.name, self.version_label)
         histogram = metrics.batch_size.labels(self.name, self.version_label)
         self._queue_gauge = metrics.queue_depth.labels(self.name, self.version_label)
         metrics.load_seconds.labels(self.name, self.version_label).set(loaded.load_seconds)
@@ -80,8 +95,33 @@ class ServedVersion:
         )
 
     def prepare(self, data: Any) -> Any:
-        """Validate and coerce one request's input (raises ValidationError naming fields)."""
-        return self.loaded.prepare(data)
+        """Validate and coerce one request's input (raises ValidationError naming fields).
+
+        Under the ``reject`` policy a request with a row above the out-of-distribution
+        threshold is refused here, before batching, so it never shares a model call with
+        others; under ``flag`` (the default) nothing is done per request: the batch is
+        scored once in :meth:`_predict_batch`.
+        """
+        prepared = self.loaded.prepare(data)
+        if self.ood_reject:
+            self._refuse_out_of_distribution(prepared)
+        return prepared
+
+    def _refuse_out_of_distribution(self, prepared: Any) -> None:
+        scorer = self.ood
+        if scorer is None:  # switched off by a failure in the batch thread meanwhile
+            return
+        scores = scorer.score(prepared)
+        rows = scores.above(self.ood_threshold)
+        if not len(rows):
+            return  # counted with its batch, like every answered row
+        self._ood_scored.inc(len(scores))
+        self._ood_above.inc(len(rows))
+        raise OutOfDistribution(
+            scorer.problems(prepared, scores, rows),
+            hint=f"{self.name} refuses rows unlike its training data (out-of-distribution "
+            f"score above {self.ood_threshold:g}); send values in the ranges it was trained on",
+        )
 
     def wants_log(self) -> bool:
         """Whether this request's predictions go to the log (sampled per model)."""
@@ -120,13 +160,20 @@ class ServedVersion:
         return self.batcher.enqueue((prepared, False, ids, arrived, deployment, key))
 
     def _predict_batch(self, items: list[Item]) -> list[Prediction | NonFinitePrediction]:
+        return self._run_batch(items, live=True)
+
+    def _run_batch(
+        self, items: list[Item], *, live: bool
+    ) -> list[Prediction | NonFinitePrediction]:
         """The batch contract: many validated inputs in, one prediction pair per input out.
 
         Probabilities are computed when a request asks for them or its predictions are
         logged (the monitor's ROC AUC needs them), in the same model call where that is
         exact; a response carries them only when asked. A request whose rows gave an
         infinite or NaN output gets NonFinitePrediction naming them, is not logged, and
-        leaves the other requests of the batch alone.
+        leaves the other requests of the batch alone. The batch is scored for being unlike
+        the training data in one vectorised pass (counted in /metrics unless warming up;
+        logged with the predictions).
         """
         inputs = [item[0] for item in items]
         lengths = [len(x) for x in inputs]
@@ -155,9 +202,30 @@ class ServedVersion:
                 part = probas[start:end] if (probas is not None and want) else None
                 results.append((predictions[start:end], part))
             start = end
+        scores = self._score(batch, count=live) if self.ood is not None else None
         if self.log_writer is not None:
-            self._log(items, lengths, batch, predictions, probas, failed)
+            self._log(items, lengths, batch, predictions, probas, failed, scores)
         return results
+
+    def _score(self, batch: Any, *, count: bool) -> OutlierScores | None:
+        """The batch's out-of-distribution scores; a scorer that fails is switched off, since
+        a monitoring aid must never fail predictions."""
+        assert self.ood is not None
+        try:
+            scores = self.ood.score(batch)
+        except Exception:
+            log.exception(
+                "%s:%d: out-of-distribution scoring failed; it is off", self.name, self.version
+            )
+            self.ood = None
+            self.ood_reject = False
+            return None
+        if count:
+            self._ood_scored.inc(len(scores))
+            above = int(np.count_nonzero(scores.score > self.ood_threshold))
+            if above:
+                self._ood_above.inc(above)
+        return scores
 
     def _log(
         self,
@@ -167,6 +235,7 @@ class ServedVersion:
         predictions: np.ndarray,
         probas: np.ndarray | None,
         failed: set[int],
+        scores: OutlierScores | None = None,
     ) -> None:
         """Hand the batch to the log writer: references only, the writer converts later."""
         assert self.log_writer is not None
@@ -186,6 +255,7 @@ class ServedVersion:
             )
             predictions = predictions[rows]
             probas = probas[rows] if probas is not None else None
+            scores = scores.take(rows) if scores is not None else None
         ids = [pid for i in logged for pid in (items[i][2] or [])]
         latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
         deployments = [items[i][4] for i in logged for _ in range(lengths[i])]
@@ -203,6 +273,8 @@ class ServedVersion:
                 ts=now,
                 deployment=deployments,
                 keys=keys,
+                ood_score=scores.score if scores is not None else None,
+                ood_features=scores.feature_text() if scores is not None else None,
             )
         )
 
@@ -211,10 +283,22 @@ class ServedVersion:
         if self.signature is None:
             return
         row = {f.name: _example_value(f) for f in self.signature.inputs}
-        self.batcher.call([(self.prepare([row]), self.has_proba, None, 0.0, None, None)])
+        # not through prepare: the synthetic row is no client's, no policy applies to it
+        self._run_batch(
+            [(self.loaded.prepare([row]), self.has_proba, None, 0.0, None, None)], live=False
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "flavor": self.loaded.version.flavor}
+
+
+def _scorer(loaded: LoadedModel, columns: list[str]) -> OutlierScorer | None:
+    """The version's out-of-distribution scorer, None without a profile or a usable one."""
+    try:
+        return scorer_for(loaded.version.profile, columns)
+    except DataError as exc:  # a damaged profile costs the score, not the version
+        log.warning("%s: no out-of-distribution score: %s", loaded.ref, exc.message)
+        return None
 
 
 def _non_finite(

@@ -2,7 +2,8 @@
 
 The options are the fields of :class:`~modelport.settings.ServingSettings` under the
 names ``modelport serve`` gives them (``--max-batch-size``, ``--no-access-log``, ...),
-plus ``--model-batch NAME=SIZE/WAIT_MS`` and ``--model-log-rate NAME=RATE``; ``modelport
+plus ``--model-batch NAME=SIZE/WAIT_MS``, ``--model-log-rate NAME=RATE`` and the repeatable
+``--ood-policy [NAME=]POLICY``; ``modelport
 serve --help`` explains each. They are derived from the settings, so this entry point
 needs nothing from the CLI (which sits above serving), cannot drift from it, and takes its
 defaults from the same settings (``MODELPORT_SERVING__PORT`` ...).
@@ -20,6 +21,7 @@ from modelport.runtime.config import (
     ServeConfig,
     parse_model_batch,
     parse_model_log_rate,
+    parse_ood_policy,
     preflight,
 )
 from modelport.settings import ServingSettings, Settings
@@ -28,12 +30,14 @@ from modelport.settings import ServingSettings, Settings
 _REPEATED: dict[str, Callable[[str], tuple[str, Any]]] = {
     "model_batch": parse_model_batch,
     "model_log_rate": parse_model_log_rate,
+    # a setting too: POLICY sets every model's, NAME=POLICY one model's
+    "ood_policy": parse_ood_policy,
 }
 
 
 def option_names() -> list[str]:
     """The settings that are options, then the repeatable per-model ones."""
-    return [*ServingSettings.model_fields, *_REPEATED]
+    return list(dict.fromkeys([*ServingSettings.model_fields, *_REPEATED]))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +73,7 @@ def config_from_args(argv: Sequence[str], settings: Settings) -> ServeConfig:
         deployments=deployments,
         model_batch=repeated["model_batch"],
         model_log_rate=repeated["model_log_rate"],
+        model_ood_policy=repeated["ood_policy"],
     )
 
 
