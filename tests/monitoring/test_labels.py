@@ -90,7 +90,7 @@ def _false_alarms(seed: int, reps: int, n: int, shift: float, with_proba: bool) 
 def test_honest_labels_raise_at_most_one_false_alarm_in_a_hundred(
     n: int, shift: float, with_proba: bool
 ) -> None:
-    # measured at these seeds: 0.0% to 0.4% (the bound is 1%)
+    # measured at these seeds: 0.0% to 0.6% (0.05% to 0.3% over 2,000 other windows each)
     seed = int(n * 10 + shift * 100 + with_proba)
     assert _false_alarms(seed, 500, n, shift, with_proba) <= 0.01
 
