@@ -7,6 +7,7 @@ input drift moves x. Each window's rows are drawn in one vectorised call.
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
@@ -25,6 +27,8 @@ from modelport.monitoring.profile import Profile, build_profile
 from modelport.predictions import FeedbackStore, LoggedBatch, PredictionLogWriter
 from modelport.predictions import new_prediction_ids as ids_at
 from modelport.predictions.reader import PredictionLogReader
+from modelport.presentation.html import monitor_html
+from modelport.presentation.terminal import print_monitor_report
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.settings import Settings
@@ -292,3 +296,9 @@ def test_the_monitor_reports_poisoned_feedback_and_a_rule_fires(
     rules = parse_rules({"rules": [rule]})
     [fired] = evaluate(rules, "clf", values, BASE, {})
     assert fired.values == {"feedback.suspicious": 1.0}
+    out = Console(file=io.StringIO(), width=200)
+    print_monitor_report(report, out)
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    assert "feedback suspicious" in text and "source key-c disagrees" in text
+    page = monitor_html(report)
+    assert "<h2>Feedback check</h2>" in page and "key-c" in page
