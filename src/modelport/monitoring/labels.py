@@ -91,7 +91,7 @@ class LabelCheckConfig:
     The margins sit between honest noise and poisoning: PSI 0.1 is a 16-point move of a 50/50
     split (a 0.5 -> 0.66 shift), while the noise of 100 honest labels is PSI ~0.01; a
     disagreement 10 points above the model's expectation is more than the overconfidence of
-    the common model families, while flipping a third of one source's labels adds ~30.
+    the common model families, while flipping a third of one source's labels adds ~20.
     """
 
     #: family-wise level over every test of a check (Bonferroni); at 1% the simulation measured
