@@ -39,9 +39,18 @@ def register_model(
     serialization: str | None = None,
     allow_unknown_categories: bool = False,
     cwd: Path | None = None,
+    labels: Any | None = None,
 ) -> ModelVersion:
-    """Save ``model`` as the next version of ``name``. See :func:`modelport.register`."""
+    """Save ``model`` as the next version of ``name``. See :func:`modelport.register`.
+
+    ``labels``: a classifier's training labels for the rows of ``sample``; their class counts
+    join the reference profile as the prior that the feedback check compares ground truth with.
+    """
     validate_name(name)
+    if labels is not None and sample is None:
+        raise InvalidArgument(
+            "labels were given without a sample", hint="pass the sample the labels belong to"
+        )
     chosen = get_flavor(flavor) if flavor else detect_flavor(model)
     parent_version = _parent_version(name, parent)
     # before any work, so that a wrong path fails fast and nothing is saved
@@ -81,7 +90,7 @@ def register_model(
                 allow_unknown_categories=allow_unknown_categories,
                 accept_unknown=_tolerant_columns(predictor, signature.names),
             )
-            profile = _profile(frame, signature.categorical, predictions, predictor.classes)
+            profile = _profile(frame, signature.categorical, predictions, predictor.classes, labels)
         sha, size = directory_sha256(directory)
         return registry.create_version(
             name,
@@ -134,11 +143,20 @@ def _parent_version(name: str, parent: int | str | None) -> int | None:
 
 
 def _profile(
-    frame: Any, categorical: list[str], predictions: np.ndarray, classes: list[Any] | None
+    frame: Any,
+    categorical: list[str],
+    predictions: np.ndarray,
+    classes: list[Any] | None,
+    labels: Any | None = None,
 ) -> dict[str, Any]:
     from modelport.monitoring.profile import build_profile
 
     kind: Literal["class", "value"] = "class" if classes is not None else "value"
     return build_profile(
-        frame, categorical=categorical, predictions=predictions, prediction_kind=kind
+        frame,
+        categorical=categorical,
+        predictions=predictions,
+        prediction_kind=kind,
+        # a regressor's targets are no class prior
+        labels=labels if classes is not None else None,
     ).to_dict()

@@ -218,6 +218,7 @@ def test_json_is_finite_documented_and_round_trips(world: dict[str, Any]) -> Non
         "performance",
         "performance_over_time",
         "traffic_over_time",
+        "feedback_check",
     }
     assert version["drift"]["features"]["purpose"]["unseen_categories"] == ["crypto"]
     assert data["window_seconds"] == 3600 and data["drift"] is True

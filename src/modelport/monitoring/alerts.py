@@ -17,7 +17,16 @@ Metric names come from :func:`observations`: ``drift.detected`` (0/1),
 for any numeric field of a feature's drift entry (``statistic``, ``effect``,
 ``psi``, ``p_value``, ``missing_rate_current``, ``unseen_share``...),
 ``drift.predictions.<field>``, ``performance.<metric>`` (``accuracy``,
-``roc_auc``, ``f1``, ``mae``...) and ``traffic.count``.
+``roc_auc``, ``f1``, ``mae``...), ``traffic.count`` and, for a classifier whose feedback was
+checked (:mod:`.labels`), ``feedback.suspicious`` (0/1), ``feedback.suspicious_sources`` (how
+many senders stand out) and ``feedback.<label_psi|prediction_psi|excess_psi|disagreement|
+expected_disagreement|shift_p_value|disagreement_p_value>``; a rule on poisoned feedback::
+
+      - name: poisoned-feedback
+        model: credit-risk
+        metric: feedback.suspicious
+        above: 0.5
+        window: 1d
 
 Evaluation is a pure function of rules, observations and the alert history
 (dedup); carrying out actions is :mod:`.actions`.
@@ -192,6 +201,33 @@ def observations(
             out[f"performance.{key}"] = float(value)
     if count is not None:
         out["traffic.count"] = float(count)
+    return out
+
+
+#: the numeric fields of a feedback check that rules can watch
+FEEDBACK_FIELDS = (
+    "label_psi",
+    "prediction_psi",
+    "excess_psi",
+    "shift_p_value",
+    "disagreement",
+    "expected_disagreement",
+    "disagreement_p_value",
+)
+
+
+def feedback_observations(check: dict[str, Any] | None) -> dict[str, float]:
+    """``feedback.*`` from a feedback check's JSON; nothing when it had too few labels."""
+    if check is None or check.get("status") not in ("ok", "suspicious"):
+        return {}
+    out = {
+        "feedback.suspicious": float(check["status"] == "suspicious"),
+        "feedback.suspicious_sources": float(len(check.get("suspicious_sources") or [])),
+    }
+    for key in FEEDBACK_FIELDS:
+        value = check.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            out[f"feedback.{key}"] = float(value)
     return out
 
 

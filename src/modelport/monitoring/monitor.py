@@ -10,7 +10,10 @@ and, for every version found in the period (or for the one version named), compu
   the effect, PSI and verdict);
 * **live performance** from ground-truth feedback, overall and per window
   (:mod:`.performance`; the task and classes come from the version's signature);
-* **traffic**: counts, labelled share and latency percentiles, overall and per window.
+* **traffic**: counts, labelled share and latency percentiles, overall and per window;
+* **the feedback check** of a classifier's labels over the whole period: label shift beyond
+  what the predictions' drift explains, disagreement beyond the model's own probabilities, one
+  sender against the others (:func:`.labels.check_labels`).
 
 Everything but the reading is a pure function of the rows. Windows are aligned on
 the epoch (``1h`` windows start on the hour, UTC). ``since``/``until`` are
@@ -41,6 +44,7 @@ import pandas as pd
 from modelport.errors import DataError, InvalidArgument, VersionNotFound
 from modelport.monitoring.drift import detect_drift
 from modelport.monitoring.durations import parse_time, parse_window
+from modelport.monitoring.labels import LabelCheck, check_labels
 from modelport.monitoring.numbers import iso_time, json_safe
 from modelport.monitoring.outliers import LoggedShare, logged_share
 from modelport.monitoring.performance import (
@@ -50,7 +54,7 @@ from modelport.monitoring.performance import (
     regression_metrics,
     usable_labels,
 )
-from modelport.monitoring.profile import Profile
+from modelport.monitoring.profile import CategoricalProfile, Profile
 from modelport.monitoring.report import DriftConfig, DriftReport, FeatureDrift
 from modelport.monitoring.results import (
     DriftSummary,
@@ -84,6 +88,7 @@ LOG_COLUMNS = frozenset(
         "ood_features",
         "label",
         "feedback_ts",
+        "feedback_source",
     }
 )
 #: a report covers at most this many windows per version
@@ -281,6 +286,26 @@ def _ood_notes(share: LoggedShare) -> list[str]:
     ]
 
 
+def _feedback_check(
+    rows: pd.DataFrame, labels: pd.Series, classes: list[Any] | None, profile: Profile | None
+) -> LabelCheck:
+    """The feedback check of the period's labelled rows against the version's reference."""
+    has = labels.notna()
+    labelled = rows[has]
+    reference = profile.predictions if profile is not None else None
+    return check_labels(
+        labels[has].to_numpy(),
+        labelled["prediction"].to_numpy(),
+        classes or [],
+        proba=labelled["proba"].to_numpy() if "proba" in labelled else None,
+        prior=profile.labels.categories if profile is not None and profile.labels else None,
+        reference_predictions=(
+            reference.categories if isinstance(reference, CategoricalProfile) else None
+        ),
+        sources=(labelled["feedback_source"].to_numpy() if "feedback_source" in labelled else None),
+    )
+
+
 def _monitor_version(
     name: str,
     number: int,
@@ -334,6 +359,9 @@ def _monitor_version(
     notes += perf_notes
     if "ood_score" in rows:  # servers that score requests against the profile log this
         notes += _ood_notes(logged_share(rows["ood_score"], rows.get("ood_features")))
+    feedback_check = (
+        _feedback_check(rows, labels, classes, profile) if task == "classification" else None
+    )
     return VersionMonitor(
         name=name,
         version=number,
@@ -349,6 +377,7 @@ def _monitor_version(
         notes=notes,
         profile=profile,
         current=inputs,
+        feedback_check=feedback_check,
     )
 
 

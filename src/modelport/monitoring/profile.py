@@ -41,13 +41,18 @@ JSON format (``Profile.to_dict``), version 1; NaN and infinities never appear
         "city": {"kind": "categorical", "count": 100000, "missing": 0,
                  "missing_rate": 0.0, "categories": {"paris": 40000, ...},
                  "other": 0, "n_categories": 12}},
-     "predictions": null | {<a numeric or categorical feature entry>}}
+     "predictions": null | {<a numeric or categorical feature entry>},
+     "labels": {<a categorical feature entry>}}   # only when training labels were given
+
+``labels`` (the class counts of the training labels: the prior the feedback check of
+:mod:`.labels` compares ground truth with) was added later within version 1: profiles
+without it load with ``labels=None``, and readers that predate it ignore it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -197,15 +202,20 @@ class Profile:
     count: int
     features: dict[str, FeatureProfile]
     predictions: FeatureProfile | None = None
+    #: the training labels' class counts (the prior), when they were given
+    labels: CategoricalProfile | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-safe form described in the module docstring."""
-        return {
+        data: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "count": self.count,
             "features": {name: fp.to_dict() for name, fp in self.features.items()},
             "predictions": None if self.predictions is None else self.predictions.to_dict(),
         }
+        if self.labels is not None:  # absent, not null: profiles written before it compare equal
+            data["labels"] = self.labels.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
@@ -225,10 +235,12 @@ class Profile:
         try:
             features = {str(n): FeatureProfile.from_dict(f) for n, f in data["features"].items()}
             predictions = data.get("predictions")
+            labels = data.get("labels")
             return cls(
                 count=int(data["count"]),
                 features=features,
                 predictions=None if predictions is None else FeatureProfile.from_dict(predictions),
+                labels=None if labels is None else CategoricalProfile._from_dict(labels),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(
@@ -333,16 +345,31 @@ def build_profile(
     prediction_kind: PredictionKind | None = None,
     *,
     bins: int = DEFAULT_BINS,
+    labels: Any | None = None,
 ) -> Profile:
     """Profile ``frame`` (and the model's ``predictions`` on it) as a drift baseline.
 
     Columns whose dtype is not numeric (object, string, category, bool) or that are
     named in ``categorical`` are categorical; the others (including datetimes, as
     seconds since the epoch) are numeric. ``prediction_kind`` is inferred when None:
-    floats are "value", anything else "class".
+    floats are "value", anything else "class". ``labels``: a classifier's training
+    labels for the rows of ``frame``, kept as class counts (the prior).
     """
     profile, _ = profile_and_values(frame, categorical, predictions, prediction_kind, bins)
-    return profile
+    if labels is None:
+        return profile
+    return replace(profile, labels=label_profile(labels, len(frame)))
+
+
+def label_profile(labels: Any, rows: int) -> CategoricalProfile:
+    """The class counts of one training label per row."""
+    array = np.asarray(labels)
+    if array.ndim != 1 or len(array) != rows:
+        raise DataError(
+            f"labels must be one class per row of the sample ({rows:,}), got shape {array.shape}",
+            hint="pass the training labels of the sample's rows, e.g. y_train",
+        )
+    return categorical_profile(array)
 
 
 def profile_and_values(

@@ -29,14 +29,18 @@ ISO 8601 UTC strings::
                                           # regression: mae, rmse, r2
         "performance_over_time": [{"start": "...", "count": 500, "accuracy": 0.8, ...}],
         "traffic_over_time": [{"start": "...", "count": 1000, "labelled": 500,
-                               "latency_p50": 1.9, "latency_p95": 3.5}]}]}
+                               "latency_p50": 1.9, "latency_p95": 3.5}],
+        "feedback_check": null | {"status": "ok" | "suspicious" | "no_data", "reason": "...",
+                                  "suspicious_sources": [...], ...}}]}
+                                  # <LabelCheck.to_dict(), see modelport.monitoring.labels>
 
 ``drift`` is null (with a note) when the version was registered without a sample,
-so it has no reference profile; ``performance`` is null when no feedback arrived.
+so it has no reference profile; ``performance`` is null when no feedback arrived;
+``feedback_check`` is null for regressors.
 
 :meth:`MonitorReport.observations` flattens each version for the alert rules of
 :mod:`.alerts` (``drift.*``, ``performance.*``, ``traffic.count``, plus
-``traffic.label_rate`` and ``traffic.latency_ms.<p50|p90|p95|p99|mean|max>``).
+``traffic.label_rate``, ``traffic.latency_ms.<p50|p90|p95|p99|mean|max>`` and ``feedback.*``).
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ from typing import Any, TypedDict
 import pandas as pd
 
 from modelport.errors import VersionNotFound
+from modelport.monitoring.alerts import feedback_observations
 from modelport.monitoring.alerts import observations as flat_observations
+from modelport.monitoring.labels import LabelCheck
 from modelport.monitoring.numbers import iso_time, json_safe
 from modelport.monitoring.profile import Profile
 from modelport.monitoring.report import DriftReport
@@ -129,6 +135,8 @@ class VersionMonitor:
     #: the reference profile and the current inputs (for the HTML report; not in to_dict)
     profile: Profile | None = field(default=None, repr=False, compare=False)
     current: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: the feedback check of a classifier's labels (None for regressors)
+    feedback_check: LabelCheck | None = None
 
     @property
     def ref(self) -> str:
@@ -149,6 +157,9 @@ class VersionMonitor:
                 "performance": self.performance,
                 "performance_over_time": self.performance_over_time,
                 "traffic_over_time": self.traffic_over_time,
+                "feedback_check": (
+                    None if self.feedback_check is None else self.feedback_check.to_dict()
+                ),
             }
         )
         return data
@@ -164,6 +175,8 @@ class VersionMonitor:
         for key, value in self.traffic["latency_ms"].items():
             if isinstance(value, float) and math.isfinite(value):
                 values[f"traffic.latency_ms.{key}"] = value
+        if self.feedback_check is not None:
+            values |= feedback_observations(self.feedback_check.to_dict())
         return values
 
 

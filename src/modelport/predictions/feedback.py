@@ -8,6 +8,10 @@ write + fsync (a group commit): under load the cost of the sync is shared.
 
 Only a local directory gives the fsync guarantee, so the feedback root must be
 local. DuckDB reads the journals directly for monitoring.
+
+A journal line is ``{"prediction_id": "...", "label": 1, "ts": "<ISO 8601 UTC>"}`` plus,
+when the sender is known, ``"source": "<key id or token subject>"`` (lines written before
+it have none and read back as an unknown source).
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ class PredictionLogReader:
         logged; only when some file of the model has it), ``ood_score`` and
         ``ood_features`` (the out-of-distribution score and the offending features; only
         when some file has them, null in the others), then the inputs, and with
-        ``with_feedback`` the latest ``label`` (JSON text, None without feedback).
+        ``with_feedback`` the latest ``label`` (JSON text, None without feedback) and who sent
+        it, ``feedback_source`` (None when unknown).
         """
         files = self._files(model)
         if not files:
@@ -95,11 +96,11 @@ class PredictionLogReader:
             if with_feedback and self._feedback_files():
                 con.execute(f"CREATE VIEW feedback AS {self._feedback_sql()}")
                 query = (
-                    f"SELECT p.*, f.label FROM ({query}) p "
+                    f"SELECT p.*, f.label, f.source AS feedback_source FROM ({query}) p "
                     f"LEFT JOIN feedback f USING (prediction_id)"
                 )
             elif with_feedback:
-                query = f"SELECT *, NULL AS label FROM ({query})"
+                query = f"SELECT *, NULL AS label, NULL AS feedback_source FROM ({query})"
             frame: pd.DataFrame = con.execute(f"{query} ORDER BY ts, prediction_id").df()
             return frame
         finally:
@@ -108,16 +109,18 @@ class PredictionLogReader:
     def _feedback_sql(self) -> str:
         files = ", ".join(_sql_str(f) for f in self._feedback_files())
         # The latest label for an id wins: feedback can be corrected by sending it again.
+        # The source is the latest label's own (arg_max_null: None when that line has none).
         return (
-            f"SELECT prediction_id, arg_max(label, ts) AS label, max(ts) AS feedback_ts "
-            f"FROM read_json([{files}], format = 'newline_delimited', "
-            f"columns = {{prediction_id: 'VARCHAR', label: 'JSON', ts: 'TIMESTAMPTZ'}}) "
+            f"SELECT prediction_id, arg_max(label, ts) AS label, max(ts) AS feedback_ts, "
+            f"arg_max_null(source, ts) AS source "
+            f"FROM read_json([{files}], format = 'newline_delimited', columns = "
+            f"{{prediction_id: 'VARCHAR', label: 'JSON', ts: 'TIMESTAMPTZ', source: 'VARCHAR'}}) "
             f"GROUP BY prediction_id"
         )
 
     def feedback(self) -> pd.DataFrame:
         if not self._feedback_files():
-            return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts"])
+            return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts", "source"])
         con = _connect()
         try:
             feedback: pd.DataFrame = con.execute(self._feedback_sql()).df()

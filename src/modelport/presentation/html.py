@@ -36,6 +36,7 @@ from modelport.presentation.plots import (
 )
 
 if TYPE_CHECKING:
+    from modelport.monitoring.labels import LabelCheck
     from modelport.monitoring.results import MonitorReport, VersionMonitor
 
 
@@ -252,6 +253,27 @@ def drift_html(
     return _page(title, _e(subtitle) or f"{report.method} tests", body)
 
 
+def _feedback_section(check: LabelCheck) -> str:
+    """The verdict on the feedback labels: a banner, and the senders that stand out."""
+    kind = {"ok": "good", "suspicious": "bad", "no_data": "none"}[check.status]
+    title = {"ok": "Feedback ok", "suspicious": "Feedback suspicious", "no_data": "Feedback"}
+    body = f'<div class="verdict {kind}"><b>{title[check.status]}</b> — {_e(check.reason)}</div>'
+    if check.sources:
+        rows = "".join(
+            f"<tr><td>{_e(s.source)}</td><td>{s.count:,}</td><td>{_num(s.disagreement)}</td>"
+            f"<td>{_num(s.others)}</td><td>{_num(s.p_value)}</td>"
+            f'<td><span class="badge {"bad" if s.suspicious else "good"}">'
+            f"{'suspicious' if s.suspicious else 'ok'}</span></td></tr>"
+            for s in check.sources
+        )
+        body += (
+            '<div class="panel"><table><thead><tr><th>source</th><th>labels</th>'
+            "<th>disagreement</th><th>others</th><th>p</th><th></th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
+    return "<h2>Feedback check</h2>" + body
+
+
 def _version_section(report: MonitorReport, entry: VersionMonitor) -> str:
     aliases = f" ({', '.join(entry.aliases)})" if entry.aliases else ""
     parts = [f"<h2>{_e(entry.ref)}{_e(aliases)}</h2>"]
@@ -276,6 +298,8 @@ def _version_section(report: MonitorReport, entry: VersionMonitor) -> str:
         parts.append("".join(f'<p class="notes">⚠ {_e(n)}</p>' for n in entry.notes))
     if entry.drift is not None:
         parts.append("<h2>Drift by feature</h2>" + drift_table(entry.drift))
+    if entry.feedback_check is not None:
+        parts.append(_feedback_section(entry.feedback_check))
     if entry.drift_over_time:
         image = plot_drift_over_time(
             entry.drift_over_time,

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from modelport.monitoring.labels import LabelCheck
     from modelport.monitoring.report import DriftReport, FeatureDrift
     from modelport.monitoring.results import MonitorReport
 
@@ -165,8 +166,17 @@ def print_monitor_report(report: MonitorReport, out: Console) -> None:
                 [[_num(v) for v in metrics.values()]],
                 out,
             )
+        if entry.feedback_check is not None:
+            print_feedback_check(entry.feedback_check, out)
         for note in entry.notes:
             out.print(f"[yellow]note:[/] {note}")
+
+
+def print_feedback_check(check: LabelCheck, out: Console) -> None:
+    """One line: the verdict on the feedback labels, and why."""
+    colour = {"ok": "green", "suspicious": "bold red", "no_data": "yellow"}[check.status]
+    label = {"ok": "feedback ok", "suspicious": "feedback suspicious", "no_data": "feedback"}
+    out.print(f"[{colour}]{label[check.status]}[/]: {check.reason}", highlight=False)
 
 
 def print_alerts(fired: Sequence[dict[str, Any]], out: Console) -> None:

@@ -15,6 +15,10 @@ If any record is invalid, nothing is stored and every problem is reported; ids t
 are not in the log are reported as unknown and the rest is stored durably. What was stored
 is then reported to ``on_labels`` when given (a server's canary counts the labels of the
 requests it saw).
+
+Each stored record names its ``source`` when the caller is known (the key id or token subject
+of an HTTP submission), so the feedback check of :mod:`modelport.monitoring.labels` can tell
+one sender's labels from the others'.
 """
 
 from __future__ import annotations
@@ -65,8 +69,11 @@ class FeedbackService:
         # a version's signature never changes once registered
         self._outputs: dict[tuple[str, int], Mapping[str, Any] | None] = {}
 
-    async def record(self, records: Any) -> FeedbackResult:
-        """Store ``records`` (one object or a list) unless any is invalid; say what happened."""
+    async def record(self, records: Any, *, source: str | None = None) -> FeedbackResult:
+        """Store ``records`` (one object or a list) unless any is invalid; say what happened.
+
+        ``source``: who sent them (a principal id), stored with each record when given.
+        """
         good, bad = check_feedback_indexed(records)
         where = await self._locate([r["prediction_id"] for _, r in good])
         schemas = await asyncio.to_thread(self._outputs_of, set(where.values()))
@@ -88,7 +95,10 @@ class FeedbackService:
                     }
                 )
             else:
-                checked.append({"prediction_id": pid, "label": label})
+                checked.append(
+                    {"prediction_id": pid, "label": label}
+                    | ({} if source is None else {"source": source})
+                )
         bad.sort(key=lambda p: -1 if p.get("index") is None else p["index"])
         result = FeedbackResult(unknown_ids=unknown, invalid=bad)
         if not result.rejected:
@@ -100,9 +110,9 @@ class FeedbackService:
                     log.exception("reporting labels to the canary windows failed")
         return result
 
-    def record_now(self, records: Any) -> FeedbackResult:
+    def record_now(self, records: Any, *, source: str | None = None) -> FeedbackResult:
         """The same from synchronous code (the CLI): runs its own event loop."""
-        return asyncio.run(self.record(records))
+        return asyncio.run(self.record(records, source=source))
 
     def close(self) -> None:
         self.store.close()

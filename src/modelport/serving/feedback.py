@@ -37,7 +37,13 @@ def add_feedback_route(app: FastAPI, feedback: FeedbackService, max_body_bytes: 
                 "feedback must be an object or a list of objects",
                 hint='send {"prediction_id": "...", "label": 1}',
             )
-        result = await feedback.record(doc)
+        # who sent the labels (the guard's principal; none without auth): a poisoning check
+        # compares each source's labels with the others'
+        state = request.scope.get("state") or {}
+        principal = state.get("principal")
+        result = await feedback.record(
+            doc, source=principal if isinstance(principal, str) else None
+        )
         status = 422 if result.rejected else 200
         return Response(
             orjson.dumps(result.to_dict()), status_code=status, media_type="application/json"
