@@ -36,8 +36,7 @@ from modelport.errors import (
     ModelportError,
     UntrustedArtifactError,
 )
-from modelport.flavors._common import import_optional
-from modelport.flavors.python import MlflowPyfunc
+from modelport.flavors.python import MlflowPyfunc, import_mlflow
 from modelport.model_files import read_model_file
 from modelport.schema.signature import FeatureSpec, Kind, Signature
 
@@ -158,9 +157,9 @@ def _download(uri: str, tracking_uri: str | None, target: Path) -> Path:
             f"{uri} names a model in an MLflow tracking server or store, but none is set",
             hint="set MLFLOW_TRACKING_URI (http://host:5000, sqlite:///mlflow.db, file:/path)",
         )
-    mlflow = import_optional("mlflow", "mlflow")
+    mlflow = import_mlflow("mlflow.artifacts")
     try:
-        local = mlflow.artifacts.download_artifacts(
+        local = mlflow.download_artifacts(
             artifact_uri=uri, dst_path=str(target), tracking_uri=tracking_uri
         )
     except Exception as exc:  # MlflowException, connection and storage errors alike

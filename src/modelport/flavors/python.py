@@ -20,6 +20,7 @@ import importlib
 import json
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, get_args
@@ -79,6 +80,18 @@ class PythonPredictor:
             return np.asarray(self.func.predict_proba(batch))
 
 
+def import_mlflow(module: str = "mlflow") -> ModuleType:
+    """An MLflow module, or MissingExtraError naming the ``mlflow`` extra.
+
+    Importing ``mlflow.pyfunc`` infers schemas for MLflow's own agent types and warns
+    that an ``Any`` hint among them is not validated: advice to MLflow's developers, not
+    to our users, so that one warning is silenced (it would print on every CLI command).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*Any type hint is inferred as AnyType")
+        return import_optional(module, "mlflow")
+
+
 class MlflowPyfunc:
     """An MLflow model folder called through its ``python_function`` flavor.
 
@@ -93,7 +106,7 @@ class MlflowPyfunc:
 
     def load(self) -> Any:
         if self._model is None:
-            pyfunc = import_optional("mlflow.pyfunc", "mlflow")
+            pyfunc = import_mlflow("mlflow.pyfunc")
             with translate(ArtifactError, f"MLflow could not load the pyfunc model {self.folder}"):
                 self._model = pyfunc.load_model(str(self.folder))
         return self._model

@@ -1,0 +1,341 @@
+"""``modelport register`` with MLflow models, against a real MLflow store (SQLite) and server.
+
+Each model is logged the way MLflow users do (``mlflow.<flavor>.log_model`` with a signature
+and an input example, registered in MLflow's registry), registered in modelport through the
+CLI, and must then predict exactly what MLflow's own ``mlflow.pyfunc.load_model`` predicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import modelport
+from modelport.cli import app
+
+with warnings.catch_warnings():
+    # importing mlflow.pyfunc warns about an Any hint in MLflow's own agent types
+    warnings.filterwarnings("ignore", message=r".*Any type hint is inferred as AnyType")
+    pytest.importorskip("mlflow")
+    import mlflow.pyfunc
+
+# MLflow warns about its own advice while logging (integer columns in a signature, type hints
+# on a PythonModel's predict, the cloudpickled python_model): facts about the test models,
+# not faults of modelport, so those are let through; every other warning stays an error.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Hint. Inferred schema contains integer:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning"),
+]
+
+runner = CliRunner()
+
+
+class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """A custom pyfunc model: no flavor modelport has, so it comes in as a pyfunc."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        return model_input["a"] * 2 + model_input["b"]
+
+
+class Broken(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """A pyfunc whose loading fails, as one with a missing dependency does."""
+
+    def load_context(self, context: Any) -> None:
+        raise RuntimeError("the weights file is gone")
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        return model_input["a"]
+
+
+def _data() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    return x, (x["a"] + 0.5 * x["b"] > 0).astype(int)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One MLflow tracking store with every model these tests register, and its URI."""
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+    from xgboost import XGBClassifier
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        # artifacts under the test's directory, not ./mlruns in the working directory
+        mlflow.set_experiment(
+            experiment_id=mlflow.create_experiment("t", artifact_location=str(root / "art"))
+        )
+        x, y = _data()
+        example = x.head(5)
+        lr = LogisticRegression().fit(x, y)
+        xgb = XGBClassifier(n_estimators=8, max_depth=3).fit(x, y)
+        with mlflow.start_run() as run:
+            mlflow.sklearn.log_model(
+                lr,
+                name="model",
+                signature=infer_signature(x, lr.predict(x)),
+                input_example=example,
+                registered_model_name="lr",
+            )
+            mlflow.xgboost.log_model(
+                xgb,
+                name="xgb",
+                signature=infer_signature(x, xgb.predict(x)),
+                input_example=example,
+                registered_model_name="xgb",
+            )
+            mlflow.pyfunc.log_model(
+                name="doubler", python_model=Doubler(), input_example=example,
+                registered_model_name="doubler",
+            )  # fmt: skip
+            mlflow.pyfunc.log_model(
+                name="broken", python_model=Broken(), registered_model_name="broken"
+            )
+        mlflow.MlflowClient().set_registered_model_alias("lr", "champion", "1")
+        folder = root / "saved"
+        mlflow.sklearn.save_model(
+            lr, str(folder), signature=infer_signature(x, lr.predict(x)), input_example=example
+        )
+        yield {
+            "uri": uri,
+            "run_id": run.info.run_id,
+            "folder": folder,
+            "x": x,
+            "lr": lr,
+            "xgb": xgb,
+        }
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: dict[str, Any]) -> Path:
+    monkeypatch.setenv("MODELPORT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["uri"])
+    monkeypatch.delenv("MODELPORT_TRUST_PICKLES", raising=False)
+    return tmp_path
+
+
+def register(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["register", *args])
+    return result.exit_code, result.output
+
+
+def listed() -> Any:
+    result = runner.invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def mlflow_predict(uri: str, x: pd.DataFrame) -> np.ndarray:
+    return np.asarray(mlflow.pyfunc.load_model(uri).predict(x)).ravel()
+
+
+def test_sklearn_from_the_registry_predicts_as_mlflow(env: Path, store: dict[str, Any]) -> None:
+    code, out = register("models:/lr/1", "--name", "x", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["flavor"] == "sklearn"  # native, stored with skops
+    assert summary["tags"]["mlflow.model_uri"] == "models:/lr/1"
+    assert summary["tags"]["mlflow.run_id"] == store["run_id"]
+    model = modelport.load("x")
+    x = store["x"]
+    assert np.array_equal(model.predict(x), mlflow_predict("models:/lr/1", x))
+    np.testing.assert_allclose(model.predict_proba(x), store["lr"].predict_proba(x))
+    # MLflow's signature is the input schema; its input example made the output schema
+    signature = model.version.signature
+    assert signature is not None
+    assert [(f["name"], f["kind"]) for f in signature["inputs"]] == [
+        ("a", "float"),
+        ("b", "float"),
+        ("c", "float"),
+    ]
+    assert signature["outputs"]["classes"] == [0, 1]
+
+
+def test_an_alias_and_a_run_uri(env: Path, store: dict[str, Any]) -> None:
+    code, out = register("models:/lr@champion", "--name", "by-alias")
+    assert code == 0, out
+    uri = f"runs:/{store['run_id']}/model"
+    code, out = register(uri, "--name", "by-run", "--json")
+    assert code == 0, out
+    assert json.loads(out)["tags"]["mlflow.model_uri"] == uri
+    x = store["x"]
+    for name in ("by-alias", "by-run"):
+        assert np.array_equal(modelport.load(name).predict(x), store["lr"].predict(x))
+
+
+def test_xgboost_keeps_its_classes(env: Path, store: dict[str, Any]) -> None:
+    code, out = register("models:/xgb/1", "--name", "x")
+    assert code == 0, out
+    model = modelport.load("x")
+    x = store["x"]
+    assert model.version.flavor == "xgboost"
+    assert model.version.flavor_options["wrapper"] == "XGBClassifier"
+    assert np.array_equal(model.predict(x), mlflow_predict("models:/xgb/1", x))
+    np.testing.assert_allclose(model.predict_proba(x), store["xgb"].predict_proba(x), rtol=1e-6)
+
+
+def test_a_pyfunc_needs_trust_then_predicts_as_mlflow(env: Path, store: dict[str, Any]) -> None:
+    code, out = register("models:/doubler/1", "--name", "d")
+    assert code != 0
+    assert "pyfunc" in out and "--trust" in out
+    assert listed() == []
+    code, out = register("models:/doubler/1", "--name", "d", "--trust")
+    assert code == 0, out
+    x = store["x"]
+    with pytest.raises(modelport.errors.UntrustedArtifactError):
+        modelport.load("d")  # serving it runs its code too
+    model = modelport.load("d", trusted=True)
+    assert model.version.flavor == "python"
+    np.testing.assert_allclose(model.predict(x), mlflow_predict("models:/doubler/1", x))
+
+
+def test_trust_from_the_environment(
+    env: Path, store: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_TRUST_PICKLES", "1")
+    code, out = register("models:/doubler/1", "--name", "d")
+    assert code == 0, out
+
+
+def test_a_saved_mlmodel_folder(env: Path, store: dict[str, Any]) -> None:
+    code, out = register(str(store["folder"]), "--name", "f", "--json")
+    assert code == 0, out
+    assert json.loads(out)["tags"]["mlflow.model_uri"].startswith("file://")
+    x = store["x"]
+    assert np.array_equal(modelport.load("f").predict(x), mlflow_predict(str(store["folder"]), x))
+
+
+def test_bad_sources_register_nothing(env: Path, store: dict[str, Any], tmp_path: Path) -> None:
+    not_a_model = tmp_path / "empty-folder"
+    not_a_model.mkdir()
+    cases = [
+        (("models:/nope/1",), "nope"),
+        (("models:/lr/99",), "lr"),
+        ((f"runs:/{store['run_id']}/no-such-path",), "no-such-path"),
+        ((str(not_a_model),), "no MLmodel"),
+        (("models:/broken/1", "--trust"), "the weights file is gone"),
+    ]
+    for args, expected in cases:
+        code, out = register(*args, "--name", "bad")
+        assert code == 1, (args, out)
+        assert expected in out, (args, out)
+        assert "Traceback" not in out
+    assert listed() == []
+
+
+def test_a_uri_needs_a_tracking_uri(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    code, out = register("models:/lr/1", "--name", "x")
+    assert code == 1
+    assert "MLFLOW_TRACKING_URI" in out
+    assert listed() == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.integration
+def test_from_a_tracking_server(tmp_path: Path, store: dict[str, Any]) -> None:
+    """A local ``mlflow server`` over the store: modelport downloads through its REST API."""
+    import httpx
+
+    port = _free_port()
+    server_uri = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            store["uri"],
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(240):  # bounded: at most about a minute
+            try:
+                if httpx.get(f"{server_uri}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            time.sleep(0.25)
+        else:
+            pytest.fail("the MLflow server did not become healthy")
+        environment = {
+            **os.environ,
+            "MODELPORT_HOME": str(tmp_path / "home"),
+            "MLFLOW_TRACKING_URI": server_uri,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "modelport", "register", "models:/lr/1", "--name", "srv"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        missing = subprocess.run(
+            [sys.executable, "-m", "modelport", "register", "models:/nope/2", "--name", "bad"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert missing.returncode == 1
+        assert "nope" in missing.stderr + missing.stdout
+        settings = modelport.Settings(home=tmp_path / "home")
+        model = modelport.load("srv", settings=settings)
+        assert np.array_equal(model.predict(store["x"]), store["lr"].predict(store["x"]))
+        assert [m["name"] for m in modelport_list(environment)] == ["srv"]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def modelport_list(environment: dict[str, str]) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "modelport", "models", "list", "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)
