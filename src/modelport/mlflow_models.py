@@ -98,7 +98,7 @@ def read_mlmodel_folder(
     """Read a local MLflow model folder; ``uri`` is recorded as where it came from."""
     # a downloaded copy's temporary path would mean nothing to the reader of a message
     shown = uri if uri and uri.startswith(URI_SCHEMES) else str(folder)
-    spec = _mlmodel(folder)
+    spec = _mlmodel(folder, shown)
     flavors: dict[str, Any] = spec["flavors"]
     native = next((name for name in _NATIVE if name in flavors), None)
     if native is not None:
@@ -126,13 +126,13 @@ def read_mlmodel_folder(
     )
 
 
-def _mlmodel(folder: Path) -> dict[str, Any]:
+def _mlmodel(folder: Path, shown: str) -> dict[str, Any]:
     path = folder / "MLmodel"
     if not folder.is_dir():
         raise DataError(f"no such MLflow model folder: {folder}", hint="check the path")
     if not path.is_file():
         raise ModelFileError(
-            f"{folder} has no MLmodel file, so it is not an MLflow model folder",
+            f"{shown} has no MLmodel file, so it is not an MLflow model folder",
             hint="give the folder mlflow.<flavor>.save_model(model, path) wrote, or a "
             "models:/NAME/VERSION or runs:/RUN_ID/PATH URI",
         )
@@ -140,12 +140,12 @@ def _mlmodel(folder: Path) -> dict[str, Any]:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ModelFileError(
-            f"{path} is not valid YAML: {exc}",
+            f"the MLmodel of {shown} is not valid YAML: {exc}",
             hint="the MLmodel file is damaged: save or download the model again",
         ) from exc
     if not isinstance(spec, dict) or not isinstance(spec.get("flavors"), dict):
         raise ModelFileError(
-            f"{path} has no 'flavors' mapping, so it is not an MLflow MLmodel file",
+            f"the MLmodel of {shown} has no 'flavors' mapping, so it is not an MLflow MLmodel file",
             hint="the MLmodel file is damaged: save or download the model again",
         )
     return spec
@@ -169,6 +169,12 @@ def _download(uri: str, tracking_uri: str | None, target: Path) -> Path:
             hint="check the model name and version (or alias), or the run id and artifact path, "
             "and MLFLOW_TRACKING_URI",
         ) from exc
+    if not Path(local).is_dir():
+        raise ModelFileError(
+            f"{uri} is a file, not an MLflow model folder",
+            hint="give the folder the model was logged as: runs:/RUN_ID/ARTIFACT_PATH "
+            "(the name given to log_model), or models:/NAME/VERSION",
+        )
     return Path(local)
 
 

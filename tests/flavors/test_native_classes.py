@@ -146,9 +146,7 @@ def test_task_classification_refuses_a_booster_with_margins_only(home: Path) -> 
 def test_a_native_booster_file_stays_a_booster(tmp_path: Path) -> None:
     """No ``scikit_learn`` attribute (xgb.train), or one that is not JSON: the Booster itself."""
     x, y = _data(3)
-    booster = xgb.train(
-        {"objective": "multi:softprob", "num_class": 3}, xgb.DMatrix(x, label=y), 3
-    )
+    booster = xgb.train({"objective": "multi:softprob", "num_class": 3}, xgb.DMatrix(x, label=y), 3)
     path = tmp_path / "native.ubj"
     booster.save_model(path)
     assert type(read_model_file(path)).__name__ == "Booster"
