@@ -295,3 +295,17 @@ def test_a_pyfunc_without_mlflow_names_the_extra(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "modelport[mlflow]" in done.stdout
+
+
+def test_native_onnx_file(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    from skl2onnx import to_onnx
+
+    x = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    onnx_model = to_onnx(LogisticRegression().fit(x, x[:, 0] > 0), x[:1])
+    (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    _write_folder(folder, {"onnx": {"data": "model.onnx"}}, inputs=None)
+    read = read_mlmodel_folder(folder)
+    assert (read.mlflow_flavor, type(read.model).__name__) == ("onnx", "ModelProto")

@@ -69,6 +69,7 @@ def _data() -> tuple[pd.DataFrame, pd.Series]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One MLflow tracking store with every model these tests register, and its URI."""
+    from lightgbm import LGBMClassifier
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
     from xgboost import XGBClassifier
@@ -86,6 +87,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         example = x.head(5)
         lr = LogisticRegression().fit(x, y)
         xgb = XGBClassifier(n_estimators=8, max_depth=3).fit(x, y)
+        lgbm = LGBMClassifier(n_estimators=8, num_leaves=7, verbose=-1).fit(x, y)
         with mlflow.start_run() as run:
             mlflow.sklearn.log_model(
                 lr,
@@ -100,6 +102,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 signature=infer_signature(x, xgb.predict(x)),
                 input_example=example,
                 registered_model_name="xgb",
+            )
+            mlflow.sklearn.log_model(
+                lr, name="pickled", serialization_format="cloudpickle",
+                registered_model_name="pickled",
+            )  # fmt: skip
+            mlflow.lightgbm.log_model(
+                lgbm, name="lgbm", input_example=example, registered_model_name="lgbm"
             )
             mlflow.pyfunc.log_model(
                 name="doubler", python_model=Doubler(), input_example=example,
@@ -120,6 +129,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "x": x,
             "lr": lr,
             "xgb": xgb,
+            "lgbm": lgbm,
         }
     finally:
         mlflow.set_tracking_uri(previous)
@@ -191,6 +201,36 @@ def test_xgboost_keeps_its_classes(env: Path, store: dict[str, Any]) -> None:
     assert model.version.flavor_options["wrapper"] == "XGBClassifier"
     assert np.array_equal(model.predict(x), mlflow_predict("models:/xgb/1", x))
     np.testing.assert_allclose(model.predict_proba(x), store["xgb"].predict_proba(x), rtol=1e-6)
+
+
+def test_a_pickled_sklearn_model_needs_trust_and_is_stored_with_skops(
+    env: Path, store: dict[str, Any]
+) -> None:
+    code, out = register("models:/pickled/1", "--name", "p")
+    assert code != 0
+    assert "pickle" in out and "--trust" in out
+    assert listed() == []
+    code, out = register("models:/pickled/1", "--name", "p", "--trust")
+    assert code == 0, out
+    model = modelport.load("p")  # no trust needed any more: it is a skops file now
+    assert model.version.flavor_options["serialization"] == "skops"
+    x = store["x"]
+    assert np.array_equal(model.predict(x), mlflow_predict("models:/pickled/1", x))
+
+
+def test_lightgbm_keeps_its_classes(env: Path, store: dict[str, Any]) -> None:
+    # MLflow stores the LGBMClassifier with skops, with LightGBM's own types in it
+    code, out = register("models:/lgbm/1", "--name", "l")
+    assert code != 0
+    assert "skops" in out and "--trust" in out
+    code, out = register("models:/lgbm/1", "--name", "l", "--trust")
+    assert code == 0, out
+    model = modelport.load("l")
+    x = store["x"]
+    assert model.version.flavor == "lightgbm"
+    assert model.classes == [0, 1]
+    assert np.array_equal(model.predict(x), mlflow_predict("models:/lgbm/1", x))
+    np.testing.assert_allclose(model.predict_proba(x), store["lgbm"].predict_proba(x))
 
 
 def test_a_pyfunc_needs_trust_then_predicts_as_mlflow(env: Path, store: dict[str, Any]) -> None:
