@@ -42,6 +42,9 @@ pytestmark = [
 
 runner = CliRunner()
 
+#: no inference of the pip requirements: MLflow would load each model in a subprocess for it
+QUICK: dict[str, Any] = {"pip_requirements": []}
+
 
 class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     """A custom pyfunc model: no flavor modelport has, so it comes in as a pyfunc."""
@@ -95,6 +98,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 signature=infer_signature(x, lr.predict(x)),
                 input_example=example,
                 registered_model_name="lr",
+                **QUICK,
             )
             mlflow.xgboost.log_model(
                 xgb,
@@ -102,25 +106,36 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 signature=infer_signature(x, xgb.predict(x)),
                 input_example=example,
                 registered_model_name="xgb",
+                **QUICK,
             )
             mlflow.sklearn.log_model(
-                lr, name="pickled", serialization_format="cloudpickle",
+                lr,
+                name="pickled",
+                serialization_format="cloudpickle",  # the default of older MLflow versions
                 registered_model_name="pickled",
-            )  # fmt: skip
+                **QUICK,
+            )
             mlflow.lightgbm.log_model(
-                lgbm, name="lgbm", input_example=example, registered_model_name="lgbm"
+                lgbm, name="lgbm", input_example=example, registered_model_name="lgbm", **QUICK
             )
             mlflow.pyfunc.log_model(
-                name="doubler", python_model=Doubler(), input_example=example,
+                name="doubler",
+                python_model=Doubler(),
+                input_example=example,
                 registered_model_name="doubler",
-            )  # fmt: skip
+                **QUICK,
+            )
             mlflow.pyfunc.log_model(
-                name="broken", python_model=Broken(), registered_model_name="broken"
+                name="broken", python_model=Broken(), registered_model_name="broken", **QUICK
             )
         mlflow.MlflowClient().set_registered_model_alias("lr", "champion", "1")
         folder = root / "saved"
         mlflow.sklearn.save_model(
-            lr, str(folder), signature=infer_signature(x, lr.predict(x)), input_example=example
+            lr,
+            str(folder),
+            signature=infer_signature(x, lr.predict(x)),
+            input_example=example,
+            **QUICK,
         )
         yield {
             "uri": uri,
@@ -246,6 +261,25 @@ def test_a_pyfunc_needs_trust_then_predicts_as_mlflow(env: Path, store: dict[str
     model = modelport.load("d", trusted=True)
     assert model.version.flavor == "python"
     np.testing.assert_allclose(model.predict(x), mlflow_predict("models:/doubler/1", x))
+
+
+def test_a_pyfunc_is_served(env: Path, store: dict[str, Any]) -> None:
+    """Served over HTTP, the pyfunc answers what MLflow's own load_model predicts."""
+    with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 here; httpx works the same
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from modelport.serving import ServeConfig, create_app
+
+    code, out = register("models:/doubler/1", "--name", "d", "--trust")
+    assert code == 0, out
+    x = store["x"].head(4)
+    settings = modelport.Settings(home=env / "home", trust_pickles=True)
+    with TestClient(create_app(ServeConfig(auth=False, refs=("d",)), settings=settings)) as client:
+        response = client.post("/v1/models/d:predict", json={"instances": x.to_dict("records")})
+    assert response.status_code == 200, response.text
+    expected = mlflow_predict("models:/doubler/1", x)
+    np.testing.assert_allclose(response.json()["predictions"], expected)
 
 
 def test_trust_from_the_environment(
