@@ -309,3 +309,28 @@ def test_native_onnx_file(tmp_path: Path) -> None:
     _write_folder(folder, {"onnx": {"data": "model.onnx"}}, inputs=None)
     read = read_mlmodel_folder(folder)
     assert (read.mlflow_flavor, type(read.model).__name__) == ("onnx", "ModelProto")
+
+
+def test_a_uri_without_mlflow_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "from modelport.errors import MissingExtraError\n"
+        "from modelport.mlflow_models import open_mlflow_model\n"
+        "try:\n"
+        "    with open_mlflow_model('models:/m/1', tracking_uri='http://mlflow:5000'):\n"
+        "        pass\n"
+        "except MissingExtraError as exc:\n"
+        "    print(exc.hint)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "modelport[mlflow]" in done.stdout
+
+
+def test_messages_show_no_credentials_of_the_tracking_uri() -> None:
+    from modelport.mlflow_models import _redacted
+
+    assert _redacted("https://user:secret@mlflow.example.com/x") == "https://mlflow.example.com/x"
+    assert _redacted("sqlite:///tmp/mlflow.db") == "sqlite:///tmp/mlflow.db"
