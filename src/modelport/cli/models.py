@@ -13,6 +13,7 @@ from modelport.cli.output import console, print_json, table
 
 if TYPE_CHECKING:
     from modelport.registry import Registry
+    from modelport.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -22,12 +23,12 @@ models_app = typer.Typer(
 )
 
 
-def _registry() -> Registry:
+def _registry(settings: Settings | None = None) -> Registry:
     # imported here: SQLAlchemy and Alembic are a large share of a command's start-up
     from modelport.registry import Registry
     from modelport.settings import Settings
 
-    return Registry(Settings())
+    return Registry(settings or Settings())
 
 
 @models_app.command("list")
@@ -274,7 +275,7 @@ def register(
     settings = Settings()
     trusted = trust or settings.trust_pickles
     frame = read_table(sample) if sample else None
-    registry = _registry()
+    registry = _registry(settings)
     options: dict[str, Any] = {
         "metrics": metrics,
         "description": description,
