@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -332,8 +333,9 @@ def _free_port() -> int:
 
 @pytest.mark.integration
 def test_from_a_tracking_server(tmp_path: Path, store: dict[str, Any]) -> None:
-    """A local ``mlflow server`` over the store: modelport downloads through its REST API."""
+    """A local ``mlflow server`` the test starts, artifacts proxied: all goes over its REST API."""
     import httpx
+    from mlflow.models import infer_signature
 
     port = _free_port()
     server_uri = f"http://127.0.0.1:{port}"
@@ -343,7 +345,9 @@ def test_from_a_tracking_server(tmp_path: Path, store: dict[str, Any]) -> None:
             str(Path(sys.executable).parent / "mlflow"),
             "server",
             "--backend-store-uri",
-            store["uri"],
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -353,7 +357,9 @@ def test_from_a_tracking_server(tmp_path: Path, store: dict[str, Any]) -> None:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the workers it forks end with it
     )
+    previous = mlflow.get_tracking_uri()
     try:
         for _ in range(240):  # bounded: at most about a minute
             try:
@@ -365,51 +371,52 @@ def test_from_a_tracking_server(tmp_path: Path, store: dict[str, Any]) -> None:
             time.sleep(0.25)
         else:
             pytest.fail("the MLflow server did not become healthy")
+        x, lr = store["x"], store["lr"]
+        mlflow.set_tracking_uri(server_uri)
+        mlflow.set_experiment("served")  # on the server; the store's experiment is elsewhere
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                lr,
+                name="model",
+                signature=infer_signature(x, lr.predict(x)),
+                input_example=x.head(5),
+                registered_model_name="served-lr",
+                **QUICK,
+            )
+        # stored by the server (proxied artifacts), so only its REST API reaches the model
+        assert list((tmp_path / "server-artifacts").rglob("MLmodel"))
         environment = {
             **os.environ,
             "MODELPORT_HOME": str(tmp_path / "home"),
             "MLFLOW_TRACKING_URI": server_uri,
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "modelport", "register", "models:/lr/1", "--name", "srv"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = modelport_cli(environment, "register", "models:/served-lr/1", "--name", "srv")
         assert done.returncode == 0, done.stdout + done.stderr
-        missing = subprocess.run(
-            [sys.executable, "-m", "modelport", "register", "models:/nope/2", "--name", "bad"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        missing = modelport_cli(environment, "register", "models:/nope/2", "--name", "bad")
         assert missing.returncode == 1
         assert "nope" in missing.stderr + missing.stdout
         settings = modelport.Settings(home=tmp_path / "home")
         model = modelport.load("srv", settings=settings)
-        assert np.array_equal(model.predict(store["x"]), store["lr"].predict(store["x"]))
-        assert [m["name"] for m in modelport_list(environment)] == ["srv"]
+        assert np.array_equal(model.predict(x), mlflow_predict("models:/served-lr/1", x))
+        listed_now = modelport_cli(environment, "models", "list", "--json")
+        assert [m["name"] for m in json.loads(listed_now.stdout)] == ["srv"]
     finally:
-        server.terminate()
+        mlflow.set_tracking_uri(previous)
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
 
 
-def modelport_list(environment: dict[str, str]) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "modelport", "models", "list", "--json"],
+def modelport_cli(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelport", *args],
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
-        check=True,
+        timeout=300,
+        check=False,
     )
-    return json.loads(done.stdout)
