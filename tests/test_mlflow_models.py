@@ -334,3 +334,17 @@ def test_messages_show_no_credentials_of_the_tracking_uri() -> None:
 
     assert _redacted("https://user:secret@mlflow.example.com/x") == "https://mlflow.example.com/x"
     assert _redacted("sqlite:///tmp/mlflow.db") == "sqlite:///tmp/mlflow.db"
+
+
+def test_a_flavor_modelport_lacks_falls_back_to_pyfunc(tmp_path: Path) -> None:
+    """PyTorch has no modelport flavor (yet): its python_function flavor is used, with trust."""
+    folder = _write_folder(
+        tmp_path / "torch",
+        {
+            "pytorch": {"model_data": "data", "pytorch_version": "2.5.0"},
+            "python_function": {"loader_module": "mlflow.pytorch", "data": "data"},
+        },
+    )
+    with pytest.raises(UntrustedArtifactError) as caught:
+        read_mlmodel_folder(folder, uri="models:/torch/1")
+    assert caught.value.message.startswith("models:/torch/1 is an MLflow pyfunc model")
