@@ -163,9 +163,11 @@ def _download(uri: str, tracking_uri: str | None, target: Path) -> Path:
             artifact_uri=uri, dst_path=str(target), tracking_uri=tracking_uri
         )
     except Exception as exc:  # MlflowException, connection and storage errors alike
-        detail = getattr(exc, "message", None) or str(exc)
+        # MLflow's own message may quote the request URL, credentials and all
+        detail = str(getattr(exc, "message", None) or exc)
+        shown = _redacted(tracking_uri)
         raise DataError(
-            f"MLflow at {_redacted(tracking_uri)} could not give {uri}: {detail}",
+            f"MLflow at {shown} could not give {uri}: {detail.replace(tracking_uri, shown)}",
             hint="check the model name and version (or alias), or the run id and artifact path, "
             "and MLFLOW_TRACKING_URI",
         ) from exc
