@@ -13,27 +13,39 @@ the model library happens to raise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import DataError, ModelFileError, ModelportError, UntrustedArtifactError
+from modelport.errors import (
+    DataError,
+    InvalidArgument,
+    ModelFileError,
+    ModelportError,
+    UntrustedArtifactError,
+)
 from modelport.flavors._common import import_optional as require
 
 Reader = Callable[[Path, bool], Any]
+
+#: what ``kind=`` may name, for a file whose name does not say what it is (MLflow writes
+#: an XGBoost ``model.json`` or a LightGBM ``model.lgb`` as the flavor's own file name)
+KINDS = ("skops", "onnx", "xgboost", "lightgbm", "pickle")
 
 
 class _Malformed(Exception):
     """Our own finding that a file is not a whole model; its message is the reason."""
 
 
-def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
+def read_model_file(path: str | Path, *, trusted: bool = False, kind: str | None = None) -> Any:
+    """The model object in ``path``; ``kind`` (one of :data:`KINDS`) overrides the suffix."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"no such model file: {path}", hint="check the path")
     if not path.is_file():
         raise DataError(f"{path} is not a file", hint="give the path of a saved model file")
-    kind, how, reader = _reader_for(path)
+    kind, how, reader = _reader_for(path, kind)
     if path.stat().st_size == 0:
         raise ModelFileError(
             f"{path} is empty, so it cannot be {kind}",
@@ -55,18 +67,22 @@ def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
         ) from exc
 
 
-def _reader_for(path: Path) -> tuple[str, str, Reader]:
+def _reader_for(path: Path, kind: str | None = None) -> tuple[str, str, Reader]:
     """What the file should be (for messages), how such a file is made, and its reader."""
+    if kind is not None and kind not in KINDS:
+        raise InvalidArgument(f"unknown model file kind {kind!r}", hint=f"one of: {KINDS}")
     suffix = path.suffix.lower()
-    if suffix == ".skops":
+    if kind == "skops" or (kind is None and suffix == ".skops"):
         return "a skops file", "skops.io.dump(model, path)", _read_skops
-    if suffix == ".onnx":
+    if kind == "onnx" or (kind is None and suffix == ".onnx"):
         return "an ONNX model", "onnx.save(model, path)", _read_onnx
-    if suffix in (".ubj", ".xgb") or path.name.endswith(".xgboost.json"):
+    if kind == "xgboost" or (
+        kind is None and (suffix in (".ubj", ".xgb") or path.name.endswith(".xgboost.json"))
+    ):
         return "an XGBoost model", "model.save_model(path)", _read_xgboost
-    if suffix == ".txt" or path.name.endswith(".lgb"):
+    if kind == "lightgbm" or (kind is None and (suffix == ".txt" or path.name.endswith(".lgb"))):
         return "a LightGBM model", "booster.save_model(path)", _read_lightgbm
-    if suffix in (".pkl", ".pickle", ".joblib"):
+    if kind == "pickle" or (kind is None and suffix in (".pkl", ".pickle", ".joblib")):
         return "a pickle or joblib file", "joblib.dump(model, path)", _read_pickle
     raise DataError(
         f"cannot tell what kind of model {path} is",
@@ -100,7 +116,34 @@ def _read_onnx(path: Path, trusted: bool) -> Any:
 
 
 def _read_xgboost(path: Path, trusted: bool) -> Any:
-    return require("xgboost", "xgboost").Booster(model_file=str(path))
+    """The scikit-learn wrapper the file was saved from, else the raw Booster.
+
+    ``XGBClassifier.save_model`` records the wrapper's kind in the booster attribute
+    ``scikit_learn``: read as a bare Booster the file would lose ``predict_proba`` and
+    the wrapper's own label logic, so the recorded wrapper is rebuilt instead.
+    """
+    xgb = require("xgboost", "xgboost")
+    booster = xgb.Booster(model_file=str(path))
+    wrapper = _WRAPPERS.get(_estimator_type(booster.attr("scikit_learn")))
+    if wrapper is None:
+        return booster
+    model = getattr(xgb, wrapper)()
+    model.load_model(str(path))
+    return model
+
+
+#: ``_estimator_type`` in the ``scikit_learn`` attribute -> the wrapper to rebuild
+_WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor"}
+
+
+def _estimator_type(recorded: str | None) -> str:
+    if not recorded:
+        return ""
+    try:
+        value = json.loads(recorded)
+    except ValueError:
+        return ""  # not ours to judge: the booster itself loaded, so it stays a Booster
+    return str(value.get("_estimator_type", "")) if isinstance(value, dict) else ""
 
 
 def _read_lightgbm(path: Path, trusted: bool) -> Any:

@@ -16,11 +16,12 @@ import numpy as np
 
 from modelport.errors import DataError, InvalidArgument
 from modelport.flavors import Predictor, detect_flavor, get_flavor
+from modelport.flavors.base import Task
 from modelport.reference import parse, validate_name
 from modelport.registry import ModelVersion, Registry
 from modelport.registry.artifacts import directory_sha256
 from modelport.registry.lineage import data_sha256, git_sha
-from modelport.schema import infer_signature, validate
+from modelport.schema import Signature, infer_signature, validate
 from modelport.schema.signature import sample_to_frame
 
 
@@ -40,11 +41,17 @@ def register_model(
     allow_unknown_categories: bool = False,
     cwd: Path | None = None,
     labels: Any | None = None,
+    declared: Signature | None = None,
+    task: Task | None = None,
 ) -> ModelVersion:
     """Save ``model`` as the next version of ``name``. See :func:`modelport.register`.
 
     ``labels``: a classifier's training labels for the rows of ``sample``; their class counts
     join the reference profile as the prior that the feedback check compares ground truth with.
+    ``declared`` is an input schema the model came with (MLflow's signature): its
+    features replace those inferred from the sample, which a small input example would
+    make too narrow (three rows of strings are not every category). ``task`` is what the
+    registrant says the model is; a model that loads as something else is refused.
     """
     validate_name(name)
     if labels is not None and sample is None:
@@ -60,9 +67,15 @@ def register_model(
         directory.mkdir()
         options = chosen.save(model, directory, serialization=serialization)
         signature = profile = None
-        if sample is not None:
+        if task is not None:
+            _check_task(chosen.load(directory, options, trusted=True), chosen.name, task)
+        if sample is None:
+            signature = declared
+        else:
             frame, _ = sample_to_frame(sample)
-            signature = infer_signature(sample, allow_unknown_categories=allow_unknown_categories)
+            signature = declared or infer_signature(
+                sample, allow_unknown_categories=allow_unknown_categories
+            )
             # Round-trip: what we stored must load and accept its own signature's input.
             predictor = chosen.load(directory, options, trusted=True)
             predictions = np.asarray(predictor.predict(validate(signature, sample)))
@@ -90,6 +103,13 @@ def register_model(
                 allow_unknown_categories=allow_unknown_categories,
                 accept_unknown=_tolerant_columns(predictor, signature.names),
             )
+            if declared is not None:
+                signature = Signature(
+                    declared.inputs,
+                    input_kind=declared.input_kind,
+                    outputs=signature.outputs,
+                    allow_unknown_categories=allow_unknown_categories,
+                )
             profile = _profile(frame, signature.categorical, predictions, predictor.classes, labels)
         sha, size = directory_sha256(directory)
         return registry.create_version(
@@ -108,6 +128,21 @@ def register_model(
             parent_version=parent_version,
             description=description,
         )
+
+
+def _check_task(predictor: Predictor, flavor: str, task: Task) -> None:
+    if predictor.task == task:
+        return
+    found = {"classification": "a classifier", "regression": "a regressor"}.get(
+        predictor.task, "neither a classifier nor a regressor"
+    )
+    raise InvalidArgument(
+        f"the model was declared a {task} model, but the {flavor} flavor reads it as {found}",
+        hint="a native XGBoost or LightGBM booster is a classifier when its objective is one "
+        "(binary:logistic, multi:softprob; binary, multiclass) or when it was saved from the "
+        "scikit-learn wrapper (XGBClassifier.save_model); otherwise wrap the model in a "
+        "Python function with classes and predict_proba",
+    )
 
 
 def _training_data_sha256(training_data: Any | None) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +13,7 @@ from modelport.cli.output import console, print_json, table
 
 if TYPE_CHECKING:
     from modelport.registry import Registry
+    from modelport.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -20,12 +23,12 @@ models_app = typer.Typer(
 )
 
 
-def _registry() -> Registry:
+def _registry(settings: Settings | None = None) -> Registry:
     # imported here: SQLAlchemy and Alembic are a large share of a command's start-up
     from modelport.registry import Registry
     from modelport.settings import Settings
 
-    return Registry(Settings())
+    return Registry(settings or Settings())
 
 
 @models_app.command("list")
@@ -175,12 +178,29 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
     return out
 
 
+class Task(enum.StrEnum):
+    """What ``--task`` may say a model is."""
+
+    classification = "classification"
+    regression = "regression"
+
+
 def register(
-    path: Annotated[Path, typer.Argument(help="model file: .skops, .onnx, .ubj, .txt, .joblib")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="model file (.skops, .onnx, .ubj, .txt, .joblib), MLflow model folder, "
+            "models:/NAME/VERSION, models:/NAME@alias or runs:/RUN_ID/PATH",
+            metavar="PATH",
+        ),
+    ],
     name: Annotated[str, typer.Option("--name", "-n", help="model name")],
     sample: Annotated[
         Path | None,
-        typer.Option(help="training input sample (.parquet/.csv/.jsonl) for signature and profile"),
+        typer.Option(
+            help="training input sample (.parquet/.csv/.jsonl) for signature and profile; "
+            "default for MLflow models: their input example"
+        ),
     ] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=NUMBER")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE")] = None,
@@ -197,8 +217,17 @@ def register(
         ),
     ] = None,
     trust: Annotated[
-        bool, typer.Option("--trust", help="the file is yours: allow pickle / unknown skops types")
+        bool,
+        typer.Option(
+            "--trust",
+            help="the model is yours: allow pickle / unknown skops types / MLflow pyfunc code "
+            "(also MODELPORT_TRUST_PICKLES=1)",
+        ),
     ] = False,
+    task: Annotated[
+        Task | None,
+        typer.Option(help="refuse the model unless it loads as this: classification or regression"),
+    ] = None,
     allow_unknown_categories: Annotated[
         bool,
         typer.Option(
@@ -208,18 +237,25 @@ def register(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a model file as the next version of NAME.
+    """Register a model file, or an MLflow model, as the next version of NAME.
 
     Unknown categories are refused at serving unless the model copes with them: a
     scikit-learn pipeline's encoders are inspected (OneHotEncoder(handle_unknown="ignore")
     ...); --allow-unknown-categories says so for models that cannot be inspected. Drift
     still counts such values as unseen.
 
+    MLflow models (URIs read MLFLOW_TRACKING_URI) keep their native flavor when modelport
+    has it (sklearn, xgboost, lightgbm, onnx), else come in as pyfunc models (the mlflow
+    extra, and --trust: loading runs their code); their signature and input example are
+    used, and the run id and URI are recorded as mlflow.* tags.
+
     Example:
 
         modelport register model.skops --name credit-risk --sample train.parquet --metric auc=0.91
 
         modelport register model.ubj -n risk-xgb --sample train.parquet --allow-unknown-categories
+
+        MLFLOW_TRACKING_URI=http://mlflow:5000 modelport register models:/credit/3 -n credit
     """
     metrics_raw = _pairs(metric or [], "--metric")
     try:
@@ -230,25 +266,40 @@ def register(
         ) from exc
     tags = _pairs(tag or [], "--tag")
     # imported here: reading a model imports its library (scikit-learn, XGBoost, ...)
+    from modelport.mlflow_models import is_mlflow_source, open_mlflow_model
     from modelport.model_files import read_model_file
     from modelport.registration import register_model
+    from modelport.settings import Settings
     from modelport.tabular import read_table
 
-    model = read_model_file(path, trusted=trust)
+    settings = Settings()
+    trusted = trust or settings.trust_pickles
     frame = read_table(sample) if sample else None
-    registry = _registry()
-    version = register_model(
-        registry,
-        model,
-        name,
-        sample=frame,
-        metrics=metrics,
-        tags=tags,
-        description=description,
-        parent=parent,
-        training_data=training_data,
-        allow_unknown_categories=allow_unknown_categories,
-    )
+    registry = _registry(settings)
+    options: dict[str, Any] = {
+        "metrics": metrics,
+        "description": description,
+        "parent": parent,
+        "training_data": training_data,
+        "allow_unknown_categories": allow_unknown_categories,
+        "task": task.value if task else None,
+    }
+    if is_mlflow_source(source):
+        # read here, at the entry point: MLflow's own variable, not a modelport setting
+        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+        with open_mlflow_model(source, trusted=trusted, tracking_uri=tracking_uri) as imported:
+            version = register_model(
+                registry,
+                imported.model,
+                name,
+                sample=frame if frame is not None else imported.sample,
+                tags={**imported.tags, **tags},
+                declared=imported.declared,
+                **options,
+            )
+    else:
+        model = read_model_file(Path(source), trusted=trusted)
+        version = register_model(registry, model, name, sample=frame, tags=tags, **options)
     if as_json:
         print_json(version.summary())
         return
