@@ -433,8 +433,13 @@ def test_credentials_roles_and_scopes(guarded: tuple[str, dict[str, str]]) -> No
         # probes need nothing
         assert stub.ServerLive(pb.ServerLiveRequest()).live
         assert stub.ServerReady(pb.ServerReadyRequest()).ready
-        for metadata in ([], [("authorization", "Bearer mpk_0123456789ab_" + "x" * 43)],
-                         [("x-api-key", "nope")], [("authorization", "Basic dXNlcjpwYXNz")]):  # fmt: skip
+        unknown = "Bearer mpk_0123456789ab_" + "x" * 43
+        for metadata in (
+            [],
+            [("authorization", unknown)],
+            [("x-api-key", "nope")],
+            [("authorization", "Basic dXNlcjpwYXNz")],
+        ):
             error = _refused(
                 lambda md=metadata: stub.ModelInfer(_rows_request(rows, model="m:1"), metadata=md)
             )

@@ -88,9 +88,9 @@ def test_a_busy_port_is_an_error_at_start(home: Settings) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         config = ServeConfig(auth=False, grpc_port=port)
-        with pytest.raises(ConfigurationError, match=f"cannot serve gRPC on 127.0.0.1:{port}"):
-            with TestClient(create_app(config, settings=home)):
-                pass
+        refused = pytest.raises(ConfigurationError, match=f"cannot serve gRPC on 127.0.0.1:{port}")
+        with refused, TestClient(create_app(config, settings=home)):
+            pass
 
 
 def _rows() -> pb.ModelInferRequest:
@@ -109,7 +109,9 @@ def test_grpc_serves_tls_with_the_http_certificate(home: Settings, tmp_path: Pat
         with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
             answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(_rows())
         assert np.frombuffer(answer.raw_output_contents[0], "<f8").tolist() == [8.0]
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as plain:
-            with pytest.raises(grpc.RpcError) as info:
-                pb_grpc.GRPCInferenceServiceStub(plain).ModelInfer(_rows(), timeout=5)
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as plain,
+            pytest.raises(grpc.RpcError) as info,
+        ):
+            pb_grpc.GRPCInferenceServiceStub(plain).ModelInfer(_rows(), timeout=5)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
