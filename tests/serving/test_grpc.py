@@ -475,6 +475,12 @@ def test_credentials_roles_and_scopes(guarded: tuple[str, dict[str, str]]) -> No
             pb.ModelMetadataRequest(name="m", version="1"), metadata=_bearer(keys["read"])
         )
         assert meta.name == "m"
+        # a deployment is ready when its arms are, and described by its first arm
+        read = _bearer(keys["read"])
+        assert stub.ModelReady(pb.ModelReadyRequest(name="checkout"), metadata=read).ready
+        assert not stub.ModelReady(pb.ModelReadyRequest(name="m", version="7"), metadata=read).ready
+        described = stub.ModelMetadata(pb.ModelMetadataRequest(name="checkout"), metadata=read)
+        assert [t.name for t in described.outputs] == ["predict"]
         ready = stub.ModelReady(
             pb.ModelReadyRequest(name="m", version="1"), metadata=_bearer(keys["read"])
         )
