@@ -19,6 +19,11 @@ class ServingSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8080, description="TCP port (0: the system picks one).")
+    grpc_port: int | None = Field(
+        default=None,
+        description="Also serve the Open Inference Protocol over gRPC on this port, in the "
+        "same process (needs pip install 'modelport[grpc]'); e.g. --grpc-port 8081.",
+    )
     workers: int = Field(default=1, description="Processes sharing the port.")
     max_batch_size: int = Field(default=64, description="Requests per model call, at most.")
     max_wait_ms: float = Field(

@@ -35,6 +35,7 @@ def serve(
     ] = None,
     host: Annotated[str | None, _opt("host")] = None,
     port: Annotated[int | None, _opt("port")] = None,
+    grpc_port: Annotated[int | None, _opt("grpc_port")] = None,
     workers: Annotated[int | None, _opt("workers")] = None,
     max_batch_size: Annotated[int | None, _opt("max_batch_size")] = None,
     max_wait_ms: Annotated[float | None, _opt("max_wait_ms")] = None,
@@ -106,6 +107,8 @@ def serve(
 
         modelport serve credit-risk --ood-policy credit-risk=reject --ood-threshold 0.3
 
+        modelport serve credit-risk --grpc-port 8081   # also KServe V2 over gRPC
+
         curl -H "Authorization: Bearer $KEY" -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
@@ -128,6 +131,7 @@ def serve(
         {
             "host": host,
             "port": port,
+            "grpc_port": grpc_port,
             "workers": workers,
             "max_batch_size": max_batch_size,
             "max_wait_ms": max_wait_ms,

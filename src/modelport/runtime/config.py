@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from modelport.errors import InvalidArgument
+from modelport.errors import InvalidArgument, MissingExtraError
 from modelport.settings import ServingSettings
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ class ServeConfig:
     deployments: tuple[str, ...] = ()
     host: str = _DEFAULTS.host
     port: int = _DEFAULTS.port
+    #: the Open Inference Protocol over gRPC on this port as well (None: no gRPC)
+    grpc_port: int | None = _DEFAULTS.grpc_port
     workers: int = _DEFAULTS.workers
     batch: BatchConfig = field(default_factory=BatchConfig)
     #: batching overrides by model name
@@ -104,6 +106,16 @@ class ServeConfig:
             raise InvalidArgument(
                 f"port {self.port} is not between 0 and 65535",
                 hint="pick a TCP port, e.g. --port 8080 (0 lets the system choose)",
+            )
+        if self.grpc_port is not None and not 1 <= self.grpc_port <= 65535:
+            raise InvalidArgument(
+                f"grpc_port {self.grpc_port} is not between 1 and 65535",
+                hint="pick a TCP port for gRPC, e.g. --grpc-port 8081, or leave it out",
+            )
+        if self.grpc_port is not None and self.grpc_port == self.port:
+            raise InvalidArgument(
+                f"--grpc-port {self.grpc_port} is also the HTTP --port",
+                hint="gRPC needs a port of its own, e.g. --port 8080 --grpc-port 8081",
             )
         if self.workers < 1:
             raise InvalidArgument(
@@ -277,6 +289,11 @@ def preflight(config: ServeConfig, settings: Settings) -> None:
         from modelport.monitoring.alerts import load_rules
 
         load_rules(config.alert_rules)  # a rule that does not parse fails here, not later
+    if config.grpc_port is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("grpc") is None:
+            raise MissingExtraError("grpcio", "grpc")
     for path in (config.tls_cert, config.tls_key):
         if path is not None and not Path(path).is_file():
             raise InvalidArgument(f"no such TLS file: {path}", hint="check --tls-cert/--tls-key")

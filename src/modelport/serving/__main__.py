@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,6 +41,13 @@ def option_names() -> list[str]:
     return list(dict.fromkeys([*ServingSettings.model_fields, *_REPEATED]))
 
 
+def _none_type(name: str) -> type:
+    """The type of a setting whose default is None: ``int | None`` -> int, else str."""
+    args = typing.get_args(ServingSettings.model_fields[name].annotation)
+    kind: type = next((a for a in args if a is not type(None)), str)
+    return kind
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="python -m modelport.serving",
@@ -57,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
             # None: not given, the setting holds
             cli.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            kind = str if default is None else type(default)
+            kind = _none_type(name) if default is None else type(default)
             cli.add_argument(flag, type=kind, default=None)
     return cli
 

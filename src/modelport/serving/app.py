@@ -292,9 +292,16 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        grpc_server = None
         try:
+            if config.grpc_port is not None:  # same loop, same runtime; grpcio only if asked
+                from modelport.serving.grpc import server as grpc_front
+
+                grpc_server = await grpc_front.start(runtime)
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_front.stop(grpc_server)
             await runtime.stop()
 
     app = FastAPI(

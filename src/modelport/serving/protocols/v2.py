@@ -118,20 +118,25 @@ def decode_request(
     offset = 0
     for spec in doc["inputs"]:
         name, array, offset = _tensor(spec, binary, offset, len(body))
-        if name in tensors:
-            raise InvalidArgument(
-                f"input {shown(name)} is given twice",
-                hint="send each input once, under its own name",
-            )
-        tensors[name] = array
+        add_input(tensors, name, array)
     if offset != len(binary):
         raise InvalidArgument(f"{len(binary) - offset} bytes of binary data belong to no input")
     params = _parameters(doc.get("parameters"), "parameters")
     return V2Request(
-        data=_model_input(tensors, signature),
+        data=model_input(tensors, signature),
         id=_request_id(doc.get("id")),
-        outputs=_requested_outputs(doc.get("outputs"), params, has_proba),
+        outputs=requested_outputs(doc.get("outputs"), params, has_proba),
     )
+
+
+def add_input(tensors: dict[str, np.ndarray], name: str, array: np.ndarray) -> None:
+    """Add one decoded input; each name may appear once."""
+    if name in tensors:
+        raise InvalidArgument(
+            f"input {shown(name)} is given twice",
+            hint="send each input once, under its own name",
+        )
+    tensors[name] = array
 
 
 def _request_id(value: Any) -> str | None:
@@ -194,7 +199,39 @@ def _tensor(
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise InvalidArgument('every input needs a "name", "shape", "datatype" and data')
     name = spec["name"]
-    shape, datatype = spec.get("shape"), spec.get("datatype")
+    shape: Any = spec.get("shape")
+    datatype: Any = spec.get("datatype")  # checked by tensor_size
+    count = tensor_size(name, shape, datatype, body_size)
+    params = _parameters(spec.get("parameters"), f"inputs[{name!r}].parameters")
+    size = params.get("binary_data_size")
+    if size is not None:
+        if (
+            not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+            or offset + size > len(binary)
+        ):
+            raise InvalidArgument(
+                f"input {name!r}: binary_data_size {shown(size)} exceeds the body"
+            )
+        raw = binary[offset : offset + size]
+        offset += size
+        values = from_binary(name, raw, datatype, count)
+    else:
+        if "data" not in spec:
+            raise _problem(name, "missing", "has no data")
+        values = _from_json(name, spec["data"], datatype)
+    if values.size != count:
+        raise _problem(name, "shape", f"shape {shape} needs {count} values, got {values.size}")
+    return name, values.reshape(shape), offset
+
+
+def tensor_size(name: str, shape: Any, datatype: Any, body_size: int) -> int:
+    """The number of values a tensor's ``shape`` needs, after checking shape and datatype.
+
+    ``body_size`` is the request's size in bytes: every value takes at least one byte of it,
+    so a larger count is refused before any data is read (a huge shape costs nothing).
+    """
     # bool is an int subclass in Python: [true, 4] must not pass as the shape [1, 4]
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
@@ -220,28 +257,7 @@ def _tensor(
         raise _problem(
             name, "shape", f"shape {shape} needs {count} values; the body cannot hold them"
         )
-    params = _parameters(spec.get("parameters"), f"inputs[{name!r}].parameters")
-    size = params.get("binary_data_size")
-    if size is not None:
-        if (
-            not isinstance(size, int)
-            or isinstance(size, bool)
-            or size < 0
-            or offset + size > len(binary)
-        ):
-            raise InvalidArgument(
-                f"input {name!r}: binary_data_size {shown(size)} exceeds the body"
-            )
-        raw = binary[offset : offset + size]
-        offset += size
-        values = _from_binary(name, raw, datatype, count)
-    else:
-        if "data" not in spec:
-            raise _problem(name, "missing", "has no data")
-        values = _from_json(name, spec["data"], datatype)
-    if values.size != count:
-        raise _problem(name, "shape", f"shape {shape} needs {count} values, got {values.size}")
-    return name, values.reshape(shape), offset
+    return count
 
 
 _NONE = type(None)
@@ -277,7 +293,7 @@ def _from_json(name: str, data: Any, datatype: str) -> np.ndarray:
         raise _problem(name, "type", f"data does not fit datatype {datatype}: {exc}") from exc
 
 
-def _from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.ndarray:
+def from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.ndarray:
     if datatype == "BYTES":
         items: list[str] = []
         pos = 0
@@ -301,7 +317,7 @@ def _from_binary(name: str, raw: memoryview, datatype: str, count: int) -> np.nd
     return values.astype(bool) if datatype == "BOOL" else values
 
 
-def _model_input(tensors: dict[str, np.ndarray], signature: Signature | None) -> Any:
+def model_input(tensors: dict[str, np.ndarray], signature: Signature | None) -> Any:
     """One 2-D tensor -> rows; one tensor per feature -> columns."""
     names = set(signature.names) if signature else set()
     if len(tensors) == 1:
@@ -328,7 +344,7 @@ def _model_input(tensors: dict[str, np.ndarray], signature: Signature | None) ->
     return columns
 
 
-def _requested_outputs(outputs: Any, params: dict[str, Any], has_proba: bool) -> dict[str, bool]:
+def requested_outputs(outputs: Any, params: dict[str, Any], has_proba: bool) -> dict[str, bool]:
     available = OUTPUTS if has_proba else OUTPUTS[:1]
     binary_all = _flag(params, "binary_data_output", False, "parameters")
     if outputs is None or outputs == []:
@@ -375,7 +391,7 @@ def encode_response(
             "datatype": datatype_of(array),
         }
         if binary:
-            raw = _to_binary(array)
+            raw = to_binary(array)
             out["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
@@ -392,7 +408,7 @@ def encode_response(
     return header + b"".join(chunks), len(header)
 
 
-def _to_binary(array: np.ndarray) -> bytes:
+def to_binary(array: np.ndarray) -> bytes:
     if datatype_of(array) == "BYTES":
         parts = []
         for value in array.ravel():
