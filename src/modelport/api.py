@@ -47,6 +47,7 @@ def register(
     flavor: str | None = None,
     serialization: str | None = None,
     allow_unknown_categories: bool = False,
+    labels: Any | None = None,
     registry: Registry | None = None,
     settings: Settings | None = None,
 ) -> ModelVersion:
@@ -54,7 +55,9 @@ def register(
 
     The flavor is detected from the object (scikit-learn, XGBoost, LightGBM,
     ONNX, a Python callable). With a ``sample`` of the training input, the
-    signature and the reference profile for drift are inferred from it.
+    signature and the reference profile for drift are inferred from it; a classifier's
+    training ``labels`` (for the rows of ``sample``) become the prior that the monitor's
+    feedback check compares ground truth with.
 
     >>> import modelport
     >>> v = modelport.register(clf, "credit-risk", sample=X_train,
@@ -76,6 +79,7 @@ def register(
             flavor=flavor,
             serialization=serialization,
             allow_unknown_categories=allow_unknown_categories,
+            labels=labels,
         )
 
 

@@ -106,6 +106,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
             training_data=sample_path,
             # the encoder ignores unseen categories; monitoring reports them instead
             allow_unknown_categories=True,
+            labels=train["default"],  # the prior the feedback check holds labels against
         )
         boosted = train_boosted(train, test)
         v2 = register_model(
@@ -119,6 +120,7 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
             parent=v1.version,
             training_data=sample_path,
             allow_unknown_categories=True,
+            labels=train["default"],
         )
         result.versions = [v1.version, v2.version]
         for v in (v1, v2):

@@ -117,7 +117,9 @@ class TokenBuckets:
 
     def take(self, key: str, cost: float = 1.0) -> float:
         """0.0 if ``key`` may go ahead (its tokens are taken), else seconds until it may."""
-        if not 0 < cost <= self._burst:  # also refuses NaN
+        # cost 1 is every request's and always fits (a Rate's burst is at least 1): the
+        # check is for the other costs only, since this runs once per request
+        if cost != 1.0 and not 0 < cost <= self._burst:  # also refuses NaN
             raise InvalidArgument(
                 f"a request costing {cost!r} tokens can never pass a burst of {self._burst}",
                 hint="a cost is positive and at most the burst",
