@@ -99,7 +99,7 @@ def model_config(
         "dynamic_batching": {
             "preferred_batch_size": [],
             "max_queue_delay_microseconds": int(batch.max_wait_ms * 1000),
-            "preserve_ordering": True,
+            "preserve_ordering": False,
             "priority_levels": 0,
             "default_priority_level": 0,
             "default_queue_policy": {
