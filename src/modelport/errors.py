@@ -27,6 +27,7 @@ responses; this module imports nothing from a web framework.
     ├── PredictionError               500  the model failed on valid input
     │   └── NonFinitePrediction       422  the model's output on this input is inf or NaN
     ├── PayloadTooLarge               413
+    ├── UnsupportedEncoding           415  a Content-Encoding the server cannot decode
     ├── ModelNotReady                 503
     ├── Overloaded                    503  a bounded queue is full
     ├── Unauthenticated               401  no credentials, or credentials that do not verify
@@ -248,6 +249,11 @@ class NonFinitePrediction(PredictionError):
 class PayloadTooLarge(ModelportError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"
+
+
+class UnsupportedEncoding(ModelportError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    code = "unsupported_encoding"
 
 
 class ModelNotReady(ModelportError):

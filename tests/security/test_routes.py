@@ -31,7 +31,20 @@ TABLE: list[tuple[str, str, Role | None]] = [
     ("GET", "/docs", "read"),
     ("GET", "/openapi.json", "read"),
     ("GET", "/redoc", "read"),
-    ("GET", "/", "read"),
+    ("GET", "/", None),  # KServe V1 liveness
+    ("HEAD", "/", None),
+    ("POST", "/", "admin"),
+    ("GET", "/v2/models/credit-risk/config", "read"),
+    ("GET", "/v2/models/credit-risk/versions/3/config", "read"),
+    ("GET", "/v2/models/stats", "read"),
+    ("GET", "/v2/models/credit-risk/stats", "read"),
+    ("GET", "/v2/models/credit-risk/versions/3/stats", "read"),
+    ("POST", "/v2/repository/index", "read"),  # Triton's index is a POST that only reads
+    ("GET", "/v2/repository/index", "read"),
+    ("POST", "/v2/repository/models/credit-risk/load", "admin"),
+    ("POST", "/v2/repository/models/credit-risk/unload", "admin"),
+    ("POST", "/v2/repository/models/credit-risk@production/load", "admin"),
+    ("POST", "/v2/repository/index/../models/x/load", "admin"),
     ("GET", "/api/keys", "admin"),
     ("GET", "/api/keys/k-123", "admin"),
     ("POST", "/api/keys", "admin"),
@@ -96,6 +109,12 @@ HOSTILE: list[tuple[str, str, Role]] = [
     ("GET", "/api/keys;jsessionid=1", "admin"),  # a Tomcat-style proxy drops ;params
     ("GET", "/api/deployments/..;/keys", "admin"),
     ("GET", "/v2/health/live;x", "read"),
+    ("GET", "/.", "read"),  # not the exact public path
+    ("GET", "//", "read"),
+    ("GET", "/v2/..", "read"),
+    ("POST", "/v2/repository/index/", "admin"),
+    ("POST", "/v2//repository/index", "admin"),
+    ("POST", "/V2/REPOSITORY/INDEX", "admin"),
     ("POST", "/api/feedback;x", "admin"),
     ("POST", "/v2/health/..;/models/x/infer", "admin"),
     ("GET", "/api/%6beys", "admin"),  # a proxy that decodes a second time
@@ -121,7 +140,7 @@ _SEGMENTS = st.sampled_from(
     ["", ".", "..", "v2", "health", "live", "ready", "api", "keys", "feedback", "models", "x"]
 )
 _PATHS = st.lists(_SEGMENTS, max_size=8).map(lambda s: "/" + "/".join(s))
-_PUBLIC_PATHS = {"/v2/health/live", "/v2/health/ready"}
+_PUBLIC_PATHS = {"/", "/v2/health/live", "/v2/health/ready"}
 
 
 @given(st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE"]), _PATHS)
@@ -163,6 +182,14 @@ MODELS: list[tuple[str, str | None]] = [
     ("/api/feedback", None),
     ("/api/deployments/checkout", None),
     ("/v2/models/x/unknown", None),
+    ("/v2/models/credit-risk/config", "credit-risk"),
+    ("/v2/models/credit-risk/versions/3/config", "credit-risk"),
+    ("/v2/models/credit-risk@production/stats", "credit-risk"),
+    ("/v2/models/credit-risk/versions/3/stats", "credit-risk"),
+    ("/v2/models/stats", "stats"),  # every model's: a scoped key is refused, as for "stats"
+    ("/v2/repository/models/credit-risk/load", "credit-risk"),
+    ("/v2/repository/models/credit-risk:3/unload", "credit-risk"),
+    ("/v2/repository/index", None),
     ("/v2/models/" + "x" * MAX_PATH_CHARS, None),
 ]
 

@@ -373,9 +373,11 @@ def test_model_metadata_is_the_latest_version_when_served_under_another_pointer(
     assert meta.status_code == 200, meta.text
     assert meta.json()["versions"] == ["1"]
     assert [i["name"] for i in meta.json()["inputs"]] == ["age", "income", "home", "purpose"]
-    # numeric's latest (2) is not served at all: still a 404 naming what is
-    body = _assert_error_shape(pointer_client.get("/v2/models/numeric"), 404)
-    assert "numeric@production" in body["error"]
+    # numeric's latest (2) is not served, but one version is (production, 1): the bare
+    # name resolves to it, as clients that know only the model name expect
+    meta = pointer_client.get("/v2/models/numeric")
+    assert meta.status_code == 200, meta.text
+    assert meta.json()["versions"] == ["1"]
 
 
 def test_unexpected_errors_are_500_in_the_json_error_shape(

@@ -36,7 +36,7 @@ from modelport.settings import Settings
 from tests.serving.conftest import Models, RunningServer
 
 METHODS = {"get", "post", "put", "patch", "delete"}
-PUBLIC = {"/v2/health/live", "/v2/health/ready"}
+PUBLIC = {"/", "/v2/health/live", "/v2/health/ready"}
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,11 @@ splits the results. A background task polls the registry for what every followed
 (``name`` = latest, ``name@alias``) resolves to; when one moves, the new version is loaded
 and warmed in a thread, then the routing table is swapped in one step on the event loop.
 Requests already routed to the old version finish on it; it is retired afterwards.
+
+The repository routes load a reference and stop serving one while the server runs
+(:meth:`ModelPool.load_ref`, :meth:`ModelPool.unload_ref`): loading happens in a thread as
+the follower's does, and both hold the lock the follower's poll holds, so a poll never
+re-adds a pointer that was just unloaded.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelport.errors import DataError, NonFinitePrediction, NotFoundError, OutOfDistribution
+from modelport.errors import (
+    DataError,
+    ModelNotFound,
+    NonFinitePrediction,
+    NotFoundError,
+    OutOfDistribution,
+)
 from modelport.loaded import LoadedModel, load_model, non_finite_rows
 from modelport.monitoring.outliers import OutlierScorer, OutlierScores, scorer_for
 from modelport.predictions import LoggedBatch, PredictionLogWriter
@@ -31,6 +42,7 @@ from modelport.runtime.batching import Batcher
 from modelport.runtime.config import ServeConfig
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.routing import Router, pointer
+from modelport.runtime.statistics import VersionStatistics
 from modelport.schema import Signature
 
 log = logging.getLogger("modelport.serving")
@@ -38,8 +50,9 @@ log = logging.getLogger("modelport.serving")
 #: one request's share of a batch result: predictions and, if asked, probabilities
 Prediction = tuple[np.ndarray, np.ndarray | None]
 #: one request in a batch: validated input, wants probabilities, prediction ids, arrival
-#: time, and the deployment that routed it with its sticky key (None for a direct call)
-Item = tuple[Any, bool, list[str] | None, float, str | None, str | None]
+#: time, the deployment that routed it with its sticky key (None for a direct call), and
+#: when it entered the queue (0.0 for the warm-up call, which statistics leave out)
+Item = tuple[Any, bool, list[str] | None, float, str | None, str | None, float]
 
 
 class ServedVersion:
@@ -82,6 +95,8 @@ class ServedVersion:
             )
         self._ood_scored = metrics.ood_scored_rows.labels(self.name, self.version_label)
         self._ood_above = metrics.ood_rows.labels(self.name, self.version_label)
+        #: Triton-style running totals (GET /v2/models/{name}/stats)
+        self.stats = VersionStatistics()
         histogram = metrics.batch_size.labels(self.name, self.version_label)
         self._queue_gauge = metrics.queue_depth.labels(self.name, self.version_label)
         metrics.load_seconds.labels(self.name, self.version_label).set(loaded.load_seconds)
@@ -141,10 +156,18 @@ class ServedVersion:
     ) -> Prediction:
         """Predict through the batcher; ``ids`` (when given) are written to the log."""
         self._queue_gauge.set(self.batcher.depth + 1)
+        queued = time.perf_counter()
         try:
-            return await self.batcher.submit((prepared, proba, ids, arrived, deployment, key))
+            result = await self.batcher.submit(
+                (prepared, proba, ids, arrived, deployment, key, queued)
+            )
+        except BaseException:
+            self.stats.answered(False, time.perf_counter() - (arrived or queued))
+            raise
         finally:
             self._queue_gauge.set(self.batcher.depth)
+        self.stats.answered(True, time.perf_counter() - (arrived or queued))
+        return result
 
     def copy(
         self,
@@ -157,7 +180,14 @@ class ServedVersion:
     ) -> asyncio.Future[Prediction]:
         """Queue a copy of a request (a shadow's): nobody waits for it; its future says how
         it went. Raises Overloaded when the queue is full (the copy is then dropped)."""
-        return self.batcher.enqueue((prepared, False, ids, arrived, deployment, key))
+        queued = time.perf_counter()
+        future = self.batcher.enqueue((prepared, False, ids, arrived, deployment, key, queued))
+        future.add_done_callback(lambda done: self._copied(done, queued))
+        return future
+
+    def _copied(self, done: asyncio.Future[Prediction], queued: float) -> None:
+        ok = not done.cancelled() and done.exception() is None
+        self.stats.answered(ok, time.perf_counter() - queued)
 
     def _predict_batch(self, items: list[Item]) -> list[Prediction | NonFinitePrediction]:
         return self._run_batch(items, live=True)
@@ -175,6 +205,7 @@ class ServedVersion:
         the training data in one vectorised pass (counted in /metrics unless warming up;
         logged with the predictions).
         """
+        started = time.perf_counter()
         inputs = [item[0] for item in items]
         lengths = [len(x) for x in inputs]
         if len(inputs) == 1:
@@ -184,7 +215,9 @@ class ServedVersion:
         else:
             batch = np.concatenate(inputs)
         need_proba = self.has_proba and any(item[1] or item[2] is not None for item in items)
+        assembled = time.perf_counter()
         predictions, probas = self.loaded.outputs(batch, proba=need_proba)
+        inferred = time.perf_counter()
         bad = non_finite_rows(predictions)
         bad_proba = non_finite_rows(probas) if probas is not None else None
         check = bool(bad.any() or (bad_proba is not None and bad_proba.any()))
@@ -205,6 +238,10 @@ class ServedVersion:
         scores = self._score(batch, count=live) if self.ood is not None else None
         if self.log_writer is not None:
             self._log(items, lengths, batch, predictions, probas, failed, scores)
+        queued = [item[6] for item in items if item[6]]  # the warm-up call is not counted
+        if queued:
+            rows = sum(n for i, n in enumerate(lengths) if i not in failed and items[i][6])
+            self.stats.executed(rows, queued, started, assembled, inferred, time.perf_counter())
         return results
 
     def _score(self, batch: Any, *, count: bool) -> OutlierScores | None:
@@ -285,7 +322,8 @@ class ServedVersion:
         row = {f.name: _example_value(f) for f in self.signature.inputs}
         # not through prepare: the synthetic row is no client's, no policy applies to it
         self._run_batch(
-            [(self.loaded.prepare([row]), self.has_proba, None, 0.0, None, None)], live=False
+            [(self.loaded.prepare([row]), self.has_proba, None, 0.0, None, None, 0.0)],
+            live=False,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -356,6 +394,10 @@ class ModelPool:
         self.ready = False
         self._serve_all = not config.refs and not config.deployments
         self._failed: set[tuple[str, int]] = set()  # versions that would not load or warm
+        #: pointers unloaded through the repository: serving everything skips them after
+        self._unloaded: set[Reference] = set()
+        #: held by each poll and each repository load or unload: one table change at a time
+        self._changing = asyncio.Lock()
 
     # -- startup ----------------------------------------------------------------------
 
@@ -395,7 +437,7 @@ class ModelPool:
                 continue
             refs.append(pointer(info.name))
             refs.extend(pointer(info.name, alias) for alias in info.aliases)
-        return refs
+        return [ref for ref in refs if ref not in self._unloaded]
 
     def _load(self, ref: Reference) -> ServedVersion:
         loaded = load_model(self.registry, ref)
@@ -419,6 +461,10 @@ class ModelPool:
                 log.exception("checking the registry for alias moves failed")
 
     async def poll_once(self) -> None:
+        async with self._changing:
+            await self._poll()
+
+    async def _poll(self) -> None:
         pointers = dict(self.router.pointers)
         loaded = set(self.router.versions)
         moves, dropped = await asyncio.to_thread(self._find_moves, pointers, loaded)
@@ -467,6 +513,64 @@ class ModelPool:
                         continue
             moves.append(_Move(ptr, version, served))
         return moves, dropped
+
+    # -- the repository: loading and unloading while serving ------------------------------
+
+    async def load_ref(self, ref: Reference) -> ServedVersion:
+        """Serve ``ref`` from now on (a pointer is followed); a no-op when already served.
+
+        The version loads and warms in a thread; the table changes on the event loop. A
+        reference the registry does not know is its 404; a version that will not load is
+        refused with its error, and nothing changes.
+        """
+        async with self._changing:
+            exact, fresh = await asyncio.to_thread(self._fetch, ref)
+            assert exact.version is not None
+            key = (ref.name, exact.version)
+            if fresh is not None:
+                if key in self.router.versions:  # a deployment's poll loaded it meanwhile
+                    fresh.loaded.close()
+                else:
+                    self.router.add(*key, fresh)
+            if ref.version is not None:
+                self.router.pinned.add(key)
+            else:
+                ptr = pointer(ref.name, ref.alias)
+                self.router.point(ptr, exact.version)
+                self._unloaded.discard(ptr)
+            log.info("loaded %s through the repository (%s:%d)", ref, *key)
+            served = self.router.versions[key]
+            await self._retire(self.router.sweep())  # what the pointer aimed at before
+            return served
+
+    def _fetch(self, ref: Reference) -> tuple[Reference, ServedVersion | None]:
+        """In a thread: what ``ref`` resolves to, loaded and warmed unless already served."""
+        exact = self.registry.resolve(ref)
+        assert exact.version is not None
+        if (ref.name, exact.version) in self.router.versions:
+            return exact, None
+        return exact, self._load(exact)
+
+    async def unload_ref(self, ref: Reference) -> list[ServedVersion]:
+        """Stop serving ``ref``; the versions nothing else serves are retired (returned).
+
+        Requests already routed to them finish first. :class:`NotFoundError` (404) names
+        what is served when ``ref`` is not.
+        """
+        async with self._changing:
+            released = self.router.release(ref)
+            if released is None:
+                self.router.route(ref)  # raises the 404 naming what is served
+                raise ModelNotFound(f"{ref} is not served", hint="GET /v2/repository/index")
+            # serving everything re-adds the registry's pointers on each poll: not these
+            self._unloaded.update(released)
+            if ref.version is None and ref.alias is None and self._serve_all:
+                every = await asyncio.to_thread(self._all_pointers)
+                self._unloaded.update(p for p in every if p.name == ref.name)
+            retired = self.router.sweep()
+            log.info("stopped serving %s through the repository", ref)
+            await self._retire(retired)
+            return retired
 
     async def _retire(self, retired: list[ServedVersion]) -> None:
         for served in retired:

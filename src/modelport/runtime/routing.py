@@ -4,6 +4,11 @@ A *pointer* is a reference that moves: ``name`` (latest) or ``name@alias``. Poin
 version numbers; ``(name, version)`` maps to the served object. Exact references
 (``name:3``) route to a loaded version directly. The alias follower changes the table;
 requests only read it, on the event loop, so every swap is atomic for them.
+
+A bare name (``name``) is the latest pointer when that is served. Otherwise it still
+resolves when the server serves exactly one version of the model (``serve bc@production``
+answers ``bc``: clients that know only the model name expect that); when several versions
+are served and none is the latest, nothing says which was meant, and the 404 lists them.
 """
 
 from __future__ import annotations
@@ -54,6 +59,29 @@ class Router(Generic[V]):
         """Stop following ``ptr`` (its alias was removed from the registry)."""
         self.pointers.pop(ptr, None)
 
+    def release(self, ref: Reference) -> list[Reference] | None:
+        """Stop serving ``ref``: the pointers it released, None if nothing matched.
+
+        ``name`` releases every pointer and pin of the model, ``name@alias`` that pointer,
+        ``name:3`` that version's pin and every pointer aimed at it. :meth:`sweep` then
+        retires what nothing serves any more.
+        """
+        if ref.version is not None:
+            key = (ref.name, ref.version)
+            found = key in self.versions
+            aimed = [p for p, v in self.pointers.items() if (p.name, v) == key]
+            self.pinned.discard(key)
+        elif ref.alias is not None:
+            aimed = [ref] if ref in self.pointers else []
+            found = bool(aimed)
+        else:
+            found = any(n == ref.name for n, _ in self.versions)
+            aimed = [p for p in self.pointers if p.name == ref.name]
+            self.pinned -= {key for key in self.pinned if key[0] == ref.name}
+        for ptr in aimed:
+            del self.pointers[ptr]
+        return aimed if found else None
+
     def sweep(self) -> list[V]:
         """Remove and return the versions no pointer targets and nobody pinned (to retire)."""
         used = {(p.name, v) for p, v in self.pointers.items()} | self.pinned
@@ -75,13 +103,17 @@ class Router(Generic[V]):
         if version is not None:
             return self.versions[(ref.name, version)]
         self._check_model(ref.name)
-        if ref.alias is not None:
-            raise AliasNotFound(
-                f"alias {ref.alias!r} of {ref.name!r} is not served",
-                hint=f"served: {self._listing(ref.name)}",
+        if ref.alias is None:
+            only = self.versions_of(ref.name)
+            if len(only) == 1:
+                return self.versions[(ref.name, only[0])]
+            raise VersionNotFound(
+                f"{ref.name!r} is served as several versions and its latest is not among the "
+                "served references, so the bare name is ambiguous",
+                hint=f"name one of: {self._listing(ref.name)}",
             )
-        raise VersionNotFound(
-            f"the latest version of {ref.name!r} is not served",
+        raise AliasNotFound(
+            f"alias {ref.alias!r} of {ref.name!r} is not served",
             hint=f"served: {self._listing(ref.name)}",
         )
 

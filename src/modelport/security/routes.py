@@ -1,8 +1,9 @@
 """Which role each route needs: the one table the server's guard reads.
 
 Deny by default. Only a handful of exact paths are public, prediction and feedback need
-their exact routes, and everything else is ``read`` for GET/HEAD and ``admin`` for any
-other method, so a route added later is guarded before anyone thinks about it.
+their exact routes (Triton's repository index, a POST, only reads), and everything else is
+``read`` for GET/HEAD and ``admin`` for any other method, so a route added later is guarded
+before anyone thinks about it.
 
 Hostile paths must never buy a weaker role. The ASGI server has already percent-decoded
 the path once; Starlette matches it as is, but a proxy in front, or a future router, may
@@ -27,7 +28,10 @@ from modelport.security.keys import Role
 MAX_PATH_CHARS = 4096
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_PUBLIC = frozenset({"/v2/health/live", "/v2/health/ready"})
+# KServe V1's liveness probe is GET / (the kserve SDK's is_server_live)
+_PUBLIC = frozenset({"/", "/v2/health/live", "/v2/health/ready"})
+# Triton's repository index is a POST that only reads: what a read key may know anyway
+_READ_POSTS = frozenset({"/v2/repository/index"})
 _DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 _DOCS_STATIC = re.compile(r"/docs/static/[A-Za-z0-9_.-]{1,128}")
 # One plain segment under /v2/health (a startup probe later), never a deeper or dotted path.
@@ -38,13 +42,15 @@ _PREDICT = (
     re.compile(r"/v2/models/(?P<name>[^/]+)/infer"),
     re.compile(r"/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/infer"),
 )
-# Metadata and readiness of one model or version.
+# Metadata, readiness, configuration and statistics of one model or version.
 _MODEL_METADATA = (
     re.compile(r"/v1/models/(?P<name>[^/]+)"),
-    re.compile(r"/v2/models/(?P<name>[^/]+)(/ready)?"),
-    re.compile(r"/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)(/ready)?"),
+    re.compile(r"/v2/models/(?P<name>[^/]+)(/ready|/config|/stats)?"),
+    re.compile(r"/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)(/ready|/config|/stats)?"),
 )
-_MODEL_PATHS = _PREDICT + _MODEL_METADATA
+# Loading and unloading (admin): a key scoped to some models reaches only those.
+_REPOSITORY = (re.compile(r"/v2/repository/models/(?P<name>[^/]+)/(load|unload)"),)
+_MODEL_PATHS = _PREDICT + _MODEL_METADATA + _REPOSITORY
 # A reference's name ends where its version (``:3``) or alias (``@production``) begins.
 _REFERENCE_TAIL = re.compile(r"[:@]")
 
@@ -110,6 +116,8 @@ def _role_of(method: str, path: str, public_metrics: bool, public_docs: bool) ->
             return "predict"
         if path == "/api/feedback":
             return "feedback"
+        if path in _READ_POSTS:
+            return "read"
     return "admin"
 
 

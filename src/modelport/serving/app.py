@@ -47,6 +47,8 @@ from modelport.serving.metadata import add_metadata_routes, v2_reference
 from modelport.serving.openapi import openapi_schema
 from modelport.serving.protocols import v1, v2
 from modelport.serving.protocols.common import error_body, http_error_body, read_body
+from modelport.serving.repository import add_repository_routes
+from modelport.serving.statistics import add_statistics_routes
 from modelport.settings import Settings
 
 log = logging.getLogger("modelport.serving")
@@ -343,7 +345,10 @@ def create_app(
         # Starlette re-raises after answering, so the traceback still reaches the log.
         return error_response(internal_error(exc))
 
-    add_metadata_routes(app, pool, metrics, runtime.deployments)
+    # before the metadata routes: /v2/models/stats would match /v2/models/{name}
+    add_statistics_routes(app, pool, runtime.deployments)
+    add_metadata_routes(app, pool, metrics, runtime.deployments, config)
+    add_repository_routes(app, pool, runtime.deployments, config.max_body_bytes)
     add_feedback_route(app, runtime.feedback, config.max_body_bytes)
     add_admin_routes(app, registry)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]

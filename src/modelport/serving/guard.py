@@ -7,7 +7,8 @@ default), asks the access control for the principal (401), checks its role and m
 (403), spends one request of its rate and takes a concurrency slot (429 with Retry-After),
 and answers 504 when the app has not answered within the request timeout (one sweeper task
 per event loop enforces the deadlines, see :meth:`Guard._within_timeout`).
-``/v2/health/*`` skip all of it: orchestrators probe them without credentials, often.
+``/v2/health/*`` and KServe V1's ``GET /`` skip all of it: orchestrators probe them without
+credentials, often.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from modelport.services.access import AccessControl, credential_of
 from modelport.serving.protocols.common import error_body
 
 _JSON = (b"content-type", b"application/json")
-_PROBES = frozenset({"/v2/health/live", "/v2/health/ready"})
+_PROBES = frozenset({"/", "/v2/health/live", "/v2/health/ready"})
 _ROUTES_REMEMBERED = 4096
 
 

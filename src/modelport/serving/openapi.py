@@ -28,7 +28,15 @@ from modelport.serving.openapi_examples import (
     FEEDBACK_REJECTED_EXAMPLE,
     FEEDBACK_REQUEST_EXAMPLES,
     FEEDBACK_RESULT_EXAMPLE,
+    LOAD_EXAMPLE,
+    LOAD_REQUEST_EXAMPLES,
     REMOVED_EXAMPLE,
+    REPOSITORY_INDEX_EXAMPLE,
+    REPOSITORY_INDEX_REQUEST_EXAMPLES,
+    TRITON_CONFIG_EXAMPLE,
+    TRITON_STATISTICS_EXAMPLE,
+    UNLOAD_EXAMPLE,
+    UNLOAD_REQUEST_EXAMPLES,
     V1_REQUEST_EXAMPLES,
     V1_RESPONSE_EXAMPLES,
     V1_STATUS_EXAMPLE,
@@ -49,10 +57,12 @@ _ERROR_DESCRIPTIONS = {
     403: "The credentials do not cover this route or model",
     404: "No such model, version, alias, deployment or route",
     405: "The method is not allowed on this path",
-    409: "The change contradicts what is stored (a name taken by a model, say)",
-    413: "The body is larger than the server's limit",
+    409: "The change contradicts what is stored, or would break something served",
+    413: "The body is larger than the server's limit (after decompression)",
+    415: "A Content-Encoding other than gzip, deflate or identity",
     422: "The input does not match the model's signature (every bad field listed)",
     429: "The caller's rate limit is spent",
+    500: "The version could not be loaded (its artifact or flavor failed)",
     503: "Overloaded, not ready, or the registry is unavailable",
     504: "No answer within the request timeout",
 }
@@ -147,6 +157,12 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "maxLength": 500},
         "example": "the experiment ended",
     },
+    # not a served model's name: the fuzz test must never unload what it is testing
+    "repository_ref": _path(
+        "name",
+        "a registered model: `name` (the latest, followed), `name@alias` or `name:3`",
+        "credit-risk@staging",
+    ),
     # Inference-Header-Content-Length belongs to the binary body alone (V2BinaryBody says
     # so): as a parameter it would be offered with JSON bodies too, which it would cut short
 }
@@ -156,7 +172,11 @@ _MODEL_VERSION_HEADER = {
         "schema": {"type": "string"},
     }
 }
-_PREDICT_ERRORS = (400, 404, 413, 422, 503, 504)
+_PREDICT_ERRORS = (400, 404, 413, 415, 422, 503, 504)
+_COMPRESSION = (
+    "A body may be compressed (`Content-Encoding: gzip` or `deflate`); the size limit "
+    "applies to the decompressed bytes (413), another encoding is refused (415)."
+)
 _META_ERRORS = (400, 404, 405)
 
 
@@ -175,7 +195,7 @@ def _v1_predict() -> dict[str, Any]:
         _PREDICT_ERRORS,
         params=("model_ref",),
         body=body,
-        description=_for_clients(v1.__doc__),
+        description=f"{_for_clients(v1.__doc__)}\n\n{_COMPRESSION}",
     )
 
 
@@ -204,7 +224,7 @@ def _v2_infer(operation_id: str, params: tuple[str, ...]) -> dict[str, Any]:
         _PREDICT_ERRORS,
         params=params,
         body=body,
-        description=_for_clients(v2.__doc__),
+        description=f"{_for_clients(v2.__doc__)}\n\n{_COMPRESSION}",
     )
 
 
@@ -230,13 +250,14 @@ def _paths() -> dict[str, dict[str, Any]]:
         "monitoring",
         "Ground truth for logged predictions",
         _json(ref("FeedbackResult"), "Stored durably", example=FEEDBACK_RESULT_EXAMPLE),
-        (400, 413),
+        (400, 413, 415),
         body=feedback_body,
         description=(
             "Labels for the ids in the prediction responses (`prediction_ids` in V1, "
             "`parameters.prediction_ids` in V2): one of the model's classes, or a finite number "
             "for a regressor. Acknowledged records are on disk before the answer; ids not in the "
-            "log are listed under `unknown_ids`. If any record is invalid, none is stored (422)."
+            "log are listed under `unknown_ids`. If any record is invalid, none is stored (422). "
+            + _COMPRESSION
         ),
     )
     feedback["responses"]["422"] = {
@@ -294,6 +315,17 @@ def _paths() -> dict[str, dict[str, Any]]:
         ref("V2Ready"), "Still loading the models", example={"ready": False}
     )
     return {
+        "/": {
+            "get": _operation(
+                "v1_live",
+                "v1",
+                "The process is up (KServe V1 liveness)",
+                _json(ref("V1Live"), "Live", example={"status": "alive"}),
+                (),
+                public=True,
+            )
+        },
+        **_triton_paths(),
         "/v2/health/live": {
             "get": _operation(
                 "server_live",
@@ -428,6 +460,113 @@ def _paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def _triton_paths() -> dict[str, dict[str, Any]]:
+    """Triton's extensions: model configuration, statistics, the repository."""
+    config = _json(ref("TritonModelConfig"), "The configuration", example=TRITON_CONFIG_EXAMPLE)
+    stats = _json(
+        ref("TritonStatistics"), "Running totals per version", example=TRITON_STATISTICS_EXAMPLE
+    )
+    entry = ref("TritonRepositoryEntry")
+
+    def body(schema: str, examples: dict[str, Any]) -> dict[str, Any]:
+        return {"required": False, "content": {JSON: {"schema": ref(schema), "examples": examples}}}
+
+    return {
+        "/v2/models/{name}/config": {
+            "get": _operation(
+                "model_config",
+                "v2",
+                "Triton model configuration",
+                config,
+                (*_META_ERRORS, 503),
+                params=("model_ref",),
+            )
+        },
+        "/v2/models/{name}/versions/{version}/config": {
+            "get": _operation(
+                "version_config",
+                "v2",
+                "Triton model configuration of a version",
+                config,
+                (*_META_ERRORS, 503),
+                params=("model", "version"),
+            )
+        },
+        "/v2/models/stats": {
+            "get": _operation(
+                "statistics", "v2", "Inference statistics of every served version", stats, ()
+            )
+        },
+        "/v2/models/{name}/stats": {
+            "get": _operation(
+                "model_statistics",
+                "v2",
+                "Inference statistics of a model (every served version)",
+                stats,
+                _META_ERRORS,
+                params=("model_ref",),
+            )
+        },
+        "/v2/models/{name}/versions/{version}/stats": {
+            "get": _operation(
+                "version_statistics",
+                "v2",
+                "Inference statistics of a version",
+                stats,
+                _META_ERRORS,
+                params=("model", "version"),
+            )
+        },
+        "/v2/repository/index": {
+            "post": _operation(
+                "repository_index",
+                "repository",
+                "Every registered model: READY when served, else UNAVAILABLE",
+                _json(
+                    {"type": "array", "items": entry},
+                    "One entry per served version and per registered model not served",
+                    example=REPOSITORY_INDEX_EXAMPLE,
+                ),
+                (400, 413, 415, 503),
+                body=body("TritonRepositoryIndexRequest", REPOSITORY_INDEX_REQUEST_EXAMPLES),
+                description="Needs the `read` role (a POST that changes nothing).",
+            )
+        },
+        "/v2/repository/models/{name}/load": {
+            "post": _operation(
+                "repository_load",
+                "repository",
+                "Serve a registered model from now on (admin)",
+                _json(entry, "Loaded, warmed and routed", example=LOAD_EXAMPLE),
+                (400, 404, 413, 415, 500, 503),
+                params=("repository_ref",),
+                body=body("TritonLoadRequest", LOAD_REQUEST_EXAMPLES),
+                description=(
+                    "Loads and warms the version off the event loop, then routes the reference "
+                    "to it; a pointer (`name`, `name@alias`) is followed when it moves. Already "
+                    "served: nothing changes. Needs the `admin` role."
+                ),
+            )
+        },
+        "/v2/repository/models/{name}/unload": {
+            "post": _operation(
+                "repository_unload",
+                "repository",
+                "Stop serving a model (admin)",
+                _json(entry, "No longer served", example=UNLOAD_EXAMPLE),
+                (400, 404, 409, 413, 415),
+                params=("repository_ref",),
+                body=body("TritonUnloadRequest", UNLOAD_REQUEST_EXAMPLES),
+                description=(
+                    "`name` stops every reference of the model, `name@alias` that pointer, "
+                    "`name:3` that version. Requests already routed finish first. A reference "
+                    "a served deployment routes to is refused (409). Needs the `admin` role."
+                ),
+            )
+        },
+    }
+
+
 _SECURITY_SCHEMES = {
     "bearer": {
         "type": "http",
@@ -473,7 +612,8 @@ def served_examples(doc: dict[str, Any], served: dict[str, Signature | None]) ->
     refs = sorted(served)
     names = sorted({r.split(":")[0].split("@")[0] for r in refs})
     for path, path_item in doc["paths"].items():
-        if not path.startswith(("/v1/", "/v2/")):
+        # never a served model as the repository's example: "Try it out" would unload it
+        if not path.startswith(("/v1/", "/v2/")) or path.startswith("/v2/repository/"):
             continue
         for op in path_item.values():
             for param in op.get("parameters", ()):

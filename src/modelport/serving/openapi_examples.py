@@ -142,6 +142,98 @@ V2_METADATA_EXAMPLE = {
         {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2]},
     ],
 }
+_PER_ROW = {"dims": [1], "reshape": {"shape": []}}
+_FLAGS = {"is_shape_tensor": False, "allow_ragged_batch": False, "optional": False}
+TRITON_CONFIG_EXAMPLE = {
+    "name": "credit-risk",
+    "platform": "modelport_sklearn",
+    "backend": "modelport",
+    "version_policy": {"specific": {"versions": [1, 2, 3]}},
+    "max_batch_size": 100000,
+    "input": [
+        {"name": "age", "data_type": "TYPE_INT64", "format": "FORMAT_NONE", **_PER_ROW, **_FLAGS},
+        {"name": "income", "data_type": "TYPE_FP64", "format": "FORMAT_NONE", **_PER_ROW, **_FLAGS},
+    ],
+    "output": [
+        {"name": "predict", "data_type": "TYPE_INT64", **_PER_ROW, "label_filename": ""},
+        {"name": "predict_proba", "data_type": "TYPE_FP64", "dims": [2], "label_filename": ""},
+    ],
+    "dynamic_batching": {
+        "max_queue_delay_microseconds": 0,
+        "default_queue_policy": {"max_queue_size": 2048},
+    },
+    "instance_group": [{"name": "credit-risk", "kind": "KIND_CPU", "count": 1, "gpus": []}],
+    "parameters": {
+        "modelport_version": {"string_value": "3"},
+        "flavor": {"string_value": "sklearn"},
+        "max_requests_per_batch": {"string_value": "64"},
+        "classes": {"string_value": "[0,1]"},
+    },
+}
+
+
+def _duration(count: int, ns: int) -> dict[str, int]:
+    return {"count": count, "ns": ns}
+
+
+TRITON_STATISTICS_EXAMPLE = {
+    "model_stats": [
+        {
+            "name": "credit-risk",
+            "version": "3",
+            "last_inference": 1764668400123,
+            "inference_count": 240,
+            "execution_count": 31,
+            "inference_stats": {
+                "success": _duration(118, 96_400_000),
+                "fail": _duration(2, 1_100_000),
+                "queue": _duration(120, 20_300_000),
+                "compute_input": _duration(120, 4_100_000),
+                "compute_infer": _duration(120, 51_800_000),
+                "compute_output": _duration(120, 900_000),
+                "cache_hit": _duration(0, 0),
+                "cache_miss": _duration(0, 0),
+            },
+            "response_stats": {},
+            "batch_stats": [],
+            "memory_usage": [],
+        }
+    ]
+}
+REPOSITORY_INDEX_EXAMPLE = [
+    {
+        "name": "credit-risk",
+        "version": "3",
+        "state": "READY",
+        "reason": "served as credit-risk, credit-risk@production",
+    },
+    {
+        "name": "churn",
+        "version": "",
+        "state": "UNAVAILABLE",
+        "reason": "not served; POST /v2/repository/models/churn/load serves it",
+    },
+]
+REPOSITORY_INDEX_REQUEST_EXAMPLES = {
+    "all": example("every registered model", {}),
+    "ready": example("the served models only", {"ready": True}),
+}
+LOAD_REQUEST_EXAMPLES = {"plain": example("what tritonclient sends", {})}
+LOAD_EXAMPLE = {
+    "name": "credit-risk",
+    "version": "4",
+    "state": "READY",
+    "reason": "served as credit-risk@staging",
+}
+UNLOAD_REQUEST_EXAMPLES = {
+    "plain": example("what tritonclient sends", {"parameters": {"unload_dependents": False}})
+}
+UNLOAD_EXAMPLE = {
+    "name": "credit-risk",
+    "version": "",
+    "state": "UNAVAILABLE",
+    "reason": "unloaded credit-risk@staging (versions retired: credit-risk:4)",
+}
 _SPEC_EXAMPLE = {
     "name": "credit",
     "arms": [
@@ -206,6 +298,11 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
         "(split the rows into several requests)",
         "code": "payload_too_large",
     },
+    415: {
+        "error": "unsupported Content-Encoding 'br' (send the body uncompressed, or "
+        "compressed with one of gzip, deflate)",
+        "code": "unsupported_encoding",
+    },
     422: {
         "error": "invalid input: 'home': 'flat' is not a category of the feature",
         "code": "invalid_input",
@@ -217,6 +314,10 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
                 "rows": [0],
             }
         ],
+    },
+    500: {
+        "error": "artifact of credit-risk:4 does not match its sha256 (re-register the version)",
+        "code": "artifact_integrity",
     },
     429: {"error": "rate limit of 100/s reached", "code": "rate_limited"},
     503: {"error": "the queue of credit-risk:3 is full", "code": "overloaded"},

@@ -429,6 +429,121 @@ _DEPLOYMENT_EVENT = {
 }
 
 
+# -- Triton's extensions and KServe V1 liveness ------------------------------------------
+
+_COUNT = {"type": "integer", "minimum": 0}
+_TRITON_TYPE = {"type": "string", "pattern": "^TYPE_[A-Z0-9]+$", "examples": ["TYPE_FP64"]}
+_DIMS = {"type": "array", "items": {"type": "integer", "minimum": -1}}
+_TRITON_TENSOR = {
+    "type": "object",
+    "description": "An input or output: `dims` leave out the batch dimension; "
+    "`reshape.shape: []` says the tensor has no other (one value per row, `[rows]`).",
+    "required": ["name", "data_type", "dims"],
+    "properties": {
+        "name": {"type": "string"},
+        "data_type": _TRITON_TYPE,
+        "format": {"type": "string"},
+        "dims": _DIMS,
+        "reshape": {"type": "object", "properties": {"shape": _DIMS}},
+        "is_shape_tensor": {"type": "boolean"},
+        "allow_ragged_batch": {"type": "boolean"},
+        "optional": {"type": "boolean"},
+        "label_filename": {"type": "string"},
+    },
+}
+_TRITON_CONFIG = {
+    "type": "object",
+    "description": (
+        "Triton's model configuration of the version that answers, built from its signature "
+        "(the same names, datatypes and shapes as `GET /v2/models/{name}`). `max_batch_size` "
+        "is the most rows one request may carry; `dynamic_batching` is the adaptive batcher "
+        "(its wait, its bounded queue; `parameters.max_requests_per_batch` is how many "
+        "requests one model call takes)."
+    ),
+    "required": ["name", "platform", "backend", "version_policy", "max_batch_size"],
+    "properties": {
+        "name": {"type": "string"},
+        "platform": {"type": "string"},
+        "backend": {"type": "string", "const": "modelport"},
+        "version_policy": {
+            "type": "object",
+            "properties": {
+                "specific": {
+                    "type": "object",
+                    "properties": {"versions": {"type": "array", "items": _COUNT}},
+                }
+            },
+        },
+        "max_batch_size": _COUNT,
+        "input": {"type": "array", "items": ref("TritonModelTensor")},
+        "output": {"type": "array", "items": ref("TritonModelTensor")},
+        "dynamic_batching": {
+            "type": "object",
+            "properties": {
+                "max_queue_delay_microseconds": _COUNT,
+                "default_queue_policy": {
+                    "type": "object",
+                    "properties": {"max_queue_size": _COUNT},
+                },
+            },
+        },
+        "instance_group": {"type": "array", "items": {"type": "object"}},
+        "parameters": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["string_value"],
+                "properties": {"string_value": {"type": "string"}},
+            },
+        },
+    },
+}
+_DURATION = {
+    "type": "object",
+    "required": ["count", "ns"],
+    "properties": {"count": _COUNT, "ns": {**_COUNT, "description": "cumulative nanoseconds"}},
+}
+_MODEL_STATISTICS = {
+    "type": "object",
+    "required": [
+        "name",
+        "version",
+        "last_inference",
+        "inference_count",
+        "execution_count",
+        "inference_stats",
+    ],
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "string"},
+        "last_inference": {**_COUNT, "description": "epoch milliseconds; 0 before the first"},
+        "inference_count": {**_COUNT, "description": "rows inferred"},
+        "execution_count": {**_COUNT, "description": "model calls (batches)"},
+        "inference_stats": {
+            "type": "object",
+            "description": "requests that succeeded and failed with their total time since "
+            "arrival; per request, time queued and the batch's compute times",
+            "required": ["success", "fail", "queue", "compute_infer"],
+            "additionalProperties": ref("TritonDuration"),
+        },
+        "response_stats": {"type": "object"},
+        "batch_stats": {"type": "array"},
+        "memory_usage": {"type": "array"},
+    },
+}
+_REPOSITORY_ENTRY = {
+    "type": "object",
+    "required": ["name", "version", "state", "reason"],
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "string", "description": "empty for a model that is not served"},
+        "state": {"type": "string", "enum": ["READY", "UNAVAILABLE"]},
+        "reason": {"type": "string"},
+    },
+}
+_REPOSITORY_PARAMETERS = {"type": ["object", "null"], "description": "other keys are ignored"}
+
+
 def _state(name: str) -> dict[str, Any]:
     return {"type": "object", "required": [name], "properties": {name: {"type": "boolean"}}}
 
@@ -465,6 +580,50 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "version": {"type": "string", "description": "on the version route"},
             "ready": {"type": "boolean"},
+        },
+    },
+    "V1Live": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "const": "alive"}},
+    },
+    "TritonModelConfig": _TRITON_CONFIG,
+    "TritonModelTensor": _TRITON_TENSOR,
+    "TritonStatistics": {
+        "type": "object",
+        "required": ["model_stats"],
+        "properties": {"model_stats": {"type": "array", "items": ref("TritonModelStatistics")}},
+    },
+    "TritonModelStatistics": _MODEL_STATISTICS,
+    "TritonDuration": _DURATION,
+    "TritonRepositoryIndexRequest": {
+        "type": "object",
+        "description": "Optional (tritonclient sends no body). Other keys are ignored.",
+        "properties": {
+            "ready": {"type": "boolean", "default": False, "description": "served models only"}
+        },
+    },
+    "TritonRepositoryEntry": _REPOSITORY_ENTRY,
+    "TritonLoadRequest": {
+        "type": "object",
+        "description": "Optional. A model comes from the registry only: Triton's `config` and "
+        "`file:` overrides are refused (400).",
+        "properties": {
+            "parameters": {
+                **_REPOSITORY_PARAMETERS,
+                "propertyNames": {"not": {"anyOf": [{"const": "config"}, {"pattern": "^file:"}]}},
+            }
+        },
+    },
+    "TritonUnloadRequest": {
+        "type": "object",
+        "description": "Optional. No model depends on another here: `unload_dependents` "
+        "changes nothing.",
+        "properties": {
+            "parameters": {
+                **_REPOSITORY_PARAMETERS,
+                "properties": {"unload_dependents": {"type": "boolean"}},
+            }
         },
     },
     "FeedbackRecord": _FEEDBACK_RECORD,

@@ -15,6 +15,7 @@ from modelport.errors import (
     ModelportError,
     PayloadTooLarge,
 )
+from modelport.serving.compression import inflater_for
 
 
 def load_json(body: bytes) -> Any:
@@ -166,7 +167,13 @@ def plain(values: np.ndarray) -> list[Any]:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes (declared or streamed) with 413."""
+    """The whole body, refusing more than ``limit`` bytes (declared or streamed) with 413.
+
+    A gzip or deflate body (``Content-Encoding``) is inflated as it arrives and the limit
+    applies to the inflated bytes too (see :mod:`modelport.serving.compression`); any other
+    encoding is 415.
+    """
+    inflater = inflater_for(request.headers.get("content-encoding"), limit)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
@@ -182,5 +189,10 @@ async def read_body(request: Request, limit: int) -> bytes:
                 f"the body exceeds the limit of {limit} bytes",
                 hint="split the rows into several requests",
             )
-        chunks.append(chunk)
+        if inflater is None:
+            chunks.append(chunk)
+        elif chunk:
+            chunks += inflater.feed(chunk)
+    if inflater is not None:
+        inflater.finish()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
