@@ -18,7 +18,7 @@ from rich.panel import Panel
 
 from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
-from modelport.demo.traffic import running_server, send_v1, send_v2
+from modelport.demo.traffic import free_port, grpc_infer, running_server, send_v1, send_v2
 from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.deployments.canary import CanaryThresholds
 from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
@@ -224,6 +224,46 @@ def security_checks(client: httpx.Client, url: str, result: DemoResult, console:
         result.refusals[status] = result.refusals.get(status, 0) + 1
 
 
+def protocols_tour(
+    client: httpx.Client,
+    url: str,
+    grpc_port: int,
+    result: DemoResult,
+    console: Console,
+    row: pd.Series,
+) -> None:
+    """The same model over gRPC, a gzip body, and the Triton views of it."""
+    import gzip
+    import json
+
+    record = _plain_record({str(k): v for k, v in row.to_dict().items()})
+    body = {"instances": [record]}
+    v1 = client.post(f"{url}/v1/models/{MODEL}@production:predict", json=body).json()
+    try:
+        value, version = grpc_infer(grpc_port, result.keys["app"], f"{MODEL}@production", record)
+        console.print(
+            f"  the same applicant over gRPC (KServe V2 ModelInfer, --grpc-port {grpc_port}): "
+            f"{value} by {version}; over V1 HTTP: {v1['predictions'][0]}"
+        )
+    except ImportError:
+        console.print("  gRPC: install modelport[grpc] to serve it (--grpc-port)")
+    squeezed = client.post(
+        f"{url}/v1/models/{MODEL}@production:predict",
+        content=gzip.compress(json.dumps(body).encode()),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    console.print(f"  a gzip-compressed request → HTTP {squeezed.status_code}")
+    ops = {"X-API-Key": result.keys["ops"]}
+    config = client.get(f"{url}/v2/models/{MODEL}/config", headers=ops).json()
+    stats = client.get(f"{url}/v2/models/{MODEL}/stats", headers=ops).json()
+    count = sum(s.get("inference_count", 0) for s in stats.get("model_stats", []))
+    console.print(
+        f"  Triton's views: config (platform {config.get('platform')}, "
+        f"{len(config.get('input', []))} inputs, max_batch_size {config.get('max_batch_size')}), "
+        f"statistics ({count} inferences so far)"
+    )
+
+
 def _until_next_window(seconds: float) -> None:
     """Start the next phase of traffic in a fresh monitor window."""
     time.sleep(seconds - time.time() % seconds + 0.05)
@@ -244,8 +284,13 @@ def serve_and_monitor(
         )
     normal = test.head(WINDOW_ROWS)
     shifted_all = credit_data(WINDOW_ROWS, seed=99, shift=True)
+    grpc_port = free_port()
     with (
-        running_server(settings, [f"{MODEL}@production"], "--rate-limit", RATE_LIMIT) as url,
+        running_server(
+            settings,
+            [f"{MODEL}@production"],
+            *("--rate-limit", RATE_LIMIT, "--grpc-port", str(grpc_port)),
+        ) as url,
         httpx.Client(headers={"X-API-Key": result.keys["app"]}) as client,
     ):
         console.print(f"  serving {MODEL}@production at {url} (--rate-limit {RATE_LIMIT} per key)")
@@ -284,6 +329,7 @@ def serve_and_monitor(
             f"  ground truth posted to /api/feedback: {answer['accepted']} accepted, "
             f"{len(answer['unknown_ids'])} unknown ids"
         )
+        protocols_tour(client, url, grpc_port, result, console, shifted_all[FEATURES].iloc[0])
     console.print("  server stopped with SIGTERM: in-flight requests finished, log flushed")
     drifted = PredictionLogReader(settings.resolved_log_uri()).predictions(MODEL)
     console.print(

@@ -138,3 +138,38 @@ def send_v2(
         response.raise_for_status()
         ids += response.json()["parameters"]["prediction_ids"]
     return ids
+
+
+_RAW_DTYPES = {"INT64": np.int64, "FP64": np.float64, "FP32": np.float32, "INT32": np.int32}
+
+
+def grpc_infer(port: int, key: str, model: str, record: Mapping[str, Any]) -> tuple[Any, str]:
+    """One record through the Open Inference Protocol over gRPC; (prediction, version).
+
+    Uses modelport's own generated stubs (any KServe V2 gRPC client works the same way).
+    """
+    import grpc  # type: ignore[import-untyped]
+
+    from modelport.serving.grpc import grpc_predict_v2_pb2 as pb
+    from modelport.serving.grpc import grpc_predict_v2_pb2_grpc as rpc
+
+    request = pb.ModelInferRequest(model_name=model)
+    for name, value in _plain(record).items():
+        tensor = request.inputs.add(name=name, shape=[1])
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            tensor.datatype = "FP64"
+            tensor.contents.fp64_contents.append(float("nan") if value is None else value)
+        elif isinstance(value, int):
+            tensor.datatype = "INT64"
+            tensor.contents.int64_contents.append(value)
+        else:
+            tensor.datatype = "BYTES"
+            tensor.contents.bytes_contents.append(str(value).encode())
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = rpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
+        response = stub.ModelInfer(request, metadata=(("x-api-key", key),), timeout=30)
+    output = response.outputs[0]
+    raw = response.raw_output_contents[0] if response.raw_output_contents else b""
+    dtype = _RAW_DTYPES.get(output.datatype)
+    answer: Any = np.frombuffer(raw, dtype=dtype)[0].item() if dtype is not None and raw else None
+    return answer, f"{response.model_name}:{response.model_version}"
