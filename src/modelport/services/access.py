@@ -5,9 +5,11 @@ front end hands it the credential it found and the role and model the request ne
 gets a :class:`~modelport.security.principal.Principal` back or a 401/403/429 error.
 
 Speed: an API key's stored hash is scrypt, deliberately slow (tens of milliseconds), so it
-is verified once per key and process and then remembered by the SHA-256 of the key (the
-secret itself is not kept); a request with a remembered key costs a dictionary lookup and
-a clock read. Revocation and expiry are still followed: the key records are re-read
+is verified once per key and process and then remembered: by the SHA-256 of the key for
+as long as the process runs, and by the key itself in a small hot map cleared whenever the
+keys change (one dictionary lookup and a clock read per request, about 1 us less than
+hashing; the process holds the key of every request it answers anyway, and nothing of it
+is ever written). Revocation and expiry are still followed: the key records are re-read
 whenever the registry's key revision changes (polled by the server), and every request
 checks its key's record, so a revoked key stops working within one poll interval.
 
@@ -111,6 +113,8 @@ class AccessControl:
         self._verified: dict[bytes, str] = {}  # sha256 of a verified key -> its id
         self._failed: dict[bytes, float] = {}  # sha256 of a refused key -> refused until
         self._tokens: dict[bytes, Principal] = {}  # sha256 of a verified JWT -> principal
+        #: credential -> (principal, the records it was found in), until the keys change
+        self._hot: dict[str, tuple[Principal, dict[str, Principal]]] = {}
         self._revision: object = None
         self._pending: dict[bytes, asyncio.Future[tuple[Principal | None, str, str | None]]] = {}
         self._refusals: Counter[Refusal] = Counter()
@@ -130,6 +134,7 @@ class AccessControl:
         now = datetime.now(UTC)
         self._records = {k.id: _principal(k) for k in self.registry.keys.list() if k.active(now)}
         self._revision = revision
+        self._hot = {}  # a new map, not clear(): the event loop may be reading the old one
         # a key refused before may have been created since (ids are random, so rarely)
         self._failed.clear()
 
@@ -147,10 +152,21 @@ class AccessControl:
             return ANONYMOUS
         if credential is None:
             return None
-        digest = hashlib.sha256(credential.encode("utf-8", "surrogateescape")).digest()
-        kid = self._verified.get(digest)
-        principal = self._records.get(kid) if kid is not None else self._tokens.get(digest)
-        if principal is None or principal.expired(self.clock()):
+        records = self._records  # one generation of the key records throughout
+        hot = self._hot.get(credential)
+        if hot is not None and hot[1] is records:
+            principal = hot[0]
+        else:
+            digest = hashlib.sha256(credential.encode("utf-8", "surrogateescape")).digest()
+            kid = self._verified.get(digest)
+            found = records.get(kid) if kid is not None else self._tokens.get(digest)
+            if found is None:
+                return None
+            # tagged with the records it came from: a refresh in the poll's thread between
+            # the lookup and this line must not keep a revoked key alive
+            self._remember(self._hot, credential, (found, records))
+            principal = found
+        if principal.expired(self.clock()):
             return None
         return principal
 
