@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from run import HERE, WrkRun, free_port, start, stop
+from run import WrkRun, free_port, start, stop, wrk
 
 _SETUP = """
 import json, sys
@@ -36,25 +35,6 @@ modelport.deploy("checkout", {"lr:1": 50, "lr:2": 50}, sticky="header:X-User-Id"
                  shadows={"lr:3": 50}, settings=settings)
 print(json.dumps({"instances": [X[123].tolist()]}))
 """
-
-
-def wrk(url: str, body: str, script: str, duration: int) -> WrkRun:
-    out = subprocess.run(
-        [
-            *("taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{duration}s", "--latency"),
-            *("-s", str(HERE / script), url),
-        ],
-        env={**os.environ, "BODY": body},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", out, re.MULTILINE)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    p99_ms = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return WrkRun(rps, float("nan"), p99_ms, int(errors.group(1)) if errors else 0)
 
 
 def main() -> None:
@@ -102,8 +82,8 @@ def main() -> None:
             process, _ = start(cmd, env, logs / "server.log")
             try:
                 url = f"http://127.0.0.1:{port}/v1/models/{target}:predict"
-                wrk(url, body, script, 2)  # warm-up
-                results[name].append(wrk(url, body, script, args.duration))
+                wrk(url, body, 64, 2, script=script)  # warm-up
+                results[name].append(wrk(url, body, 64, args.duration, script=script))
             finally:
                 stop(process)
         loads.append(os.getloadavg()[0])

@@ -118,7 +118,16 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(url: str, body: str, connections: int, duration: int) -> WrkRun:
+def wrk(
+    url: str,
+    body: str,
+    connections: int,
+    duration: int,
+    *,
+    script: str = "post.lua",
+    env: dict[str, str] | None = None,
+) -> WrkRun:
+    """wrk on CPU 1 with a Lua ``script`` of this folder (BODY, and ``env``, in its environment)."""
     out = subprocess.run(
         [
             "taskset",
@@ -130,10 +139,10 @@ def wrk(url: str, body: str, connections: int, duration: int) -> WrkRun:
             f"-d{duration}s",
             "--latency",
             "-s",
-            str(HERE / "post.lua"),
+            str(HERE / script),
             url,
         ],
-        env={**os.environ, "BODY": body},
+        env={**os.environ, "BODY": body, **(env or {})},
         capture_output=True,
         text=True,
         check=True,
