@@ -37,6 +37,7 @@ def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     # security on by default: a missing key, a wrong role and a runaway client were refused
     assert {401, 403, 429} <= set(result.refusals), result.refusals
     assert "HTTP 401" in text and "HTTP 403" in text and "HTTP 429" in text
+    assert "modelport doctor: verdict" in text
     assert all(key not in text for key in result.keys.values())  # keys are shown cut short
     # the alert rolled production back from 2 to 1
     assert result.production == 1

@@ -32,9 +32,11 @@ from modelport.presentation.html import drift_html, monitor_html, write_html
 from modelport.presentation.terminal import print_monitor_report
 from modelport.registration import register_model
 from modelport.registry import Registry
+from modelport.security.posture import worst
 from modelport.services.alerting import AlertService
 from modelport.services.canary import CanaryService
 from modelport.services.experiments import deployment_experiment
+from modelport.services.posture import doctor
 from modelport.settings import Settings
 
 MODEL = "credit-risk"
@@ -276,6 +278,13 @@ def serve_and_monitor(
     assert result.output_dir is not None
     console.rule("5. Serve over HTTP, secure by default: keys, roles, rate limits")
     result.keys = demo_keys(registry)
+    findings = doctor(settings, registry)
+    worries = [f"{f.topic}: {f.message}" for f in findings if f.level != "ok"]
+    console.print(
+        f"  modelport doctor: verdict {worst(findings)}"
+        + (f" ({'; '.join(worries[:2])})" if worries else "")
+        + " — exits 1 on a dangerous setting, e.g. no auth on a public address"
+    )
     for purpose, roles in (("app", "predict"), ("labels", "feedback"), ("ops", "read")):
         console.print(
             f"  modelport keys create --role {roles}"
