@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelport.errors import InvalidArgument, MissingExtraError
+from modelport.security.posture import is_loopback
 from modelport.settings import ServingSettings
 
 if TYPE_CHECKING:
@@ -253,18 +254,6 @@ class ServeConfig:
     def from_env(cls) -> ServeConfig:
         text = os.environ.get(ENV_VAR)
         return cls.from_json(text) if text else cls()
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name that could resolve to anything: not trusted as loopback
 
 
 def preflight(config: ServeConfig, settings: Settings) -> None:

@@ -52,18 +52,19 @@ class Finding:
         }
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
-        return False
+        return False  # a name that could resolve to anything: not trusted as loopback
 
 
 def assess(p: Posture) -> list[Finding]:
     """Every finding about ``p``, most serious topics first."""
-    public = not _loopback(p.host)
+    public = not is_loopback(p.host)
     where = f"{p.host} ({'reachable from the network' if public else 'this machine only'})"
     out: list[Finding] = []
     if not p.auth:
@@ -179,4 +180,4 @@ def worst(findings: Sequence[Finding]) -> Level:
     return max((f.level for f in findings), key=levels.index, default="ok")
 
 
-__all__ = ["Finding", "Posture", "assess", "worst"]
+__all__ = ["Finding", "Posture", "assess", "is_loopback", "worst"]
