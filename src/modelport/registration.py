@@ -23,6 +23,7 @@ from modelport.registry.artifacts import directory_sha256
 from modelport.registry.lineage import data_sha256, git_sha
 from modelport.schema import Signature, infer_signature, validate
 from modelport.schema.signature import sample_to_frame
+from modelport.training_sample import SAMPLE_ROWS, write_sample
 
 
 def register_model(
@@ -43,6 +44,7 @@ def register_model(
     labels: Any | None = None,
     declared: Signature | None = None,
     task: Task | None = None,
+    sample_rows: int = SAMPLE_ROWS,
 ) -> ModelVersion:
     """Save ``model`` as the next version of ``name``. See :func:`modelport.register`.
 
@@ -52,6 +54,8 @@ def register_model(
     features replace those inferred from the sample, which a small input example would
     make too narrow (three rows of strings are not every category). ``task`` is what the
     registrant says the model is; a model that loads as something else is refused.
+    ``sample_rows``: how many rows of ``sample`` are kept with the version (0 keeps none)
+    for ``modelport optimize`` to check parity on.
     """
     validate_name(name)
     if labels is not None and sample is None:
@@ -111,6 +115,7 @@ def register_model(
                     allow_unknown_categories=allow_unknown_categories,
                 )
             profile = _profile(frame, signature.categorical, predictions, predictor.classes, labels)
+            write_sample(frame, directory, rows=sample_rows)
         sha, size = directory_sha256(directory)
         return registry.create_version(
             name,
