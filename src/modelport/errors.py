@@ -305,3 +305,22 @@ class ModelFileError(DataError):
     """A file handed to ``register`` cannot be read as the model its name says it is."""
 
     code = "invalid_model_file"
+
+
+class OptimizationError(ModelportError):
+    """A model cannot be converted, compressed or exported as asked."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "optimization_failed"
+
+
+class UnsupportedModel(OptimizationError):
+    """No converter or compression applies to this kind of model: said, never guessed."""
+
+    code = "unsupported_model"
+
+
+class ParityError(OptimizationError):
+    """An optimized model disagrees with its original past the tolerance; nothing registered."""
+
+    code = "parity_failed"
