@@ -107,7 +107,8 @@ def test_loading_with_another_key_fails_naming_the_setting(tmp_path: Path) -> No
 def test_a_tampered_ciphertext_fails_authentication(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "home", KEY)
     _register(settings)
-    (path,) = _artifact_files(settings)
+    # the model file, not the training sample kept beside it
+    (path,) = [p for p in _artifact_files(settings) if p.suffix != ".parquet"]
     data = bytearray(path.read_bytes())
     data[HEADER_SIZE + 100] ^= 0x01
     path.write_bytes(bytes(data))
