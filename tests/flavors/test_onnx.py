@@ -236,3 +236,22 @@ def test_warm_up_feeds_every_input_type(tmp_path: Path) -> None:
     assert feed["a"].shape == (1, 3) and feed["a"].dtype == np.float32
     assert feed["s"].shape == (1, 1)
     assert feed["n"].shape == (1,) and feed["n"].dtype == np.int64
+
+
+def test_probabilities_after_labels_are_those_of_the_same_batch(xy, tmp_path: Path) -> None:
+    """predict then predict_proba share one graph run only when the batch is the same."""
+    x, y = xy
+    forest, proto = _forest_proto(x, y)
+    predictor = ONNX.load(tmp_path, ONNX.save(proto, tmp_path), trusted=False)
+    first, second = x[:10], x[10:20]
+    predictor.predict(first)
+    np.testing.assert_allclose(
+        predictor.predict_proba(second), forest.predict_proba(second), atol=1e-5
+    )
+    predictor.predict(first)
+    np.testing.assert_allclose(
+        predictor.predict_proba(first), forest.predict_proba(first), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        predictor.predict_proba(second), forest.predict_proba(second), atol=1e-5
+    )

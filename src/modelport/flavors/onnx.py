@@ -28,6 +28,7 @@ not pay onnxruntime's first-run cost (memory planning, kernel selection).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -127,6 +128,11 @@ class ONNXPredictor:
 
     def __init__(self, session: Any, classes: list[Any] | None) -> None:
         self.session: Any = session
+        # one graph run gives labels and probabilities; callers that want both ask
+        # predict then predict_proba on the same batch (the server, when it logs), and
+        # the second call takes the first's outputs instead of running every tree again (the
+        # same object, per thread: a caller does not change a batch between the two calls)
+        self._last = threading.local()
         self.inputs = session.get_inputs()
         self.outputs = session.get_outputs()
         types = [o.type for o in self.outputs]
@@ -167,7 +173,10 @@ class ONNXPredictor:
         return {i.name: _cast(array[:, k], i) for k, i in enumerate(self.inputs)}
 
     def predict(self, batch: Any) -> np.ndarray:
-        first = np.asarray(self._run(batch)[0])
+        outputs = self._run(batch)
+        if self.task == "classification":
+            self._last.pair = (batch, outputs[1])
+        first = np.asarray(outputs[0])
         if self.task != "other" and first.ndim == 2 and first.shape[1] == 1:
             return first[:, 0]
         return first
@@ -175,7 +184,9 @@ class ONNXPredictor:
     def predict_proba(self, batch: Any) -> np.ndarray | None:
         if self.task != "classification":
             return None
-        proba = self._run(batch)[1]
+        last = getattr(self._last, "pair", None)
+        self._last.pair = None
+        proba = last[1] if last is not None and last[0] is batch else self._run(batch)[1]
         if isinstance(proba, list):  # ZipMap: one {class: probability} dict per row
             keys = self.classes
             if keys is None:
