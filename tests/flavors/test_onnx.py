@@ -111,3 +111,147 @@ def test_closing_a_loaded_onnx_model_releases_its_session(tmp_path: Path) -> Non
     loaded.close()
     loaded.close()  # idempotent
     assert loaded.predictor.session is None  # type: ignore[attr-defined]
+
+
+# --- ONNXModel: execution providers, threads, optimisation level, warm-up -----------------
+
+
+def _forest_proto(x: np.ndarray, y: np.ndarray):
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
+    return forest, skl2onnx.to_onnx(forest, x[:1].astype(np.float32), options={"zipmap": False})
+
+
+def test_onnx_model_records_its_session_options(xy, tmp_path: Path) -> None:
+    from modelport.flavors.onnx import ONNXModel
+
+    x, y = xy
+    forest, proto = _forest_proto(x, y)
+    wrapped = ONNXModel(proto, intra_op_threads=2, graph_optimization_level="ORT_ENABLE_BASIC")
+    assert ONNX.handles(wrapped)
+    options = ONNX.save(wrapped, tmp_path)
+    assert options["providers"] == ["CPUExecutionProvider"]
+    assert options["intra_op_num_threads"] == 2
+    assert options["graph_optimization_level"] == "ORT_ENABLE_BASIC"
+    predictor = ONNX.load(tmp_path, options, trusted=False)
+    np.testing.assert_array_equal(predictor.predict(x), forest.predict(x))
+    session_options = predictor.session.get_session_options()  # type: ignore[attr-defined]
+    assert session_options.intra_op_num_threads == 2
+    assert session_options.inter_op_num_threads == 1
+    assert session_options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert session_options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+
+
+def test_versions_saved_before_the_session_options_load_as_before(xy, tmp_path: Path) -> None:
+    x, y = xy
+    forest, proto = _forest_proto(x, y)
+    options = ONNX.save(proto, tmp_path)
+    old = {k: options[k] for k in ("serialization", "file", "classes", "intra_op_num_threads")}
+    predictor = ONNX.load(tmp_path, old, trusted=False)
+    assert predictor.session.get_providers() == ["CPUExecutionProvider"]  # type: ignore[attr-defined]
+    level = predictor.session.get_session_options().graph_optimization_level  # type: ignore[attr-defined]
+    assert level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    np.testing.assert_array_equal(predictor.predict(x), forest.predict(x))
+
+
+def test_a_missing_accelerator_names_the_package_that_has_it(xy, tmp_path: Path) -> None:
+    from modelport.errors import ConfigurationError
+    from modelport.flavors.onnx import ONNXModel
+
+    x, y = xy
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    _, proto = _forest_proto(x, y)
+    options = ONNX.save(ONNXModel(proto, providers=("CUDAExecutionProvider",)), tmp_path)
+    with pytest.raises(ConfigurationError, match="CUDAExecutionProvider") as info:
+        ONNX.load(tmp_path, options, trusted=False)
+    assert "onnxruntime-gpu" in (info.value.hint or "")
+    options["providers"] = ["OpenVINOExecutionProvider"]
+    with pytest.raises(ConfigurationError) as info:
+        ONNX.load(tmp_path, options, trusted=False)
+    assert "onnxruntime-openvino" in (info.value.hint or "")
+
+
+def test_a_missing_accelerator_falls_back_to_a_listed_cpu(xy, tmp_path: Path, caplog) -> None:
+    from modelport.flavors.onnx import ONNXModel
+
+    x, y = xy
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has TensorRT")
+    forest, proto = _forest_proto(x, y)
+    wrapped = ONNXModel(proto, providers=("TensorrtExecutionProvider", "CPUExecutionProvider"))
+    options = ONNX.save(wrapped, tmp_path)
+    with caplog.at_level("WARNING", logger="modelport.flavors"):
+        predictor = ONNX.load(tmp_path, options, trusted=False)
+    assert "TensorrtExecutionProvider" in caplog.text
+    assert predictor.session.get_providers() == ["CPUExecutionProvider"]  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(predictor.predict(x), forest.predict(x))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"providers": ()}, {"intra_op_threads": -1}, {"graph_optimization_level": "FAST"}],
+)
+def test_bad_session_options_are_refused(kwargs, xy) -> None:
+    from modelport.errors import ConfigurationError
+    from modelport.flavors.onnx import ONNXModel
+
+    x, y = xy
+    _, proto = _forest_proto(x, y)
+    with pytest.raises(ConfigurationError):
+        ONNXModel(proto, **kwargs)
+
+
+def test_warm_up_feeds_every_input_type(tmp_path: Path) -> None:
+    """A graph with a float and a string input runs once at load, on a synthetic row."""
+    from onnx import TensorProto, helper
+
+    from modelport.flavors.onnx import warm_up
+
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 3])
+    s = helper.make_tensor_value_info("s", TensorProto.STRING, [None, 1])
+    n = helper.make_tensor_value_info("n", TensorProto.INT64, [None])
+    out = helper.make_tensor_value_info("y", TensorProto.INT64, [None])
+    graph = helper.make_graph(
+        [helper.make_node("Shape", ["s"], ["y"])],  # uses s; a and n are only fed
+        "warm",
+        [a, s, n],
+        [out],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    runs: list[dict[str, np.ndarray]] = []
+
+    class Recording:
+        def get_inputs(self):
+            return session.get_inputs()
+
+        def run(self, names, feed):
+            runs.append(feed)
+            return session.run(names, feed)
+
+    warm_up(Recording())
+    (feed,) = runs
+    assert feed["a"].shape == (1, 3) and feed["a"].dtype == np.float32
+    assert feed["s"].shape == (1, 1)
+    assert feed["n"].shape == (1,) and feed["n"].dtype == np.int64
+
+
+def test_probabilities_after_labels_are_those_of_the_same_batch(xy, tmp_path: Path) -> None:
+    """predict then predict_proba share one graph run only when the batch is the same."""
+    x, y = xy
+    forest, proto = _forest_proto(x, y)
+    predictor = ONNX.load(tmp_path, ONNX.save(proto, tmp_path), trusted=False)
+    first, second = x[:10], x[10:20]
+    predictor.predict(first)
+    np.testing.assert_allclose(
+        predictor.predict_proba(second), forest.predict_proba(second), atol=1e-5
+    )
+    predictor.predict(first)
+    np.testing.assert_allclose(
+        predictor.predict_proba(first), forest.predict_proba(first), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        predictor.predict_proba(second), forest.predict_proba(second), atol=1e-5
+    )

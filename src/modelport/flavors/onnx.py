@@ -10,10 +10,26 @@ probability output, the latter either a tensor or, with ZipMap, a list of
 from the graph at save time (the ZipMap or classifier node's ``classlabels_*``
 attribute); when the graph has none, ``classes`` is None and ``predict`` still
 returns the label output. A regressor has one output, flattened to 1-D.
+
+Session settings come from the flavor options: ``providers`` (onnxruntime execution
+providers in order of preference; default CPU only), ``intra_op_num_threads`` (default 1:
+a server runs several requests at once, and one thread per session keeps them from
+fighting over the cores) and ``graph_optimization_level`` (default ``ORT_ENABLE_ALL``).
+Wrap a proto in :class:`ONNXModel` to choose them at registration. A requested provider
+that this onnxruntime build lacks is an error naming the package that has it, unless the
+list also names ``CPUExecutionProvider``: then the missing accelerators are skipped with a
+warning and the model runs on what remains, so one artifact serves on GPU and CPU hosts.
+Versions saved before these options existed load as before (CPU, one thread).
+
+Loading runs the graph once on a synthetic row, so that the first client request does
+not pay onnxruntime's first-run cost (memory planning, kernel selection).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -21,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from modelport.errors import ArtifactError, FlavorError
+from modelport.errors import ArtifactError, ConfigurationError, FlavorError
 from modelport.flavors._common import (
     artifact_file,
     exact_class,
@@ -47,6 +63,54 @@ _NUMPY_TYPES: dict[str, Any] = {
 }
 _LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
 _CLASS_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
+_CPU = "CPUExecutionProvider"
+#: the pip package that ships each execution provider missing from the plain CPU build
+_PROVIDER_PACKAGES = {
+    "CUDAExecutionProvider": "onnxruntime-gpu",
+    "TensorrtExecutionProvider": "onnxruntime-gpu",
+    "OpenVINOExecutionProvider": "onnxruntime-openvino",
+    "DmlExecutionProvider": "onnxruntime-directml",
+    "ROCMExecutionProvider": "onnxruntime-rocm",
+    "MIGraphXExecutionProvider": "onnxruntime-rocm",
+    "QNNExecutionProvider": "onnxruntime-qnn",
+    "CoreMLExecutionProvider": "onnxruntime (a macOS build)",
+    "DnnlExecutionProvider": "onnxruntime-dnnl",
+}
+_OPTIMIZATION_LEVELS = (
+    "ORT_DISABLE_ALL",
+    "ORT_ENABLE_BASIC",
+    "ORT_ENABLE_EXTENDED",
+    "ORT_ENABLE_ALL",
+)
+
+log = logging.getLogger("modelport.flavors")
+
+
+@dataclass(frozen=True)
+class ONNXModel:
+    """An ONNX graph plus how onnxruntime should run it, for registration.
+
+    ``intra_op_threads=None`` keeps the flavor's default of one thread per session.
+    """
+
+    proto: Any  # onnx.ModelProto; typed Any so that this module imports without onnx
+    providers: tuple[str, ...] = (_CPU,)
+    intra_op_threads: int | None = None
+    graph_optimization_level: str = "ORT_ENABLE_ALL"
+
+    def __post_init__(self) -> None:
+        if not self.providers or not all(isinstance(p, str) and p for p in self.providers):
+            raise ConfigurationError(
+                f"providers must be a non-empty list of provider names, not {self.providers!r}",
+                hint=f"e.g. providers=({_CPU!r},) or ('CUDAExecutionProvider', {_CPU!r})",
+            )
+        if self.intra_op_threads is not None and self.intra_op_threads < 0:
+            raise ConfigurationError(
+                f"intra_op_threads must be 0 (onnxruntime decides) or more, "
+                f"not {self.intra_op_threads}",
+                hint="leave it None for one thread per session, the serving default",
+            )
+        _optimization_level_name(self.graph_optimization_level)
 
 
 def import_onnx() -> ModuleType:
@@ -64,6 +128,11 @@ class ONNXPredictor:
 
     def __init__(self, session: Any, classes: list[Any] | None) -> None:
         self.session: Any = session
+        # one graph run gives labels and probabilities; callers that want both ask
+        # predict then predict_proba on the same batch (the server, when it logs), and
+        # the second call takes the first's outputs instead of running every tree again (the
+        # same object, per thread: a caller does not change a batch between the two calls)
+        self._last = threading.local()
         self.inputs = session.get_inputs()
         self.outputs = session.get_outputs()
         types = [o.type for o in self.outputs]
@@ -104,7 +173,10 @@ class ONNXPredictor:
         return {i.name: _cast(array[:, k], i) for k, i in enumerate(self.inputs)}
 
     def predict(self, batch: Any) -> np.ndarray:
-        first = np.asarray(self._run(batch)[0])
+        outputs = self._run(batch)
+        if self.task == "classification":
+            self._last.pair = (batch, outputs[1])
+        first = np.asarray(outputs[0])
         if self.task != "other" and first.ndim == 2 and first.shape[1] == 1:
             return first[:, 0]
         return first
@@ -112,7 +184,9 @@ class ONNXPredictor:
     def predict_proba(self, batch: Any) -> np.ndarray | None:
         if self.task != "classification":
             return None
-        proba = self._run(batch)[1]
+        last = getattr(self._last, "pair", None)
+        self._last.pair = None
+        proba = last[1] if last is not None and last[0] is batch else self._run(batch)[1]
         if isinstance(proba, list):  # ZipMap: one {class: probability} dict per row
             keys = self.classes
             if keys is None:
@@ -132,6 +206,8 @@ class ONNXFlavor:
     extra: ClassVar[str | None] = "onnx"
 
     def handles(self, obj: Any) -> bool:
+        if isinstance(obj, ONNXModel):
+            return exact_class(obj.proto, "onnx", ("ModelProto",)) is not None
         return exact_class(obj, "onnx", ("ModelProto",)) is not None
 
     def save(
@@ -141,7 +217,11 @@ class ONNXFlavor:
         if serialization not in (None, "onnx"):
             raise unknown_serialization(self.name, serialization, ["onnx"])
         if not self.handles(obj):
-            raise FlavorError(f"the onnx flavor saves onnx.ModelProto, not {type(obj).__name__}")
+            raise FlavorError(
+                f"the onnx flavor saves onnx.ModelProto or ONNXModel, not {type(obj).__name__}"
+            )
+        wrapper = obj if isinstance(obj, ONNXModel) else ONNXModel(obj)
+        obj = wrapper.proto
         with translate(FlavorError, "the ONNX model is not valid"):
             onnx.checker.check_model(obj)
         path = Path(directory) / "model.onnx"
@@ -151,20 +231,83 @@ class ONNXFlavor:
             "serialization": "onnx",
             "file": path.name,
             "classes": _graph_classes(obj),
-            "intra_op_num_threads": 1,
+            "intra_op_num_threads": 1
+            if wrapper.intra_op_threads is None
+            else wrapper.intra_op_threads,
+            "providers": list(wrapper.providers),
+            "graph_optimization_level": wrapper.graph_optimization_level,
             "onnx_version": onnx.__version__,
         }
 
     def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:
         ort = import_onnxruntime()
         path = artifact_file(directory, options, "model.onnx")
+        providers = usable_providers(
+            list(options.get("providers") or [_CPU]), ort.get_available_providers()
+        )
+        level = _optimization_level_name(options.get("graph_optimization_level", "ORT_ENABLE_ALL"))
         with translate(ArtifactError, f"cannot load {path.name} into onnxruntime"):
             settings = ort.SessionOptions()
             settings.intra_op_num_threads = int(options.get("intra_op_num_threads", 1))
-            session = ort.InferenceSession(
-                str(path), sess_options=settings, providers=["CPUExecutionProvider"]
-            )
-        return ONNXPredictor(session, options.get("classes"))
+            # parallelism comes from concurrent requests, not from branches of one graph
+            settings.inter_op_num_threads = 1
+            settings.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            settings.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+            session = ort.InferenceSession(str(path), sess_options=settings, providers=providers)
+        predictor = ONNXPredictor(session, options.get("classes"))
+        warm_up(session)
+        return predictor
+
+
+def usable_providers(requested: list[str], available: list[str]) -> list[str]:
+    """The requested providers this onnxruntime has, in order; see the module docstring."""
+    missing = [p for p in requested if p not in available]
+    if not missing:
+        return requested
+    if _CPU in requested:
+        log.warning(
+            "onnxruntime here lacks %s; the model runs on %s",
+            ", ".join(missing),
+            ", ".join(p for p in requested if p in available),
+        )
+        return [p for p in requested if p in available]
+    packages = sorted({_PROVIDER_PACKAGES.get(p, "an onnxruntime build with it") for p in missing})
+    raise ConfigurationError(
+        f"the ONNX model asks for {', '.join(missing)}, which this onnxruntime does not have "
+        f"(it has {', '.join(available)})",
+        hint=f"install {' or '.join(packages)} in place of onnxruntime, or register the model "
+        f"with {_CPU!r} in its providers to fall back to the CPU",
+    )
+
+
+def warm_up(session: Any) -> None:
+    """Run the graph once on one synthetic row, so the first real request runs at speed.
+
+    A graph that refuses the synthetic row (a string input it validates, say) is not
+    broken for real data: the failure is logged and only the warm-up is lost.
+    """
+    feed = {}
+    for node in session.get_inputs():
+        dtype = _NUMPY_TYPES.get(node.type)
+        if dtype is None:
+            return
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in (node.shape or [1])]
+        feed[node.name] = (
+            np.full(shape, "", dtype=object) if dtype is np.str_ else np.zeros(shape, dtype=dtype)
+        )
+    try:
+        session.run(None, feed)
+    except Exception as exc:  # onnxruntime raises its own, untyped, errors
+        log.info("the ONNX warm-up run failed (%s); the first request pays the first run", exc)
+
+
+def _optimization_level_name(level: Any) -> str:
+    if level not in _OPTIMIZATION_LEVELS:
+        raise ConfigurationError(
+            f"unknown graph_optimization_level {level!r}",
+            hint=f"use one of {', '.join(_OPTIMIZATION_LEVELS)}",
+        )
+    return str(level)
 
 
 def _graph_classes(model: Any) -> list[Any] | None:

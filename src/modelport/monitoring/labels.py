@@ -70,12 +70,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from modelport.errors import ConfigurationError
 from modelport.monitoring._columns import category_key
 from modelport.monitoring.numbers import finite_or_none
 from modelport.monitoring.statistics import PSI_EPSILON, psi
+
+# scipy is imported inside the functions that use it: a server imports this module on
+# its start path, and scipy costs it ~0.3 s and ~30 MB for statistics it runs once per
+# monitoring or canary poll, never per request.
 
 Status = Literal["ok", "suspicious", "no_data"]
 Finding = Literal["label_shift", "disagreement", "source"]
@@ -233,6 +236,8 @@ def nearest_on_segment(
 
 def goodness_of_fit(counts: np.ndarray, expected_shares: np.ndarray) -> float:
     """Pearson chi-square p-value of ``counts`` against ``expected_shares`` (k - 1 df)."""
+    from scipy import stats
+
     n = counts.sum()
     df = len(counts) - 1
     if n == 0 or df < 1:
@@ -244,6 +249,8 @@ def goodness_of_fit(counts: np.ndarray, expected_shares: np.ndarray) -> float:
 
 def excess_disagreement(observed: float, expected: float, variance: float) -> float:
     """One-sided p-value that ``observed`` disagreements exceed their ``expected`` number."""
+    from scipy import special
+
     if variance <= 0:
         return 0.0 if observed > expected + 0.5 else 1.0
     z = (observed - 0.5 - expected) / np.sqrt(variance)  # continuity-corrected
@@ -254,6 +261,8 @@ def higher_share(
     x: np.ndarray, n: np.ndarray, x_other: np.ndarray, n_other: np.ndarray
 ) -> np.ndarray:
     """One-sided pooled two-proportion z-test p-values that x / n exceeds x_other / n_other."""
+    from scipy import special
+
     x, n, x_other, n_other = (np.asarray(v, dtype=np.float64) for v in (x, n, x_other, n_other))
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (x + x_other) / (n + n_other)
