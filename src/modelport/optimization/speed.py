@@ -90,7 +90,7 @@ def measure(
         batch = _batch(inputs, size)
         predict(batch)
         times: list[float] = []
-        peak = _peak_growth(method, lambda b=batch: predict(b))
+        peak = _peak_growth(method, predict, batch)
         for _ in range(repeats):
             started = time.perf_counter()
             predict(batch)
@@ -115,10 +115,10 @@ def _batch(inputs: Any, size: int) -> Any:
     return np.asarray(inputs)[index]
 
 
-def _peak_growth(method: MemoryMethod, call: Callable[[], Any]) -> int:
+def _peak_growth(method: MemoryMethod, predict: Callable[[Any], Any], batch: Any) -> int:
     if method == "vmhwm" and _reset_high_water_mark():
         before = _status_kib("VmRSS")
-        call()
+        predict(batch)
         after = _status_kib("VmHWM")
         if before is not None and after is not None:
             return max(0, after - before) * 1024
@@ -128,7 +128,7 @@ def _peak_growth(method: MemoryMethod, call: Callable[[], Any]) -> int:
     tracemalloc.reset_peak()
     current, _ = tracemalloc.get_traced_memory()
     try:
-        call()
+        predict(batch)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         if not was_tracing:
