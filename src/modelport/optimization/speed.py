@@ -10,6 +10,8 @@ used instead, which sees only Python allocations: the report says which.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import statistics
 import time
 import tracemalloc
@@ -115,7 +117,20 @@ def _batch(inputs: Any, size: int) -> Any:
     return np.asarray(inputs)[index]
 
 
+def _release_free_memory() -> None:
+    """Give the allocator's free pages back to the system (glibc ``malloc_trim``).
+
+    Without it, the warm-up call's freed buffers stay resident and the measured call
+    reuses them, so its allocations never raise the high-water mark.
+    """
+    # not glibc: the mark may then read low
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _peak_growth(method: MemoryMethod, predict: Callable[[Any], Any], batch: Any) -> int:
+    if method == "vmhwm":
+        _release_free_memory()
     if method == "vmhwm" and _reset_high_water_mark():
         before = _status_kib("VmRSS")
         predict(batch)
