@@ -30,6 +30,7 @@ from modelport.cli import (
     keys,
     models,
     monitor,
+    optimize,
     serve,
 )
 from modelport.cli.output import fail
@@ -117,6 +118,7 @@ serve.attach(app)
 keys.attach(app)
 audit.attach(app)
 doctor.attach(app)
+optimize.attach(app)
 
 
 def main() -> None:
