@@ -38,6 +38,9 @@ def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     assert {401, 403, 429} <= set(result.refusals), result.refusals
     assert "HTTP 401" in text and "HTTP 403" in text and "HTTP 429" in text
     assert "modelport doctor: verdict" in text
+    # the forest, optimized, answers like the original behind the same alias
+    assert result.optimized is not None and result.optimized.startswith("credit-forest:")
+    assert "the same label as the original forest on 200 of 200 requests" in text
     assert all(key not in text for key in result.keys.values())  # keys are shown cut short
     # the alert rolled production back from 2 to 1
     assert result.production == 1

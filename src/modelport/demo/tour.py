@@ -18,7 +18,15 @@ from rich.panel import Panel
 
 from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
-from modelport.demo.traffic import free_port, grpc_infer, running_server, send_v1, send_v2
+from modelport.demo.optimization import FOREST, optimize_step
+from modelport.demo.traffic import (
+    free_port,
+    grpc_infer,
+    plain_record,
+    running_server,
+    send_v1,
+    send_v2,
+)
 from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.deployments.canary import CanaryThresholds
 from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
@@ -74,6 +82,8 @@ class DemoResult:
     keys: dict[str, str] = field(default_factory=dict)
     #: the statuses the security step saw: 401, 403 and 429 at least once each
     refusals: dict[int, int] = field(default_factory=dict)
+    #: the optimized forest's reference, e.g. credit-forest:2 (None if nothing beat it)
+    optimized: str | None = None
 
 
 def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> DemoResult:
@@ -171,6 +181,9 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         batch_step(registry, console, result)
         deployment_step(settings, registry, console, result, test)
         canary_step(settings, registry, console, result, test)
+        result.optimized = optimize_step(
+            settings, registry, console, train, test, result.keys["app"]
+        )
     finally:
         registry.close()
 
@@ -189,7 +202,9 @@ def demo_keys(registry: Registry) -> dict[str, str]:
     """Three keys, as a team would make them: the app predicts, a job labels, ops reads."""
     keys = registry.keys
     return {
-        "app": keys.create(["predict"], models=[MODEL, "checkout"], description="demo app")[1],
+        "app": keys.create(["predict"], models=[MODEL, "checkout", FOREST], description="demo app")[
+            1
+        ],
         "labels": keys.create(["feedback"], description="demo labelling job")[1],
         "ops": keys.create(["read"], description="demo dashboards")[1],
     }
@@ -238,7 +253,7 @@ def protocols_tour(
     import gzip
     import json
 
-    record = _plain_record({str(k): v for k, v in row.to_dict().items()})
+    record = plain_record({str(k): v for k, v in row.to_dict().items()})
     body = {"instances": [record]}
     v1 = client.post(f"{url}/v1/models/{MODEL}@production:predict", json=body).json()
     try:
@@ -473,7 +488,7 @@ def deployment_step(
             user = f"user-{i % 500}"  # 500 users, three applications each
             response = client.post(
                 f"{url}/v1/models/checkout:predict",
-                json={"instances": [_plain_record(record)]},
+                json={"instances": [plain_record(record)]},
                 headers={"X-User-Id": user},
             )
             response.raise_for_status()
@@ -529,7 +544,7 @@ def canary_step(
         f"  modelport canary start checkout --candidate {MODEL}:{bad.version} --steps 50,100 "
         "--interval 1s"
     )
-    records = [_plain_record(r) for r in test[FEATURES].head(400).to_dict(orient="records")]
+    records = [plain_record(r) for r in test[FEATURES].head(400).to_dict(orient="records")]
     with (
         running_server(settings, [], "--deployment", "checkout", "--poll-interval", "0.2") as url,
         httpx.Client(headers={"X-API-Key": result.keys["app"]}) as client,
@@ -551,16 +566,3 @@ def canary_step(
         + ", ".join(f"{a.ref}={a.weight:g}" for a in arms)
         + " (the stable arm has all the traffic again; the alert journal says why)"
     )
-
-
-def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready: NaN as null, NumPy scalars as Python numbers."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, float) and np.isnan(value):
-            out[key] = None
-        elif isinstance(value, np.generic):
-            out[key] = value.item()
-        else:
-            out[key] = value
-    return out

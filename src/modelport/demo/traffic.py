@@ -173,3 +173,16 @@ def grpc_infer(port: int, key: str, model: str, record: Mapping[str, Any]) -> tu
     dtype = _RAW_DTYPES.get(output.datatype)
     answer: Any = np.frombuffer(raw, dtype=dtype)[0].item() if dtype is not None and raw else None
     return answer, f"{response.model_name}:{response.model_version}"
+
+
+def plain_record(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: NaN as null, NumPy scalars as Python numbers."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, float) and np.isnan(value):
+            out[key] = None
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out

@@ -154,13 +154,13 @@ def optimize(
     if converted is not None:
         candidates.insert(1, converted)
     if prune is not None:
-        pruning = importlib.import_module("modelport.optimization.pruning")
+        pruning = _compression("pruning", "--prune")
         result = pruning.prune(version.flavor, native, inputs, prune)
         candidates.extend(
             builder.compressed("pruned", version.flavor, result.model, result.agreement, prune)
         )
     if distill is not None:
-        distillation = importlib.import_module("modelport.optimization.distillation")
+        distillation = _compression("distillation", "--distill")
         result = distillation.distill(loaded.predictor, signature, raw, version.profile, distill)
         candidates.extend(
             builder.compressed("distilled", "sklearn", result.model, result.fidelity, distill)
@@ -278,6 +278,17 @@ class _Builder:
         # the conversion is held to the strict gate against the compressed model it converts
         made.append(self.onnx(f"{name}+onnx", proto, own, agreement, target))
         return made
+
+
+def _compression(module: str, flag: str) -> Any:
+    """The compression module, or a clear refusal where this build has none yet."""
+    try:
+        return importlib.import_module(f"modelport.optimization.{module}")
+    except ModuleNotFoundError as exc:
+        raise UnsupportedModel(
+            f"{module} is not part of this release of modelport ({flag})",
+            hint="convert and quantize work today: run without " + flag,
+        ) from exc
 
 
 def _skipped(name: str, exc: UnsupportedModel) -> Candidate:

@@ -1,1 +1,0 @@
-"""Edge export: a self-contained bundle (ONNX model, signature, a numpy+onnxruntime runner)."""
