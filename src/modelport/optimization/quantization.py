@@ -35,9 +35,9 @@ def op_types(model: Any) -> set[str]:
 def _refuse_tree_ensembles(model: Any) -> None:
     if any(op.startswith("TreeEnsemble") for op in op_types(model)):
         raise UnsupportedModel(
-            "quantization does not apply to tree ensembles; try --prune or --distill",
-            hint="tree thresholds are node attributes, not weight matrices: "
-            "pruning drops trees, distillation trains a smaller model",
+            "quantization does not apply to tree ensembles: they have no weight matrices",
+            hint="tree thresholds are node attributes; the plain ONNX conversion is "
+            "already the fast form of a forest (run without --quantize)",
         )
 
 
