@@ -33,8 +33,13 @@ def test_each_batch_size_is_measured_on_rows_cycled_from_the_inputs() -> None:
 
 
 def test_peak_memory_sees_a_large_allocation() -> None:
+    calls: list[int] = []
+
     def predict(batch: Any) -> np.ndarray:
-        scratch = np.ones((len(batch), 100_000))  # 8 MB per 10 rows, touched
+        # each call needs 8 MB more than the last, so freed memory the allocator kept
+        # resident cannot hide the growth
+        calls.append(1)
+        scratch = np.ones((len(batch), 100_000 * len(calls)))
         return np.asarray(scratch.sum(axis=1))
 
     result = measure(predict, np.zeros((10, 2)), (10,), repeats=1)
