@@ -352,7 +352,10 @@ def _choose(
     eligible = [c for c in wanted if c.passed]
     if not eligible:
         if not wanted:
-            raise UnsupportedModel(f"no {runtime} candidate could be built", hint="see skipped")
+            raise UnsupportedModel(
+                f"no {runtime} candidate could be built",
+                hint="use --runtime auto to see why each candidate was skipped",
+            )
         first = wanted[0]
         return first, f"no {runtime} candidate passed its gate ({_gate_failure(first)})"
     speeds = {c.name: c.speed for c in eligible if c.speed}
