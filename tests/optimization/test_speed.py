@@ -34,11 +34,13 @@ def test_each_batch_size_is_measured_on_rows_cycled_from_the_inputs() -> None:
 
 def test_peak_memory_sees_a_large_allocation() -> None:
     def predict(batch: Any) -> np.ndarray:
-        scratch = np.ones((len(batch), 100_000))  # 8 MB per 10 rows, touched
+        # 40 MB: above glibc's largest mmap threshold (32 MB), so always fresh pages, never
+        # memory an earlier test freed and the allocator kept resident
+        scratch = np.ones((len(batch), 500_000))
         return np.asarray(scratch.sum(axis=1))
 
     result = measure(predict, np.zeros((10, 2)), (10,), repeats=1)
-    assert result.batches[0].peak_memory_bytes >= 4_000_000
+    assert result.batches[0].peak_memory_bytes >= 30_000_000
 
 
 def test_nothing_to_measure_is_refused() -> None:

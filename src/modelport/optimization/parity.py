@@ -126,7 +126,8 @@ def outputs_of(model: Any, inputs: Any) -> Outputs:
         predictions, proba = produce(inputs, proba=True)
         return Outputs(np.asarray(predictions), None if proba is None else np.asarray(proba))
     predictions = np.asarray(model.predict(inputs))
-    proba = model.predict_proba(inputs) if getattr(model, "classes", None) is not None else None
+    # asked whatever ``classes`` says: a graph may know it classifies without its labels
+    proba = model.predict_proba(inputs)
     return Outputs(predictions, None if proba is None else np.asarray(proba))
 
 

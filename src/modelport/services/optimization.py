@@ -33,7 +33,7 @@ from modelport.optimization.speed import SpeedReport, measure
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.schema import Signature, validate
-from modelport.training_sample import read_sample
+from modelport.training_sample import SAMPLE_FILE, read_sample
 
 Runtime = Literal["auto", "onnx", "native"]
 Quantize = Literal["none", "dynamic", "fp16"]
@@ -167,7 +167,8 @@ def optimize(
         )
     if runtime == "native":
         candidates = [c for c in candidates if c.runtime == "native"]
-    timed = [_timed(c, loaded, inputs, repeats) for c in candidates]
+    own_size = _model_bytes(registry, loaded)
+    timed = [_timed(c, loaded, own_size, inputs, repeats) for c in candidates]
     chosen, reason = _choose(timed, runtime, traffic)
     report = OptimizationReport(source, chosen, timed, reason, traffic, skipped=skipped)
     if not register:
@@ -300,6 +301,14 @@ def _stored_sample(registry: Registry, loaded: LoadedModel) -> pd.DataFrame | No
     return read_sample(registry.artifacts.fetch(version.artifact_uri, version.artifact_sha256))
 
 
+def _model_bytes(registry: Registry, loaded: LoadedModel) -> int:
+    """The original's artifact without the kept sample rows, like the candidates' sizes."""
+    version = loaded.version
+    directory = registry.artifacts.fetch(version.artifact_uri, version.artifact_sha256)
+    files = [p for p in Path(directory).rglob("*") if p.is_file() and p.name != SAMPLE_FILE]
+    return sum(p.stat().st_size for p in files)
+
+
 def _native_model(flavor: str, predictor: Predictor) -> Any:
     """The library object the flavor's predictor wraps (what pruning works on)."""
     attribute = {"sklearn": "estimator", "xgboost": "model", "lightgbm": "booster"}.get(flavor)
@@ -330,11 +339,13 @@ def _materialize(flavor: str, model: Any) -> tuple[Predictor, int]:
         return chosen.load(directory, options, trusted=True), size
 
 
-def _timed(candidate: Candidate, loaded: LoadedModel, inputs: Any, repeats: int) -> Candidate:
+def _timed(
+    candidate: Candidate, loaded: LoadedModel, own_size: int, inputs: Any, repeats: int
+) -> Candidate:
     if candidate.model is None and candidate.name != "native":
         return candidate
     if candidate.model is None:
-        model, size = loaded, loaded.version.artifact_size
+        model, size = loaded, own_size
     else:
         predictor, size = _materialize(candidate.flavor, candidate.model)
         model = LoadedModel(loaded.version, predictor, 0.0)
@@ -352,7 +363,10 @@ def _choose(
     eligible = [c for c in wanted if c.passed]
     if not eligible:
         if not wanted:
-            raise UnsupportedModel(f"no {runtime} candidate could be built", hint="see skipped")
+            raise UnsupportedModel(
+                f"no {runtime} candidate could be built",
+                hint="use --runtime auto to see why each candidate was skipped",
+            )
         first = wanted[0]
         return first, f"no {runtime} candidate passed its gate ({_gate_failure(first)})"
     speeds = {c.name: c.speed for c in eligible if c.speed}
