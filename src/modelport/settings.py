@@ -24,7 +24,16 @@ class ServingSettings(BaseModel):
         description="Also serve the Open Inference Protocol over gRPC on this port, in the "
         "same process (needs pip install 'modelport[grpc]'); e.g. --grpc-port 8081.",
     )
-    workers: int = Field(default=1, description="Processes sharing the port.")
+    workers: int = Field(
+        default=1,
+        description="Processes sharing the port, forked from one supervisor after the "
+        "heavy imports; /metrics of any of them counts all of them.",
+    )
+    metrics_dir: str | None = Field(
+        default=None,
+        description="With --workers N: the directory where the workers share their "
+        "Prometheus numbers (emptied at start and at exit); default a new temporary one.",
+    )
     max_batch_size: int = Field(default=64, description="Requests per model call, at most.")
     max_wait_ms: float = Field(
         default=0.0, description="Wait this long for a fuller batch when idle (0: never)."

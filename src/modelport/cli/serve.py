@@ -37,6 +37,7 @@ def serve(
     port: Annotated[int | None, _opt("port")] = None,
     grpc_port: Annotated[int | None, _opt("grpc_port")] = None,
     workers: Annotated[int | None, _opt("workers")] = None,
+    metrics_dir: Annotated[str | None, _opt("metrics_dir")] = None,
     max_batch_size: Annotated[int | None, _opt("max_batch_size")] = None,
     max_wait_ms: Annotated[float | None, _opt("max_wait_ms")] = None,
     max_queue: Annotated[int | None, _opt("max_queue")] = None,
@@ -109,6 +110,8 @@ def serve(
 
         modelport serve credit-risk --grpc-port 8081   # also KServe V2 over gRPC
 
+        modelport serve credit-risk --workers 2   # /metrics of either counts both
+
         curl -H "Authorization: Bearer $KEY" -d '{"instances": [{"age": 31, ...}]}' \\
             localhost:8080/v1/models/credit-risk@production:predict
     """
@@ -133,6 +136,7 @@ def serve(
             "port": port,
             "grpc_port": grpc_port,
             "workers": workers,
+            "metrics_dir": metrics_dir,
             "max_batch_size": max_batch_size,
             "max_wait_ms": max_wait_ms,
             "max_queue": max_queue,

@@ -32,7 +32,11 @@ log = logging.getLogger("modelport.monitor")
 
 
 class MonitorGauges:
-    """What the last monitor pass found, as gauges on the server's /metrics."""
+    """What the last monitor pass found, as gauges on the server's /metrics.
+
+    With several workers only the one holding the monitor lock sets them, so the
+    aggregate shows the most recent value a live worker set (and the latest pass time).
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.drift = Gauge(
@@ -40,41 +44,48 @@ class MonitorGauges:
             "1 if the last monitor pass found drift in this version's traffic.",
             ["model", "version"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.share = Gauge(
             "modelport_drift_share",
             "Share of features that drifted in the last monitor window.",
             ["model", "version"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.effect = Gauge(
             "modelport_feature_drift_score",
             "Drift effect size per feature (KS statistic or Jensen-Shannon distance).",
             ["model", "version", "feature"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.psi = Gauge(
             "modelport_feature_psi",
             "Population stability index per feature against the reference profile.",
             ["model", "version", "feature"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.performance = Gauge(
             "modelport_performance",
             "Live performance from ground-truth feedback in the last monitor window.",
             ["model", "version", "metric"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.traffic = Gauge(
             "modelport_monitored_predictions",
             "Predictions in the last monitor window.",
             ["model", "version"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.last_run = Gauge(
             "modelport_monitor_last_run_timestamp_seconds",
             "When the background monitor last finished a pass.",
             registry=registry,
+            multiprocess_mode="max",
         )
 
     def export(self, report: MonitorReport) -> None:

@@ -23,7 +23,9 @@ from filelock import FileLock, Timeout
 from modelport.errors import CanaryNotFound, ModelportError
 from modelport.reference import parse
 from modelport.registry import Registry
+from modelport.registry.canaries import Canary
 from modelport.runtime.arm_windows import ArmWindows
+from modelport.runtime.metrics import Metrics
 from modelport.runtime.pool import ModelPool
 from modelport.services.canary import CanaryService
 
@@ -38,6 +40,8 @@ class CanaryController:
         windows: ArmWindows,
         deployments: tuple[str, ...],
         lock_path: Path | None = None,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = CanaryService(registry)
         self.registry = registry
@@ -45,6 +49,7 @@ class CanaryController:
         self.windows = windows
         self.deployments = deployments
         self.lock = FileLock(str(lock_path)) if lock_path else None
+        self.metrics = metrics
         self._steps: dict[str, datetime] = {}  # when the step whose window we hold began
         self._judged: dict[str, datetime] = {}
 
@@ -74,6 +79,7 @@ class CanaryController:
             canary = self.service.status(name)
         except CanaryNotFound:
             return
+        self._export(name, canary)
         if canary.state.finished:
             if name in self._steps:  # ended since the last look: nothing more to count
                 self.windows.forget(name)
@@ -105,5 +111,24 @@ class CanaryController:
         )
         self._judged[name] = now
         updated = self.service.judge(name, a, b, paired)
+        self._export(name, updated)
         last = updated.verdicts[-1] if updated.verdicts else {}
         log.info("canary of %s: %s -> %s", name, last.get("verdict"), updated.state.status)
+
+    def _export(self, name: str, canary: Canary) -> None:
+        """The canary's state as gauges (so a dashboard shows every step and its outcome)."""
+        if self.metrics is None:
+            return
+        plan, state = canary.plan, canary.state
+        self.metrics.canary_percent.labels(name, plan.stable, plan.candidate).set(
+            state.candidate_percent(plan.steps)
+        )
+        self.metrics.canary_step.labels(name).set(state.step_index)
+        for status in CANARY_STATUSES:
+            self.metrics.canary_status.labels(name, status).set(
+                1.0 if state.status == status else 0.0
+            )
+
+
+#: every status a canary can be in (one gauge series each, 1 for the current one)
+CANARY_STATUSES = ("running", "paused", "promoted", "rolled_back", "aborted")

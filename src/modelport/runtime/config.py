@@ -2,15 +2,12 @@
 
 :meth:`ServeConfig.from_settings` is how entry points build one: the settings tree's
 ``serving`` section (:class:`~modelport.settings.ServingSettings`, the one place the
-defaults are written) with the flags the user gave on top. With ``--workers N`` the config
-travels to uvicorn's worker processes as JSON in one environment variable, because uvicorn
-starts each worker's app by import string in a fresh process; one worker gets the app
-object itself.
+defaults are written) with the flags the user gave on top. With ``--workers N`` the
+worker processes are forked from the process that built it, so they inherit it as it is.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +23,6 @@ if TYPE_CHECKING:
 
     from modelport.settings import Settings
 
-ENV_VAR = "MODELPORT_SERVE_CONFIG"
 #: what a server does with a request unlike the training data
 OOD_POLICIES = ("flag", "reject")
 #: the name under which ``--ood-policy POLICY`` (no model named) sets every model's policy
@@ -69,6 +65,8 @@ class ServeConfig:
     #: the Open Inference Protocol over gRPC on this port as well (None: no gRPC)
     grpc_port: int | None = _DEFAULTS.grpc_port
     workers: int = _DEFAULTS.workers
+    #: the workers' shared Prometheus directory; only read when ``workers > 1``
+    metrics_dir: str | None = _DEFAULTS.metrics_dir
     batch: BatchConfig = field(default_factory=BatchConfig)
     #: batching overrides by model name
     model_batch: dict[str, BatchConfig] = field(default_factory=dict)
@@ -229,6 +227,10 @@ class ServeConfig:
             **values,
         )
 
+    def shared_metrics_dir(self) -> str | None:
+        """Where this server's workers share their metrics, or None for one process."""
+        return self.metrics_dir if self.workers > 1 else None
+
     def batch_for(self, name: str) -> BatchConfig:
         return self.model_batch.get(name, self.batch)
 
@@ -249,11 +251,6 @@ class ServeConfig:
         data["batch"] = BatchConfig(**data.get("batch", {}))
         data["model_batch"] = {k: BatchConfig(**v) for k, v in data.get("model_batch", {}).items()}
         return cls(**data)
-
-    @classmethod
-    def from_env(cls) -> ServeConfig:
-        text = os.environ.get(ENV_VAR)
-        return cls.from_json(text) if text else cls()
 
 
 def preflight(config: ServeConfig, settings: Settings) -> None:

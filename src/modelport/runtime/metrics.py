@@ -1,13 +1,17 @@
-"""Prometheus metrics of one server process, in their own collector registry.
+"""Prometheus metrics of a server, in their own collector registry.
 
 A registry per app (not the global default) lets tests build many apps in one process.
-With ``--workers N`` each worker exposes its own numbers at /metrics; scrape each worker
-or run one worker per container (the usual Kubernetes shape).
+With ``--workers N`` the workers write their numbers to files in one shared directory
+(prometheus_client's multiprocess mode, set up by :mod:`modelport.serving.workers`), and
+any worker's /metrics answer is the aggregate of all of them: counters and histograms
+summed, each gauge by the mode its meaning asks for (queue depth summed over live
+workers, the monitor's gauges the most recent value any live worker set). Process numbers
+(CPU, memory, open files) are per worker, labelled with its index and pid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -19,8 +23,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from modelport.runtime.process_metrics import WorkerProcessCollector
 
 if TYPE_CHECKING:
     from modelport.runtime.config import ServeConfig
@@ -37,8 +43,13 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        #: the workers' shared directory (None: one process, numbers kept in memory)
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
+        #: read at scrape time, outside the shared files: added to the aggregate as well
+        self._scrape_collectors: list[Collector] = [WorkerProcessCollector(multiprocess_dir)]
+        self.registry.register(self._scrape_collectors[0])
         self.requests = Counter(
             "modelport_requests_total",
             "Prediction requests by model, version, protocol and HTTP status.",
@@ -64,12 +75,14 @@ class Metrics:
             "Requests waiting for the batcher of a served version.",
             ["model", "version"],
             registry=self.registry,
+            multiprocess_mode="livesum",  # each worker has its own queue: the total waits
         )
         self.load_seconds = Gauge(
             "modelport_model_load_seconds",
             "Seconds to fetch, verify and load a served version.",
             ["model", "version"],
             registry=self.registry,
+            multiprocess_mode="livemax",  # the slowest worker's load is the one to watch
         )
         self.swaps = Counter(
             "modelport_alias_swaps_total",
@@ -108,6 +121,50 @@ class Metrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self.worker_restarts = Counter(
+            "modelport_worker_restarts",
+            "Server worker processes that died and were started again by the supervisor.",
+            registry=self.registry,
+        )
+        # A real counter (not read from the access control at scrape time) so that with
+        # several workers the counts are summed like every other counter.
+        self.auth_refused = Counter(
+            "modelport_auth_refused",
+            "Requests refused 401 or 403, by reason (missing, bad_key, forbidden, ...).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "modelport_rate_limited",
+            "Requests answered 429, by limit (rate, concurrency, failed_auth).",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.canary_percent = Gauge(
+            "modelport_canary_candidate_percent",
+            "Share of a deployment's traffic the canary candidate gets at its current step.",
+            ["deployment", "stable", "candidate"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",  # set by whichever worker judged last
+        )
+        self.canary_status = Gauge(
+            "modelport_canary_status",
+            "1 for the canary's current status (running, paused, promoted, rolled_back, "
+            "aborted), 0 for the others.",
+            ["deployment", "status"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.canary_step = Gauge(
+            "modelport_canary_step",
+            "Index of the canary's current step (0 first).",
+            ["deployment"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self._access: AccessControl | None = None
+        self._synced_refused: dict[str, int] = {}
+        self._synced_limited: dict[str, int] = {}
         self._request_children: dict[tuple[str, str, str, int], Counter] = {}
         self._deployment_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._latency_children: dict[tuple[str, str], Histogram] = {}
@@ -142,37 +199,53 @@ class Metrics:
         children[1].observe(seconds)
 
     def watch_access(self, access: AccessControl, config: ServeConfig) -> None:
-        """Export the guard's counts and limits, read at scrape time (nothing per request)."""
-        self.registry.register(_AccessCollector(access, config))
+        """Export the guard's counts (copied at each scrape and poll) and its limits."""
+        self._access = access
+        limits = _LimitsCollector(access, config)
+        self.registry.register(limits)
+        self._scrape_collectors.append(limits)
+
+    def sync_access(self) -> None:
+        """Add what the access control counted since the last call to the counters.
+
+        Called at every scrape (this worker's numbers are then exact) and on every
+        registry poll (so another worker's answer lags by one poll interval at most).
+        """
+        access = self._access
+        if access is None:
+            return
+        _add_new(self.auth_refused, access.refused, self._synced_refused)
+        _add_new(self.rate_limited, access.limited, self._synced_limited)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        self.sync_access()
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        aggregate = CollectorRegistry()
+        multiprocess.MultiProcessCollector(aggregate, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        for collector in self._scrape_collectors:
+            aggregate.register(collector)
+        return generate_latest(aggregate)
 
 
-class _AccessCollector(Collector):
-    """Refused and limited requests, and the limits themselves, from the access control."""
+def _add_new(counter: Counter, counts: Mapping[str, int], synced: dict[str, int]) -> None:
+    for label, count in counts.items():
+        new = count - synced.get(label, 0)
+        if new > 0:
+            counter.labels(label).inc(new)
+            synced[label] = count
+
+
+class _LimitsCollector(Collector):
+    """The configured limits: the same in every worker, read at scrape time."""
 
     def __init__(self, access: AccessControl, config: ServeConfig) -> None:
         self.access = access
         self.config = config
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        refused = CounterMetricFamily(
-            "modelport_auth_refused",
-            "Requests refused 401 or 403, by reason (missing, bad_key, forbidden, ...).",
-            labels=["reason"],
-        )
-        for reason, count in sorted(self.access.refused.items()):
-            refused.add_metric([reason], count)
-        yield refused
-        limited = CounterMetricFamily(
-            "modelport_rate_limited",
-            "Requests answered 429, by limit (rate, concurrency, failed_auth).",
-            labels=["limit"],
-        )
-        for kind, count in sorted(self.access.limited.items()):
-            limited.add_metric([kind], count)
-        yield limited
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         limits = GaugeMetricFamily(
             "modelport_limit", "Configured limits (0: none).", labels=["limit"]
         )

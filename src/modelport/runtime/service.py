@@ -42,7 +42,7 @@ class ServingRuntime:
         self.config = config
         self.registry = registry
         self.owns_registry = owns_registry
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.shared_metrics_dir())
         self.log_root = registry.settings.resolved_log_uri()
         logging_on = config.log_sample_rate > 0 or any(config.model_log_rate.values())
         self.writer = (
@@ -64,6 +64,7 @@ class ServingRuntime:
                 self.windows,
                 config.deployments,
                 registry.settings.canary_lock_path(),
+                metrics=self.metrics,
             )
             if config.deployments
             else None
@@ -120,6 +121,7 @@ class ServingRuntime:
                 await self.deployments.poll_once()
                 await asyncio.to_thread(self.access.refresh)
                 await asyncio.to_thread(self.access.flush)
+                self.metrics.sync_access()
             except Exception:  # a registry hiccup must not stop the follower
                 log.exception("checking the registry for changes failed")
 

@@ -374,11 +374,3 @@ def app_for(config: ServeConfig, settings: Settings) -> Any:
         create_app(config, settings=settings), enabled=config.access_log
     )
 
-
-def app_from_env() -> Any:
-    """uvicorn factory for ``--workers N``: each worker process is an entry point.
-
-    The config comes from ``MODELPORT_SERVE_CONFIG`` (written by the parent), the
-    settings from the environment the worker inherited, as in the parent.
-    """
-    return app_for(ServeConfig.from_env(), Settings())
