@@ -59,7 +59,7 @@ class Metrics:
         self.latency = Histogram(
             "modelport_request_duration_seconds",
             "Prediction request latency, from routing to the encoded response.",
-            ["model", "protocol"],
+            ["model", "version", "protocol"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -167,7 +167,7 @@ class Metrics:
         self._synced_limited: dict[str, int] = {}
         self._request_children: dict[tuple[str, str, str, int], Counter] = {}
         self._deployment_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._latency_children: dict[tuple[str, str], Histogram] = {}
+        self._latency_children: dict[tuple[str, str, str], Histogram] = {}
 
     def observe_request(
         self, model: str, version: str, protocol: str, status: int, seconds: float
@@ -178,10 +178,10 @@ class Metrics:
             counter = self.requests.labels(model, version, protocol, str(status))
             self._request_children[key] = counter
         counter.inc()
-        lkey = (model, protocol)
+        lkey = (model, version, protocol)
         histogram = self._latency_children.get(lkey)
         if histogram is None:
-            histogram = self.latency.labels(model, protocol)
+            histogram = self.latency.labels(model, version, protocol)
             self._latency_children[lkey] = histogram
         histogram.observe(seconds)
 

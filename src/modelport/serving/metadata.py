@@ -8,6 +8,8 @@ KServe V1's liveness probe (the kserve SDK's ``is_server_live``).
 
 from __future__ import annotations
 
+import os
+
 import asyncio
 from typing import Any
 
@@ -162,4 +164,9 @@ def add_metadata_routes(
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:
-        return Response(metrics.exposition(), media_type=metrics.content_type)
+        # which worker answered (with --workers N any one does, and counts them all)
+        return Response(
+            metrics.exposition(),
+            media_type=metrics.content_type,
+            headers={"x-modelport-worker-pid": str(os.getpid())},
+        )
