@@ -29,7 +29,7 @@ def binary(name: str = "prometheus") -> str:
     """The path of ``name`` (prometheus, promtool), or the test is skipped saying why."""
     found = shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (Debian package prometheus: apt-get install prometheus)")
+        pytest.skip(f"{name} is not installed (Debian package: apt-get install prometheus)")
     return found
 
 

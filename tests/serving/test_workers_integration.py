@@ -113,9 +113,7 @@ def test_any_worker_reports_the_requests_of_all(two_workers: RunningServer, mode
     assert len(worker_pids(text)) == 2
     assert samples(text, "modelport_workers")[()] == 2.0
     assert all(v > 0 for v in samples(text, "modelport_worker_resident_memory_bytes").values())
-    assert samples(text, "modelport_queue_depth") == {
-        (("model", "numeric"), ("version", "1")): 0.0
-    }
+    assert samples(text, "modelport_queue_depth") == {(("model", "numeric"), ("version", "1")): 0.0}
 
 
 def test_a_stale_file_of_an_earlier_server_is_not_counted(

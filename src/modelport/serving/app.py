@@ -373,4 +373,3 @@ def app_for(config: ServeConfig, settings: Settings) -> Any:
     return access_log.AccessLogMiddleware(
         create_app(config, settings=settings), enabled=config.access_log
     )
-

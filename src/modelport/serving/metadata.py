@@ -8,9 +8,8 @@ KServe V1's liveness probe (the kserve SDK's ``is_server_live``).
 
 from __future__ import annotations
 
-import os
-
 import asyncio
+import os
 from typing import Any
 
 import orjson
