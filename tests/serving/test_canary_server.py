@@ -72,6 +72,18 @@ def test_the_server_rolls_a_failing_candidate_back(settings: Settings) -> None:
             if after[-30:] == [(200, "m:1")] * 30:
                 break
         assert after[-30:] == [(200, "m:1")] * 30
+        # and /metrics says so, for dashboards and the ModelportCanaryRolledBack alert
+        rolled_back = 'modelport_canary_status{deployment="checkout",status="rolled_back"} 1.0'
+        for _ in range(2000):  # bounded; the controller exports on every poll (0.05 s)
+            text = c.get("/metrics").text
+            if rolled_back in text:
+                break
+        assert rolled_back in text
+        assert 'modelport_canary_status{deployment="checkout",status="running"} 0.0' in text
+        assert (
+            'modelport_canary_candidate_percent{candidate="m:2",deployment="checkout",'
+            'stable="m@production"} 0.0' in text
+        )
     registry.close()
 
 

@@ -17,7 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.prometheus_server import PrometheusServer
-from tests.serving.conftest import Models, RunningServer, start_server, stop_server
+from tests.serving.conftest import (
+    Models,
+    RunningServer,
+    free_port,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +186,35 @@ def test_sigterm_stops_every_worker_and_cleans_the_directory(
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_status_3(tmp_path: Path) -> None:
+    """No restart loop: a model that cannot load would fail every new worker the same way."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    import modelport
+    from modelport.settings import Settings
+    from tests.packaging.toy_models import flaky
+
+    settings = Settings(home=tmp_path / "home", user="tester")
+    modelport.register(flaky, "flaky", sample=np.zeros((4, 4)), settings=settings)
+    src = Path(modelport.__file__).parents[1]
+    # run from elsewhere: the worker cannot import tests.packaging.toy_models to load it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    argv = ["flaky", "--workers", "2", "--no-auth", "--port", str(free_port())]
+    done = subprocess.run(
+        [sys.executable, "-m", "modelport.serving", *argv],
+        cwd=elsewhere,
+        env={**os.environ, "MODELPORT_HOME": str(settings.home), "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "could not start: stopping the server" in done.stderr
+    assert "starting it again" not in done.stderr

@@ -76,6 +76,8 @@ class Supervisor:
             code = 1
             try:
                 code = _worker_main(self, index)
+            except SystemExit as exc:  # uvicorn exits 3 when the app's start-up failed
+                code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
                 log.exception("worker %d failed", index)
             finally:
