@@ -126,13 +126,14 @@ def wrk(
     *,
     script: str = "post.lua",
     env: dict[str, str] | None = None,
+    cpus: str | None = "1",
 ) -> WrkRun:
-    """wrk on CPU 1 with a Lua ``script`` of this folder (BODY, and ``env``, in its environment)."""
+    """wrk on ``cpus`` (None: any) with a Lua ``script`` of this folder (BODY, and ``env``,
+    in its environment)."""
+    pinning = ["taskset", "-c", cpus] if cpus is not None else []
     out = subprocess.run(
         [
-            "taskset",
-            "-c",
-            "1",
+            *pinning,
             "wrk",
             "-t1",
             f"-c{connections}",
