@@ -49,4 +49,4 @@ def test_the_metrics_directory_is_a_setting_too(
 def test_help_explains_workers_and_the_metrics_directory(started: list[Any]) -> None:
     text = serve("--help").output
     assert "--workers" in text and "--metrics-dir" in text
-    assert "Prometheus numbers" in text  # what --metrics-dir is for
+    assert "Prometheus" in text  # what --metrics-dir is for
