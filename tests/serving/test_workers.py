@@ -14,9 +14,10 @@ def test_a_given_directory_is_emptied_of_an_earlier_servers_numbers(tmp_path: Pa
     (tmp_path / "workers").mkdir()
     (tmp_path / "workers" / "123").write_text("0")
     (tmp_path / "README").write_text("not ours: kept")
+    (tmp_path / "other").mkdir()
     path, made = prepare_metrics_dir(ServeConfig(auth=False, metrics_dir=str(tmp_path)))
     assert path == tmp_path and not made
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["README"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README", "other"]
 
 
 def test_without_a_directory_a_fresh_one_is_made(tmp_path: Path) -> None:

@@ -192,11 +192,12 @@ def prepare_metrics_dir(config: ServeConfig) -> tuple[Path, bool]:
 
 def _empty(path: Path) -> None:
     """Remove what a previous server left: its numbers must not be added to ours."""
-    for entry in path.iterdir():
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        elif entry.suffix == ".db":
-            entry.unlink(missing_ok=True)
+    from modelport.runtime.process_metrics import WORKERS_DIR
+
+    # only what servers write here: a directory given by the user may hold other things
+    for entry in path.glob("*.db"):
+        entry.unlink(missing_ok=True)
+    shutil.rmtree(path / WORKERS_DIR, ignore_errors=True)
 
 
 def _multiprocess_mode(path: Path) -> None:
@@ -255,6 +256,8 @@ def run_workers(config: ServeConfig, settings: Settings, uvicorn_options: dict[s
                     os.kill(pid, signal.SIGKILL)
                 deadline = time.monotonic() + 5
     finally:
+        # the signals stay blocked: the process is about to exit, and a second SIGTERM
+        # delivered now would turn a clean stop into "killed by signal"
         supervisor.sock.close()
         if made:
             shutil.rmtree(metrics_dir, ignore_errors=True)
