@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from run import HERE, WrkRun, free_port, start, stop, wrk
+from run import HERE, WrkRun, cpu_seconds, free_port, start, stop, wrk
 
 _SETUP = """
 import json, sys
@@ -36,6 +36,12 @@ modelport.register(LogisticRegression(max_iter=1000).fit(X, y), "lr", sample=X, 
 print(json.dumps({"instances": [X[123].tolist()]}))
 """
 CONNECTIONS = 64
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of the server process and its workers (the supervisor's children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(c)) for c in children)
 
 
 def counted(url: str) -> float:
@@ -74,8 +80,9 @@ def main() -> None:
             predict = f"{url}/v1/models/lr:predict"
             try:
                 wrk(predict, body, CONNECTIONS, 2, cpus=None)  # warm-up (and every worker up)
-                before = counted(url)
+                before, cpu = counted(url), tree_cpu(process.pid)
                 run = wrk(predict, body, CONNECTIONS, args.duration, cpus=None)
+                run.cpu_us = (tree_cpu(process.pid) - cpu) / max(run.requests, 1) * 1e6
                 seen = counted(url) - before
                 results[workers].append(run)
                 ok = run.requests <= seen <= run.requests + CONNECTIONS
@@ -86,11 +93,13 @@ def main() -> None:
     rps = {w: statistics.median(r.rps for r in runs) for w, runs in results.items()}
     ratio = rps[2] / rps[1]
     lines = [
-        "| workers | req/s (median) | p50 ms | p99 ms | non-2xx | /metrics counted, of wrk's |",
-        "| ---: | ---: | ---: | ---: | ---: | --- |",
+        "| workers | req/s (median) | p50 ms | p99 ms | server CPU us/req | non-2xx "
+        "| /metrics counted, of wrk's |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         *(
             f"| {w} | {rps[w]:,.0f} | {statistics.median(r.p50_ms for r in runs):.2f} | "
             f"{statistics.median(r.p99_ms for r in runs):.2f} | "
+            f"{statistics.median(r.cpu_us for r in runs):.0f} | "
             f"{sum(r.errors for r in runs)} | {'; '.join(exact[w])} |"
             for w, runs in results.items()
         ),
@@ -99,7 +108,9 @@ def main() -> None:
         f"{'met' if ratio >= 1.6 else 'MISSED'}). {os.cpu_count()} CPUs, nothing pinned, wrk "
         f"(1 thread, {CONNECTIONS} connections) on the same cores; {args.rounds} x "
         f"{args.duration} s per shape, alternating; 1-minute load average "
-        f"{', '.join(f'{x:.1f}' for x in loads)}.",
+        f"{', '.join(f'{x:.1f}' for x in loads)}. Server CPU us/req: user + system time of "
+        "the server and all its workers over a run, divided by the requests wrk completed "
+        "(the supervisor itself sleeps).",
     ]
     text = "\n".join(lines)
     print(text)
