@@ -118,6 +118,8 @@ def test_any_worker_reports_the_requests_of_all(two_workers: RunningServer, mode
     # process numbers per worker, and the queue gauge summed over live workers
     assert len(worker_pids(text)) == 2
     assert samples(text, "modelport_workers")[()] == 2.0
+    # no worker was restarted while the others loaded (nothing times a start-up out)
+    assert samples(text, "modelport_worker_restarts_total")[()] == 0.0
     assert all(v > 0 for v in samples(text, "modelport_worker_resident_memory_bytes").values())
     assert samples(text, "modelport_queue_depth") == {(("model", "numeric"), ("version", "1")): 0.0}
 
