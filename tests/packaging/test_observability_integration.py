@@ -53,8 +53,8 @@ VARIABLES = {"$__rate_interval": "30s", "$model": ".+", "$deployment": ".+"}
 @dataclass
 class Scene:
     server: RunningServer
+    settings: Settings
     X: np.ndarray
-    labels: np.ndarray
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         env={"PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")])},
     )
     wait_until(lambda: len(worker_pids(scrape(server)[1])) == 2, 120, "two workers alive")
-    yield Scene(server, X, y)
+    yield Scene(server, settings, X)
     stop_server(server)
 
 
@@ -110,22 +110,36 @@ class Traffic:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
+        """Each round: numeric and the deployment on shifted rows; flaky failing one request
+        in ten and slow one in twenty, so its error and slow shares stay above the alerts'
+        thresholds however long the test runs."""
         url, rows = self.scene.server.url, (self.scene.X + 3.0).tolist()
+        failing, slow = [FAIL_ABOVE + 1, 0.0, 0.0, 0.0], [-FAIL_ABOVE - 1, 0.0, 0.0, 0.0]
         with httpx.Client(timeout=30) as client:
             i = 0
             while not self.stop.is_set():
                 row = rows[i % len(rows)]
-                for path in ("numeric@production", "checkout", "flaky@production"):
+                flaky_row, flaky_status = row, 200
+                if i % 10 == 0:
+                    flaky_row, flaky_status = failing, 500
+                elif i % 20 == 5:
+                    flaky_row = slow
+                calls = [
+                    ("numeric@production", row, 200),
+                    ("checkout", row, None),  # its canary candidate fails: any status
+                    ("flaky@production", flaky_row, flaky_status),
+                ]
+                for path, instance, expected in calls:
                     try:
                         reply = client.post(
-                            f"{url}/v1/models/{path}:predict", json={"instances": [row]}
+                            f"{url}/v1/models/{path}:predict", json={"instances": [instance]}
                         )
                     except httpx.TransportError:
                         # the killed worker's connections drop: the next one reaches the other
                         self.dropped += 1
                         continue
-                    if reply.status_code != 200 and path != "checkout":
-                        self.errors.append(reply.text)
+                    if expected is not None and reply.status_code != expected:
+                        self.errors.append(f"{path}: {reply.status_code} {reply.text}")
                 i += 1
                 self.stop.wait(0.02)
 
@@ -172,15 +186,11 @@ def make_events(scene: Scene, prometheus: PrometheusServer) -> None:
         if prometheus.query('modelport_canary_status{status="rolled_back"} == 1'):
             break
     # production of flaky moves to version 2: the server follows
-    modelport.set_alias("flaky:2", "production", settings=Settings(home=_home(scene)))
+    modelport.set_alias("flaky:2", "production", settings=scene.settings)
     # a worker dies once Prometheus has seen the restart counter at 0
     prometheus.wait_for("modelport_worker_restarts_total")
     victim = min(worker_pids(scrape(scene.server)[1]))
     os.kill(victim, signal.SIGKILL)
-
-
-def _home(scene: Scene) -> Path:
-    return Path(scene.server.log.parent / "home")
 
 
 def has_data(result: Result) -> bool:
