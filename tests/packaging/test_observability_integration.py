@@ -126,7 +126,8 @@ class Traffic:
                     flaky_row = slow
                 calls = [
                     ("numeric@production", row, 200),
-                    ("checkout", row, None),  # its canary candidate fails: any status
+                    # the stable arm answers what the canary's candidate (flaky:1) fails
+                    ("checkout", flaky_row, None),
                     ("flaky@production", flaky_row, flaky_status),
                 ]
                 for path, instance, expected in calls:
