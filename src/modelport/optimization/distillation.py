@@ -308,7 +308,7 @@ class _Fitter:
     def bound(self, trees: int, depth: int) -> int:
         """The most tree nodes a student of this size can have."""
         per_stage = len(self.classes) if self.classes is not None and len(self.classes) > 2 else 1
-        return trees * per_stage * (2 ** (depth + 1) - 1)
+        return int(trees * per_stage * (2 ** (depth + 1) - 1))
 
     def student(self, trees: int, depth: int) -> Any:
         from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
