@@ -126,6 +126,8 @@ class DistillResult:
     #: each size tried, with its agreement on the picking rows
     tried: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
+    #: positions in the given sample of the held-out rows (to recompute the fidelity)
+    held_out: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,6 +236,7 @@ def distill(
         agreement=spread,
         tried=tried,
         note=note,
+        held_out=np.sort(held_rows),
     )
 
 
