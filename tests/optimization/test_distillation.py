@@ -93,7 +93,7 @@ def test_a_forest_gets_a_small_student_whose_fidelity_is_recomputed(registry: Re
     assert rows.synthetic > 0
     assert result.student_size.nodes < result.teacher_size.nodes
     assert result.teacher_size.trees == 100
-    assert result.tried[-1]["trees"] == int(result.student.split("(")[1].split()[0])
+    assert result.tried[-1]["stages"] == result.student_size.trees  # binary: a tree a stage
 
 
 def test_a_pipeline_keeps_its_preprocessing_and_the_student_registers(

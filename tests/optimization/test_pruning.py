@@ -179,3 +179,18 @@ def test_lightgbm_regressor_and_wrapper() -> None:
     assert 1 - np.mean(np.abs(full - pruned)) / np.std(full) == pytest.approx(result.agreement)
     assert result.model.booster_.num_trees() == result.kept < 100
     assert model.booster_.num_trees() == 100
+
+
+def test_a_pipeline_ending_in_xgboost_is_cut_in_its_last_step() -> None:
+    xgb = pytest.importorskip("xgboost")
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _data()
+    model = Pipeline([("scale", StandardScaler()), ("xgb", xgb.XGBClassifier(n_estimators=80))])
+    model.fit(x, y)
+    result = prune("sklearn", model, x, 0.98)
+    assert result.kept < 80 and result.model.steps[0][1] is model.steps[0][1]
+    assert result.model.steps[-1][1].get_booster().num_boosted_rounds() == result.kept
+    assert model.steps[-1][1].get_booster().num_boosted_rounds() == 80
+    agreement = float(np.mean(result.model.predict(x) == model.predict(x)))
+    assert agreement == pytest.approx(result.agreement) and agreement >= 0.98

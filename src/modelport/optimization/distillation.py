@@ -50,7 +50,8 @@ SUPPORTED = (
     "ExtraTrees, GradientBoosting, HistGradientBoosting; XGBoost; LightGBM), classifiers "
     "or regressors, alone or as the last step of a Pipeline"
 )
-#: students tried, smallest first: (trees per class, depth)
+#: students tried, smallest first: (boosting stages, depth); a stage has a tree per class
+#: for more than two classes
 STUDENTS = ((20, 3), (50, 3), (100, 4), (200, 4))
 #: rows drawn from the reference profile on top of the stored sample
 SYNTHETIC_ROWS = 4_000
@@ -115,7 +116,7 @@ class DistillResult:
     model: Any
     #: label agreement (classifiers) or R² (regressors) against the teacher, held-out rows
     fidelity: float
-    #: what the student is, e.g. "GradientBoostingClassifier(50 trees, depth 3)"
+    #: what the student is, e.g. "GradientBoostingClassifier(50 stages, 50 trees, depth 3)"
     student: str
     targets: Literal["probabilities", "labels", "values"]
     rows: RowsUsed
@@ -213,7 +214,7 @@ def distill(
             break  # a student as large as its teacher compresses nothing
         student = fit.student(trees, depth)
         score = measure(expected, np.asarray(student.predict(picking)))
-        tried.append({"trees": trees, "depth": depth, "picking_fidelity": score})
+        tried.append({"stages": trees, "depth": depth, "picking_fidelity": score})
         if best is None or score > best[0]:
             best = (score, student, (trees, depth))
         if score >= target:
@@ -225,14 +226,15 @@ def distill(
     fidelity = measure(teacher_held, student_held)
     spread = None if classes is not None else agreement(teacher_held, student_held, False)
     final = student.steps[-1][1] if hasattr(student, "steps") else student
+    size = _sklearn_size(final)
     return DistillResult(
         model=student,
         fidelity=fidelity,
-        student=f"{type(final).__name__}({trees} trees, depth {depth})",
+        student=f"{type(final).__name__}({trees} stages, {size.trees} trees, depth {depth})",
         targets=fit.targets,
         rows=RowsUsed(len(train_raw), len(drawn), len(pick_rows), len(held_rows)),
         teacher_size=teacher.size,
-        student_size=_sklearn_size(final),
+        student_size=size,
         agreement=spread,
         tried=tried,
         note=note,

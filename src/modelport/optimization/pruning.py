@@ -34,7 +34,8 @@ from modelport.optimization.agreement import agreement as _agreement
 _SUPPORTED = (
     "scikit-learn RandomForest, ExtraTrees and GradientBoosting (classifiers and regressors), "
     "also as the last step of a Pipeline; boosted XGBoost and LightGBM models (the "
-    "scikit-learn wrappers, Boosters, and the xgboost/lightgbm flavors' loaded models)"
+    "scikit-learn wrappers, also as a Pipeline's last step, Boosters, and the "
+    "xgboost/lightgbm flavors' loaded models)"
 )
 
 
@@ -111,6 +112,18 @@ def _is_booster(model: Any, library: str) -> bool:
 
 
 def _sklearn(model: Any) -> tuple[int, bool, _Cut]:
+    last = model.steps[-1][1] if hasattr(model, "steps") else None
+    library = type(last).__module__.partition(".")[0]
+    if last is not None and library in ("xgboost", "lightgbm"):
+        # a Pipeline ending in a boosted model of those libraries: cut that step by rounds
+        total, classifier, cut_last = (_xgboost if library == "xgboost" else _lightgbm)(last)
+
+        def cut(k: int) -> Any:
+            pruned = copy.copy(model)  # the fitted preprocessing is shared, never refitted
+            pruned.steps = [*model.steps[:-1], (model.steps[-1][0], cut_last(k))]
+            return pruned
+
+        return total, classifier, cut
     ensemble = _ensemble(model)
     return _size(ensemble), hasattr(ensemble, "classes_"), lambda k: _cut(model, k)
 
