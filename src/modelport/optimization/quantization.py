@@ -37,7 +37,8 @@ def _refuse_tree_ensembles(model: Any) -> None:
         raise UnsupportedModel(
             "quantization does not apply to tree ensembles: they have no weight matrices",
             hint="tree thresholds are node attributes; the plain ONNX conversion is "
-            "already the fast form of a forest (run without --quantize)",
+            "already the fast form of a forest (run without --quantize); to make it "
+            "smaller, keep fewer trees (--prune 0.99) or train a student (--distill 0.97)",
         )
 
 
