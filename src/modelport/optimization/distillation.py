@@ -189,11 +189,7 @@ def distill(
     train_rows = order[n_held + n_pick :]
     real = sample.reset_index(drop=True)
     train_raw = real.iloc[train_rows].reset_index(drop=True)
-    note = None
-    drawn = _drawn(signature, profile, train_raw, synthetic, rng)
-    if drawn is None:
-        note = "no reference profile: trained on the stored sample alone"
-        drawn = train_raw.iloc[:0]
+    drawn, note = _drawn(signature, profile, train_raw, synthetic, rng)
     train = validate(signature, pd.concat([train_raw, drawn], ignore_index=True), extra="ignore")
     picking = validate(signature, real.iloc[pick_rows].reset_index(drop=True), extra="ignore")
     held = validate(signature, real.iloc[held_rows].reset_index(drop=True), extra="ignore")
@@ -435,16 +431,19 @@ def _drawn(
     sample: pd.DataFrame,
     rows: int,
     rng: np.random.Generator,
-) -> pd.DataFrame | None:
-    if profile is None or rows <= 0:
-        return None
+) -> tuple[pd.DataFrame, str | None]:
+    """Rows drawn from the profile, or none and why."""
+    if rows <= 0:
+        return sample.iloc[:0], None
+    if profile is None:
+        return sample.iloc[:0], "no reference profile: trained on the stored sample alone"
     try:
         parsed = profile if isinstance(profile, Profile) else Profile.from_dict(profile)
         frame = synthetic_rows(signature, parsed, sample, rows, rng)
         validate(signature, frame, extra="ignore")  # what cannot be validated is not used
-    except ModelportError:
-        return None
-    return frame
+    except ModelportError as exc:
+        return sample.iloc[:0], f"no rows drawn from the profile ({exc.message})"
+    return frame, None
 
 
 def _sklearn_size(model: Any) -> EnsembleSize:
