@@ -25,7 +25,6 @@ from modelport.flavors.sklearn import SklearnPredictor
 from modelport.loaded import LoadedModel, load_model
 from modelport.monitoring.profile import build_profile
 from modelport.optimization.distillation import DistillResult, distill
-from modelport.optimization.synthetic import synthetic_rows
 from modelport.registry import Registry
 from modelport.schema import Signature, infer_signature, validate
 from modelport.training_sample import read_sample
@@ -217,30 +216,6 @@ def test_a_regression_forest_learns_values() -> None:
     result = distill(predictor, signature, frame, build_profile(frame).to_dict(), 0.9)
     assert result.targets == "values" and result.fidelity >= 0.9
     assert result.to_dict()["measure"] == "R² against the teacher"
-
-
-def test_synthetic_rows_follow_the_profile_and_the_signature() -> None:
-    frame, _, _ = credit(rows=3000)
-    frame["income"] = frame["income"].where(frame.index % 10 != 0)  # 10% missing
-    signature = infer_signature(frame)
-    profile = build_profile(frame)
-    rows = synthetic_rows(signature, profile, frame, 5000, np.random.default_rng(0))
-    again = synthetic_rows(signature, profile, frame, 5000, np.random.default_rng(0))
-    pd.testing.assert_frame_equal(rows, again)
-    validate(signature, rows)  # every drawn row is a valid input
-    income = rows["income"]
-    assert income.isna().mean() == pytest.approx(0.1, abs=0.02)
-    assert income.min() >= frame.income.min() and income.max() <= frame.income.max()
-    assert (rows["age"] % 1 == 0).all()
-    assert rows["age"].between(frame.age.min(), frame.age.max()).all()
-    assert set(rows["home"]) == {"rent", "own", "mortgage"}
-    shares = rows["home"].value_counts(normalize=True)
-    expected = frame["home"].value_counts(normalize=True)
-    assert (shares - expected).abs().max() < 0.03
-    # quantiles of the drawn numbers follow the data's (the profile's bins are percentiles)
-    quantiles = np.nanquantile(income, [0.1, 0.5, 0.9])
-    truth = np.nanquantile(frame.income, [0.1, 0.5, 0.9])
-    np.testing.assert_allclose(quantiles, truth, atol=1.5)
 
 
 def _loaded(model: Any, frame: pd.DataFrame) -> tuple[Predictor, Signature]:
