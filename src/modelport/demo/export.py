@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def export_edge_bundle(
     return report
 
 
-def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
+def _plain_record(record: Mapping[Any, Any]) -> dict[str, Any]:
     """JSON values: NumPy scalars as Python ones, missing numbers as null."""
     plain: dict[str, Any] = {}
     for key, value in record.items():
