@@ -10,8 +10,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from modelport.edge.lines import json_lines
 
 _loaded = itertools.count()
 
@@ -37,10 +38,4 @@ def run_bundle(bundle: Path, lines: list[str]) -> tuple[int, list[dict[str, Any]
 
 def jsonl(frame: pd.DataFrame) -> list[str]:
     """One JSON object per row, as a client would write it."""
-    return [json.dumps(record, default=_plain) for record in frame.to_dict("records")]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return json_lines(frame)

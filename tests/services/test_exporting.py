@@ -39,6 +39,9 @@ def test_the_bundle_answers_like_the_version_on_its_stored_sample(
     report = export_edge(registry, "m:1", tmp_path / "edge")
     assert report.converted and report.parity is not None and report.parity.passed
     assert report.source == "m:1" and report.parity.rows == len(frame)
+    # the export ran the bundle's own predict.py on the sample too
+    assert report.bundle_check is not None and report.bundle_check.passed
+    assert report.bundle_check.rows == len(frame) and report.bundle_check.label_changes == 0.0
     loaded = load_model(registry, "m:1")
     sample = stored_sample(registry, loaded)
     assert sample is not None and len(sample) == len(frame)
@@ -178,3 +181,39 @@ def test_the_report_is_what_scripts_read(registry: Registry, tmp_path: Path) -> 
     manifest = json.loads((tmp_path / "edge" / "manifest.json").read_text())
     assert {k: v["sha256"] for k, v in manifest["files"].items()} == data["files"]
     assert data["command"].endswith("predict.py ROWS.jsonl")
+
+
+def test_an_onnx_versions_bundle_answers_exactly_like_the_server(
+    registry: Registry, tmp_path: Path
+) -> None:
+    model, frame = fitted("rf")
+    original = modelport.register(model, "rf", sample=frame, registry=registry)
+    loaded = load_model(registry, original.ref)
+    assert loaded.signature is not None
+    proto = to_onnx("sklearn", loaded.predictor, loaded.signature, loaded.prepare(frame))
+    modelport.register(proto, "rf-onnx", sample=frame, registry=registry)
+    exact = Tolerance(max_abs_diff=0.0, max_label_changes=0.0)
+
+    report = export_edge(registry, "rf-onnx:1", tmp_path / "edge", tolerance=exact)
+
+    assert report.bundle_check is not None and report.bundle_check.passed
+    assert report.bundle_check.max_abs_diff == 0.0  # same graph, same session settings
+
+
+def test_the_bundle_check_refuses_answers_unlike_the_versions(
+    registry: Registry, tmp_path: Path
+) -> None:
+    from modelport.optimization.parity import Outputs
+    from modelport.services.exporting import _bundle_parity
+
+    model, frame = fitted("lr")
+    modelport.register(model, "m", sample=frame, registry=registry)
+    export_edge(registry, "m:1", tmp_path / "edge")
+    loaded = load_model(registry, "m:1")
+    assert loaded.signature is not None
+    inputs = loaded.prepare(frame)
+    predictions, proba = loaded.outputs(inputs, proba=True)
+    assert proba is not None
+    flipped = Outputs(1 - predictions, proba[:, ::-1])
+    with pytest.raises(ParityError, match="disagrees with the version"):
+        _bundle_parity(tmp_path / "edge", "m:1", inputs, loaded.signature, flipped, Tolerance())

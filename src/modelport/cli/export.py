@@ -67,6 +67,12 @@ def export(
     console.print(f"[bold]{report.source}[/] → {report.out}/ ({how})")
     for name, digest in report.files.items():
         console.print(f"  {name:<15} sha256 {digest[:16]}…")
+    if report.bundle_check is not None:
+        check = report.bundle_check
+        console.print(
+            f"predict.py checked on {check.rows} sample rows: max diff "
+            f"{check.max_abs_diff:.2g}, {check.label_changes:.1%} labels changed"
+        )
     console.print(f"run it: [bold]python {report.out / 'predict.py'} ROWS.jsonl[/]")
 
 

@@ -4,17 +4,14 @@ Runtime, and its predict.py run as a script on a few rows."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from modelport.edge.lines import plain_record
 from modelport.loaded import load_model
 from modelport.registry import Registry
 from modelport.services.checking import stored_sample
@@ -41,12 +38,18 @@ def export_edge_bundle(
         size = (out_dir / name).stat().st_size
         console.print(f"    {name:<15} {size:>10,} bytes  sha256 {digest[:12]}…")
 
+    if report.bundle_check is not None:
+        check = report.bundle_check
+        console.print(
+            f"  its predict.py, run on the {check.rows} kept rows: max diff "
+            f"{check.max_abs_diff:.2g} from the version, {check.label_changes:.1%} labels changed"
+        )
     sample = stored_sample(registry, load_model(registry, ref))
     records = [] if sample is None else sample.head(3).to_dict("records")
-    lines = [json.dumps(_plain_record(r)) for r in records]
+    lines = [json.dumps(plain_record(r)) for r in records]
     if records:  # a typo, as a device's client might make: refused by name, the rest answered
         first = next(iter(records[0]))
-        typo = {("x" + k if k == first else k): v for k, v in _plain_record(records[0]).items()}
+        typo = {("x" + k if k == first else k): v for k, v in plain_record(records[0]).items()}
         lines.append(json.dumps(typo))
     rows = out_dir.parent / f"{out_dir.name}-rows.jsonl"
     rows.write_text("".join(line + "\n" for line in lines))
@@ -66,15 +69,3 @@ def export_edge_bundle(
         else f"  exit status {done.returncode}"
     )
     return report
-
-
-def _plain_record(record: Mapping[Any, Any]) -> dict[str, Any]:
-    """JSON values: NumPy scalars as Python ones, missing numbers as null."""
-    plain: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        plain[str(key)] = value
-    return plain

@@ -13,10 +13,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from modelport.errors import ConflictError
 
@@ -27,6 +28,8 @@ RULES_FILE = "signature.json"
 RUNNER_FILE = "predict.py"
 README_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"
+
+Checked = TypeVar("Checked")
 
 
 def runner_source() -> str:
@@ -55,8 +58,11 @@ def write_bundle(
     manifest: dict[str, Any],
     *,
     force: bool = False,
-) -> dict[str, str]:
-    """Write the bundle into ``out``; returns file name -> sha256 (the manifest's list)."""
+    verify: Callable[[Path], Checked] | None = None,
+) -> tuple[dict[str, str], Checked | None]:
+    """Write the bundle into ``out``: file name -> sha256 (the manifest's list), and what
+    ``verify`` returned. ``verify`` is called on the complete bundle before it is moved
+    into place; when it raises, nothing is written."""
     out = Path(out)
     refuse_existing(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,13 +89,14 @@ def write_bundle(
             },
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(document, indent=2) + "\n")
+        checked = None if verify is None else verify(staging)
         if out.exists():
             shutil.rmtree(out)  # refuse_existing let it through: empty, or --force
         os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return digests
+    return digests, checked
 
 
 def readme(rules: dict[str, Any], source: str) -> str:
