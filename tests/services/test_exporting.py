@@ -217,3 +217,24 @@ def test_the_bundle_check_refuses_answers_unlike_the_versions(
     flipped = Outputs(1 - predictions, proba[:, ::-1])
     with pytest.raises(ParityError, match="disagrees with the version"):
         _bundle_parity(tmp_path / "edge", "m:1", inputs, loaded.signature, flipped, Tolerance())
+
+
+def test_a_categorical_column_takes_unseen_values_like_the_version(
+    registry: Registry, tmp_path: Path
+) -> None:
+    from tests.optimization.test_conversion import mixed_frame, mixed_pipeline
+
+    frame, labels = mixed_frame()
+    frame["home"] = frame["home"].astype("category")  # the server feeds new values as NaN
+    modelport.register(mixed_pipeline().fit(frame, labels), "m", sample=frame, registry=registry)
+    export_edge(registry, "m:1", tmp_path / "edge")
+    unseen = [
+        {"income": 50.0, "age": 30, "home": "houseboat"},
+        {"income": 20.0, "age": 70, "home": "own"},
+    ]
+    code, answers, _ = run_bundle(tmp_path / "edge", [json.dumps(r) for r in unseen])
+    version = modelport.load("m:1", registry=registry)
+    got = np.array([[a["probabilities"][c] for c in ("bad", "good")] for a in answers])
+    assert code == 0
+    assert [a["prediction"] for a in answers] == version.predict(unseen).tolist()
+    assert np.abs(got - version.predict_proba(unseen)).max() <= LIMIT

@@ -126,6 +126,8 @@ def readme(rules: dict[str, Any], source: str) -> str:
             f"standard input). Each answer is one JSON line, `{answer}`;",
             'a refused line answers `{"line": N, "error": ..., "problems": [...]}` naming each',
             "bad field, the rest are still answered, and the exit status is then 1.",
+            "`--threads 0` uses every core (faster on large files; the default of one thread",
+            "gives exactly the server's answers).",
             "",
             "Inputs are checked as the modelport server checks them (signature.json): unknown",
             "fields, missing required ones, wrong types, nulls and unknown categories are refused.",

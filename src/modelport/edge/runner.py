@@ -178,6 +178,8 @@ class Feature:
             return np.asarray([math.nan if v is None else v for v in values], dtype=np.float64)
         if self.kind == "boolean" and not any(v is None for v in values):
             return np.asarray(values, dtype=bool)
+        if self.dtype == "category":  # a pandas Categorical there: new values become NaN
+            values = [v if v in self._known else math.nan for v in values]
         column = np.empty(len(values), dtype=object)
         column[:] = values
         return column
