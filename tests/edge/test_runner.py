@@ -116,3 +116,22 @@ def test_a_changed_model_is_refused(bundle: Path, tmp_path: Path) -> None:
     assert code == 2
     assert "model.onnx does not match manifest.json" in err.getvalue()
     assert "export the model again" in err.getvalue()
+
+
+def test_bytes_that_are_not_utf8_or_json_refuse_their_line_only(
+    bundle: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "rows.jsonl"
+    good = json.dumps(GOOD).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n" + b'{"home": "\xff"}\n' + deep + b"\n" + good)
+    out = io.StringIO()
+    code = runner_of(bundle).main([str(path)], stdout=out, stderr=io.StringIO())
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 1 and len(answers) == 4
+    assert "prediction" in answers[0] and "prediction" in answers[3]  # the BOM is no problem
+    assert answers[1]["line"] == 2 and "not UTF-8" in answers[1]["error"]
+    assert answers[2]["line"] == 3 and "not valid JSON" in answers[2]["error"]
+    piped = io.StringIO()
+    code = runner_of(bundle).main(["-"], stdin=io.BytesIO(path.read_bytes()), stdout=piped)  # type: ignore[arg-type]
+    assert code == 1 and piped.getvalue() == out.getvalue()

@@ -371,9 +371,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; send null for a missing value")
 
 
-def score_lines(model: EdgeModel, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """One answer per non-blank line, in order; refused lines carry ``line`` and ``error``."""
-    pending: list[tuple[int, str]] = []
+def score_lines(model: EdgeModel, lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
+    """One answer per non-blank line, in order; refused lines carry ``line`` and ``error``.
+
+    Lines may be bytes (a file or pipe read as such), decoded one by one so that a line
+    that is not UTF-8 is refused on its own instead of ending the run.
+    """
+    pending: list[tuple[int, str | bytes]] = []
     for number, text in enumerate(lines, start=1):
         if text.strip():
             pending.append((number, text))
@@ -384,14 +388,22 @@ def score_lines(model: EdgeModel, lines: Iterable[str]) -> Iterator[dict[str, An
         yield from _score_chunk(model, pending)
 
 
-def _score_chunk(model: EdgeModel, chunk: list[tuple[int, str]]) -> list[dict[str, Any]]:
+def _score_chunk(model: EdgeModel, chunk: list[tuple[int, str | bytes]]) -> list[dict[str, Any]]:
     answers: list[dict[str, Any] | None] = []
     valid: list[tuple[int, dict[str, Any]]] = []
-    for position, (number, text) in enumerate(chunk):
+    for position, (number, raw) in enumerate(chunk):
         try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if number == 1:
+                text = text.lstrip("\ufeff")  # a byte order mark some editors write
             record = json.loads(text, parse_constant=_reject_constant)
-        except ValueError as exc:
-            answers.append(_refusal(number, [Problem("*", "shape", f"not valid JSON ({exc})")]))
+        except UnicodeDecodeError as exc:
+            problem = Problem("*", "shape", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            answers.append(_refusal(number, [problem]))
+            continue
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            problem = Problem("*", "shape", f"not valid JSON ({str(exc) or type(exc).__name__})")
+            answers.append(_refusal(number, [problem]))
             continue
         row, problems = model.rules.check(record)
         if row is None:
@@ -461,8 +473,11 @@ def main(
     except BundleError as exc:
         print(f"error: {exc}", file=stderr)
         return 2
+    source: Any
     try:
-        source = stdin if args.rows == "-" else open(args.rows, encoding="utf-8")  # noqa: SIM115
+        # bytes, decoded line by line: one line that is not UTF-8 must not end the run
+        piped = getattr(stdin, "buffer", stdin)
+        source = piped if args.rows == "-" else open(args.rows, "rb")  # noqa: SIM115
     except OSError as exc:
         print(f"error: cannot read {args.rows}: {exc.strerror or exc}", file=stderr)
         return 2
@@ -472,7 +487,7 @@ def main(
             refused += "error" in answer
             stdout.write(json.dumps(answer, ensure_ascii=False, allow_nan=False) + "\n")
     finally:
-        if source is not stdin:
+        if args.rows != "-":
             source.close()
     stdout.flush()
     if refused:
