@@ -24,6 +24,7 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -486,10 +487,14 @@ def main(
         for answer in score_lines(model, source):
             refused += "error" in answer
             stdout.write(json.dumps(answer, ensure_ascii=False, allow_nan=False) + "\n")
+        stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): not a fault of this run
+        if stdout is sys.stdout:  # so that Python's own flush at exit does not complain
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1 if refused else 0
     finally:
         if args.rows != "-":
             source.close()
-    stdout.flush()
     if refused:
         print(f"{refused} line(s) refused; see their 'error'", file=stderr)
     return 1 if refused else 0
