@@ -238,3 +238,28 @@ def test_a_categorical_column_takes_unseen_values_like_the_version(
     assert code == 0
     assert [a["prediction"] for a in answers] == version.predict(unseen).tolist()
     assert np.abs(got - version.predict_proba(unseen)).max() <= LIMIT
+
+
+def test_an_onnx_graph_with_zipmap_and_one_input_answers_like_the_server(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A graph made outside modelport: skl2onnx's defaults (ZipMap, one float tensor)."""
+    from skl2onnx import to_onnx as skl_to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    frame, labels = numeric_frame()
+    array = frame.to_numpy(np.float32)
+    proto = skl_to_onnx(LogisticRegression().fit(array, labels), array[:1])
+    assert any(node.op_type == "ZipMap" for node in proto.graph.node)
+    modelport.register(proto, "zip", sample=array, registry=registry)
+
+    report = export_edge(registry, "zip:1", tmp_path / "edge")
+
+    assert report.bundle_check is not None and report.bundle_check.max_abs_diff == 0.0
+    rows = [[float(v) for v in row] for row in array[:20]]
+    code, answers, _ = run_bundle(tmp_path / "edge", [json.dumps(r) for r in rows])
+    served = modelport.load("zip:1", registry=registry)
+    assert code == 0
+    assert [a["prediction"] for a in answers] == served.predict(rows).tolist()
+    got = np.array([list(a["probabilities"].values()) for a in answers])
+    assert np.array_equal(got, served.predict_proba(rows).astype(np.float64))

@@ -249,7 +249,6 @@ class EdgeModel:
         self.rules = Rules(document)
         outputs = document.get("outputs") or {}
         self.classes: list[Any] | None = outputs.get("classes")
-        self.source = str(manifest.get("source", "?"))
         try:
             import onnxruntime
         except ImportError as exc:
@@ -296,11 +295,13 @@ class EdgeModel:
         if not self.classifier:
             return [self._value(v) for v in first]
         proba = results[1]
+        classes = self.classes
         if isinstance(proba, list):  # ZipMap: one {class: probability} dict per row
-            keys = self.classes if self.classes is not None else list(proba[0] if proba else [])
-            proba = [[row[k] for k in keys] for row in proba]
+            if classes is None:
+                classes = list(proba[0]) if proba else []
+            proba = [[row[k] for k in classes] for row in proba]
         matrix = np.asarray(proba, dtype=np.float64)
-        names = [str(c) for c in self.classes] if self.classes is not None else None
+        names = [str(c) for c in classes] if classes is not None else None
         answers = []
         for label, ps in zip(first, matrix):  # noqa: B905 (Python 3.9 has no strict)
             if not np.isfinite(ps).all():
