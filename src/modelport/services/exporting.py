@@ -5,7 +5,9 @@ An ONNX version is exported as it is. Any other version is converted, and the
 conversion must pass the same strict parity gate as ``modelport optimize`` on the rows
 kept at registration (or a given sample): the graph, loaded back through the ONNX
 flavor, must give every row the original's label and probabilities within float32
-error. Nothing is written when it does not.
+error. Then the written bundle's own predict.py runs on the same rows, as JSON lines,
+before the bundle is moved into place: that checks the runner's validation and feeding
+too, which the flavor's check cannot. Nothing is written when either check fails.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def export_edge(
     Raises ConflictError when ``out`` is not empty (unless ``force``), UnsupportedModel
     when no converter applies or the signature has features the runner cannot check,
     OptimizationError when there is no signature or no sample to check a conversion on,
-    ParityError when the conversion disagrees with the original.
+    ParityError when the conversion or the bundle's runner disagrees with the original.
 
     >>> export_edge(registry, "credit-risk:3", "credit-edge")  # doctest: +SKIP
     """
