@@ -261,6 +261,9 @@ class EdgeModel:
             settings.intra_op_num_threads = threads
             settings.inter_op_num_threads = 1
             settings.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            # errors only: some converters declare a label shape of [1], and ONNX Runtime
+            # would warn about it on every batch, burying this runner's own messages
+            settings.log_severity_level = 3
             self.session = onnxruntime.InferenceSession(
                 str(bundle / "model.onnx"),
                 sess_options=settings,
