@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from modelport.errors import ArtifactError, ConfigurationError, FlavorError
+from modelport.errors import ArtifactError, ConfigurationError, FlavorError, ModelportError
 from modelport.flavors._common import (
     artifact_file,
     exact_class,
@@ -320,22 +320,28 @@ def _optimization_level_name(level: Any) -> str:
     return str(level)
 
 
-def _metadata_classes(metadata: Any) -> list[Any] | None:
-    """The labels under :data:`CLASSES_METADATA` in a key -> value map, if there are any."""
+def _metadata_classes(
+    metadata: Any, error: type[ModelportError] = ArtifactError
+) -> list[Any] | None:
+    """The labels under :data:`CLASSES_METADATA` in a key -> value map, if there are any.
+
+    ``error``: what a malformed entry raises (a graph handed to save is the caller's to
+    fix, FlavorError; a stored artifact's is ArtifactError).
+    """
     text = metadata.get(CLASSES_METADATA)
     if text is None:
         return None
     try:
         labels = json.loads(text)
     except ValueError as exc:
-        raise ArtifactError(
+        raise error(
             f"the ONNX metadata {CLASSES_METADATA!r} is not JSON: {text[:80]!r}",
-            hint="write the class labels as a JSON list, e.g. [\"no\", \"yes\"]",
+            hint='write the class labels as a JSON list, e.g. ["no", "yes"]',
         ) from exc
     if not isinstance(labels, list):
-        raise ArtifactError(
+        raise error(
             f"the ONNX metadata {CLASSES_METADATA!r} is not a list of labels: {text[:80]!r}",
-            hint="write the class labels as a JSON list, e.g. [\"no\", \"yes\"]",
+            hint='write the class labels as a JSON list, e.g. ["no", "yes"]',
         )
     return labels
 
@@ -343,7 +349,8 @@ def _metadata_classes(metadata: Any) -> list[Any] | None:
 def _graph_classes(model: Any) -> list[Any] | None:
     """Class labels stored with the graph: the metadata entry first (what modelport's own
     conversions write), else ZipMap's, else the last classifier node's."""
-    recorded = _metadata_classes({entry.key: entry.value for entry in model.metadata_props})
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    recorded = _metadata_classes(metadata, FlavorError)
     if recorded is not None:
         return recorded
     found: list[Any] | None = None

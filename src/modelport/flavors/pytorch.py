@@ -93,7 +93,9 @@ def torch_quiet() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export")
             warnings.filterwarnings("ignore", message=r".*The feature will be removed")
             warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec")
-            warnings.filterwarnings("ignore", message=r"no signature found for <torch\.ScriptMethod")
+            warnings.filterwarnings(
+                "ignore", message=r"no signature found for <torch\.ScriptMethod"
+            )
             yield
     finally:
         exporter.setLevel(level)
@@ -275,7 +277,10 @@ def feature_matrix(batch: Any, n_features: int | None = None) -> np.ndarray:
             f"the pytorch model takes {n_features} features; the batch has {array.shape[1]}",
             hint="pass the columns of the model's signature, in its order",
         )
-    return np.ascontiguousarray(array)
+    array = np.ascontiguousarray(array)
+    # torch.from_numpy shares memory and warns about read-only arrays (zero-copy Arrow
+    # columns, broadcast views): a copy is cheaper than a warning per call
+    return array if array.flags.writeable else array.copy()
 
 
 def probabilities(torch: Any, output: Any, outputs: Outputs | None, n_classes: int) -> Any:
@@ -410,7 +415,9 @@ def _default_format(model: Any, example: Any) -> str:
 
 
 def _head(inputs: Any) -> Any:
-    return inputs.head(_EXAMPLE_ROWS) if isinstance(inputs, pd.DataFrame) else inputs[:_EXAMPLE_ROWS]
+    return (
+        inputs.head(_EXAMPLE_ROWS) if isinstance(inputs, pd.DataFrame) else inputs[:_EXAMPLE_ROWS]
+    )
 
 
 def _example(torch: Any, rows: Any) -> Any:

@@ -153,9 +153,7 @@ def _with_head(onnx: Any, proto: Any, predictor: TorchPredictor, flat: bool, wid
         graph.initializer.append(helper.make_tensor("modelport_one", tensor.FLOAT, [], [1.0]))
         nodes += [
             helper.make_node("Sub", ["modelport_one", positive], ["modelport_negative"]),
-            helper.make_node(
-                "Concat", ["modelport_negative", positive], ["probabilities"], axis=1
-            ),
+            helper.make_node("Concat", ["modelport_negative", positive], ["probabilities"], axis=1),
         ]
     elif predictor.outputs == "logits":
         nodes.append(helper.make_node("Softmax", [scores], ["probabilities"], axis=1))
