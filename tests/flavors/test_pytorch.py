@@ -283,3 +283,15 @@ def test_a_pickled_module_is_not_taken_for_torchscript(tmp_path):
     with pytest.raises(ModelFileError, match="TorchScript") as info:
         read_model_file(path)
     assert "torch.jit.save" in (info.value.hint or "")
+
+
+def test_a_frame_is_fed_in_its_column_order(xy_regression, tmp_path):
+    x, _ = xy_regression
+    net = mlp(1)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).astype({"b": "float32"})
+    frame["c"] = frame["c"].round().astype(int)  # an integer column becomes float32 too
+    expected = forward(net, frame.to_numpy(dtype=np.float64))[:, 0]
+    model = TorchModel(net, example=frame.head(4))
+    predictor = check_flavor(PYTORCH, model, frame, tmp_path, expected_predict=expected)
+    swapped = frame[["d", "c", "b", "a"]]  # what the signature's order protects against
+    assert not np.allclose(predictor.predict(swapped), expected)
