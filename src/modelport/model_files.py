@@ -135,6 +135,9 @@ def _read_xgboost(path: Path, trusted: bool) -> Any:
     the wrapper's own label logic, so the recorded wrapper is rebuilt instead.
     """
     xgb = require("xgboost", "xgboost")
+    problem = _xgboost_file_problem(path)
+    if problem is not None:
+        raise _Malformed(problem)
     booster = xgb.Booster(model_file=str(path))
     wrapper = _WRAPPERS.get(_estimator_type(booster.attr("scikit_learn")))
     if wrapper is None:
@@ -142,6 +145,20 @@ def _read_xgboost(path: Path, trusted: bool) -> Any:
     model = getattr(xgb, wrapper)()
     model.load_model(str(path))
     return model
+
+
+def _xgboost_file_problem(path: Path) -> str | None:
+    """Checked in Python first: XGBoost's own parser can crash the process on a damaged file."""
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        try:
+            json.loads(data)
+        except ValueError as exc:
+            return f"it is not complete JSON ({exc}), so it is truncated or damaged"
+        return None
+    from modelport.flavors.ubjson import ubjson_problem
+
+    return ubjson_problem(data)
 
 
 #: ``_estimator_type`` in the ``scikit_learn`` attribute -> the wrapper to rebuild
