@@ -153,3 +153,23 @@ def test_classes_an_onnx_label_cannot_hold_are_refused(registry: Registry) -> No
     assert loaded.signature is not None
     with pytest.raises(UnsupportedModel, match="neither all integers nor all strings"):
         to_onnx("pytorch", loaded.predictor, loaded.signature, loaded.prepare(frame))
+
+
+def test_a_missing_exporter_library_names_its_extra(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from modelport.errors import MissingExtraError
+
+    frame = sample()
+    version = modelport.register(MODELS["regressor"](), "m", sample=frame, registry=registry)
+    loaded = load_model(registry, version.ref)
+    assert loaded.signature is not None
+    inputs = loaded.prepare(frame)
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    with pytest.raises(MissingExtraError, match=r"modelport\[torch\]"):
+        to_onnx("pytorch", loaded.predictor, loaded.signature, inputs)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(MissingExtraError, match=r"modelport\[onnx\]"):
+        to_onnx("pytorch", loaded.predictor, loaded.signature, inputs)

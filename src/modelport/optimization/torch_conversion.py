@@ -16,6 +16,8 @@ so both runtimes compute the same thing:
 
 The default opset is 18, which onnxruntime runs and both exporters write. A program
 exported with a fixed batch size cannot become a graph for any batch and is refused.
+Converting needs the ``onnx`` extra, and for programs onnxscript (in the ``torch`` extra),
+which the dynamo exporter builds its graphs with.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ def to_onnx(predictor: Any, inputs: np.ndarray) -> Any:
     exported, MissingExtraError when the ``onnx`` or ``torch`` extra is missing.
     """
     onnx = import_optional("onnx", "onnx")
-    import_optional("onnxscript", "onnx")  # torch.onnx.export's graph builder
     torch = import_torch()
     if not isinstance(predictor, TorchPredictor) or predictor.module is None:
         raise UnsupportedModel(
@@ -76,6 +77,7 @@ def to_onnx(predictor: Any, inputs: np.ndarray) -> Any:
 
 def _export(torch: Any, onnx: Any, predictor: TorchPredictor, example: Any) -> Any:
     if predictor.program is not None:
+        import_optional("onnxscript", "torch")  # the dynamo exporter builds graphs with it
         program = torch.onnx.export(
             predictor.program,
             (),
