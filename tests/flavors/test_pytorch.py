@@ -295,3 +295,11 @@ def test_a_frame_is_fed_in_its_column_order(xy_regression, tmp_path):
     predictor = check_flavor(PYTORCH, model, frame, tmp_path, expected_predict=expected)
     swapped = frame[["d", "c", "b", "a"]]  # what the signature's order protects against
     assert not np.allclose(predictor.predict(swapped), expected)
+
+
+def test_a_sample_with_text_columns_is_refused_naming_them(registry: Registry):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 0.1, 0.2], "city": ["x", "y", "z"]})
+    torch.manual_seed(0)
+    with pytest.raises(FlavorError, match="columns city are not"):
+        modelport.register(torch.nn.Linear(3, 1), "text", sample=frame, registry=registry)
+    assert registry.list_models() == []

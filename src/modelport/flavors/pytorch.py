@@ -30,6 +30,7 @@ intra-op pool per process, so the last model loaded sets it for all.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
@@ -315,15 +316,7 @@ class PytorchFlavor:
         spec = obj if isinstance(obj, TorchModel) else TorchModel(obj)
         if spec.example is not None:
             return spec
-        return TorchModel(
-            spec.model,
-            classes=spec.classes,
-            outputs=spec.outputs,
-            example=np.asarray(_head(inputs)),
-            format=spec.format,
-            batch_size=spec.batch_size,
-            num_threads=spec.num_threads,
-        )
+        return dataclasses.replace(spec, example=_head(inputs))
 
     def save(
         self, obj: Any, directory: Path, *, serialization: str | None = None
