@@ -50,11 +50,7 @@ def spark_session(master: str | None = None) -> Any:
     and imports modelport there, and the input and output must be paths every executor
     can reach (shared storage, s3://, hdfs://).
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise MissingExtraError("pyspark", "spark") from exc
-    active = SparkSession.getActiveSession()
+    active = _active_session()
     if active is not None:
         running = active.sparkContext.master
         if master is not None and running != master:
@@ -63,9 +59,19 @@ def spark_session(master: str | None = None) -> Any:
                 hint="stop that session first, or leave out the master to use it",
             )
         return active
+    from pyspark.sql import SparkSession
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master or "local[*]").appName("modelport-batch")
     return builder.getOrCreate()
+
+
+def _active_session() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise MissingExtraError("pyspark", "spark") from exc
+    return SparkSession.getActiveSession()
 
 
 def run_spark(
@@ -81,9 +87,7 @@ def run_spark(
     ``spark`` is a session to use; without one a session on ``master`` is started (see
     :func:`spark_session`), and stopped at the end if this job started it.
     """
-    from pyspark.sql import SparkSession
-
-    owned = spark is None and SparkSession.getActiveSession() is None
+    owned = spark is None and _active_session() is None
     session = spark or spark_session(master)
     try:
         return _run(spec, source, output, session)

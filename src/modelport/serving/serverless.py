@@ -8,8 +8,11 @@ loads and warms every model once; later events of that container reuse them. Man
 turns each event into an ASGI request and the answer into the Lambda response shape.
 
 Mangum would run the app's lifespan (loading every model) around *every* event; here it
-runs once per container, on the loop Mangum's requests run on, so the alias follower and
-the log writer go on between requests (while the container is thawed). When Lambda sends
+runs once per container, on the loop Mangum's requests run on: the alias follower polls
+while events are answered, the prediction log's writer thread whenever the container is
+thawed. Lambda's filesystem is read-only but for /tmp, so set ``MODELPORT_HOME=/tmp/modelport``
+and keep the registry elsewhere (``MODELPORT_REGISTRY_URI``, PostgreSQL) and artifacts and
+logs on object storage (``MODELPORT_ARTIFACT_URI=s3://...``). When Lambda sends
 SIGTERM before reclaiming a container (it does when an extension is registered), the
 lifespan shutdown drains the batchers and flushes the prediction log.
 
@@ -18,9 +21,10 @@ and send HTTP to the port in ``PORT``: there the entry point is ``modelport serv
 itself, which listens on ``PORT`` (:attr:`~modelport.settings.Settings.platform_port`)
 and stops gracefully on the SIGTERM Cloud Run sends.
 
->>> from modelport.serving.serverless import LambdaHandler      # doctest: +SKIP
->>> handler = LambdaHandler(ServeConfig(refs=("credit-risk@production",)), Settings())
->>> handler(api_gateway_event, context)["statusCode"]            # doctest: +SKIP
+>>> from modelport.serving.serverless import LambdaHandler  # doctest: +SKIP
+>>> config = ServeConfig(refs=("credit-risk@production",))   # doctest: +SKIP
+>>> handler = LambdaHandler(config, Settings())              # doctest: +SKIP
+>>> handler(api_gateway_event, context)["statusCode"]        # doctest: +SKIP
 200
 """
 
