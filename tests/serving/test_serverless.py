@@ -176,3 +176,41 @@ def test_without_mangum_the_error_names_the_extra(
     with pytest.raises(MissingExtraError, match="mangum") as info:
         LambdaHandler(ServeConfig(auth=False), home[0])
     assert "modelport[serverless]" in str(info.value.hint)
+
+
+@pytest.mark.integration
+def test_cloud_run_the_cli_listens_on_port_and_stops_cleanly(
+    home: tuple[Settings, LogisticRegression], tmp_path: Path
+) -> None:
+    """Cloud Run (and Cloud Functions 2nd gen) set PORT and stop a container with SIGTERM."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.serving.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "MODELPORT_HOME": str(home[0].resolved_home()), "PORT": str(port)}
+    log = (tmp_path / "serve.log").open("wb")
+    argv = [sys.executable, "-m", "modelport", "serve", "credit@production", "--no-auth"]
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "not ready on PORT"
+            time.sleep(0.1)
+        body = {"instances": ROWS.to_dict(orient="records")}
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/models/credit@production:predict", json=body)
+        assert r.json()["predictions"] == home[1].predict(ROWS).tolist()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
