@@ -113,3 +113,31 @@ def test_distill_and_prune_register_from_the_command_line(forest_home: Settings)
     assert "distilled: GradientBoostingClassifier" in out and "held-out rows" in out
     code, out = run("optimize", "forest:1", "--distill", "1.0", "--register", "--json")
     assert code == 1 and "nothing was registered" in out
+
+
+def test_a_pytorch_version_optimizes_to_onnx_with_clean_json(home: Settings) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    import numpy as np
+
+    from modelport.flavors.pytorch import TorchModel
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    sample = np.random.default_rng(0).normal(size=(100, 3))
+    model = TorchModel(net, classes=["no", "yes"], outputs="logits")
+    threads = torch.get_num_threads()
+    try:
+        modelport.register(model, "net", sample=sample, settings=home)
+        # the exporter's own chatter must not reach stdout: scripts parse it as one object
+        code, out = run("optimize", "net:1", "--runtime", "onnx", "--register", "--json")
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["version"] == "net:2" and data["parity"]["passed"]
+    registry = Registry(home)
+    try:
+        assert registry.get("net:2").flavor == "onnx"
+    finally:
+        registry.close()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +27,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from modelport.errors import InvalidArgument, OptimizationError, ParityError, UnsupportedModel
-from modelport.flavors import get_flavor
 from modelport.flavors.base import Predictor
 from modelport.loaded import LoadedModel, load_model
 from modelport.optimization.choice import Traffic, choose_runtime
@@ -38,7 +36,9 @@ from modelport.optimization.speed import SpeedReport, measure
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.schema import Signature, validate
-from modelport.training_sample import SAMPLE_FILE, read_sample
+from modelport.services.checking import materialize as _materialize
+from modelport.services.checking import stored_sample as _stored_sample
+from modelport.training_sample import SAMPLE_FILE
 
 Runtime = Literal["auto", "onnx", "native"]
 Quantize = Literal["none", "dynamic", "fp16"]
@@ -344,11 +344,6 @@ def _skipped(name: str, exc: UnsupportedModel) -> Candidate:
     return Candidate(name, "onnx", "onnx", None, False, note=exc.message)
 
 
-def _stored_sample(registry: Registry, loaded: LoadedModel) -> pd.DataFrame | None:
-    version = loaded.version
-    return read_sample(registry.artifacts.fetch(version.artifact_uri, version.artifact_sha256))
-
-
 def _model_bytes(registry: Registry, loaded: LoadedModel) -> int:
     """The original's artifact without the kept sample rows, like the candidates' sizes."""
     version = loaded.version
@@ -380,17 +375,6 @@ def _with_providers(proto: Any, providers: tuple[str, ...] | None) -> Any:
             hint="omit --providers: the graph then runs on the CPU provider",
         )
     return wrapper(proto, providers=providers)
-
-
-def _materialize(flavor: str, model: Any) -> tuple[Predictor, int]:
-    """Save ``model`` with its flavor and load it back, as a registered version would be."""
-    chosen = get_flavor(flavor)
-    with tempfile.TemporaryDirectory(prefix="modelport-optimize-") as tmp:
-        directory = Path(tmp)
-        options = chosen.save(model, directory)
-        size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
-        # built in this process from a loaded version, so there is nothing foreign to trust
-        return chosen.load(directory, options, trusted=True), size
 
 
 def _timed(
