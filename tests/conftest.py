@@ -10,7 +10,7 @@ import pytest
 from modelport.registry import Registry
 from modelport.settings import Settings
 
-pytest_plugins = ["tests.postgres", "tests.prometheus_server"]
+pytest_plugins = ["tests.postgres", "tests.prometheus_server", "tests.s3"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

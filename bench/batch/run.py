@@ -2,6 +2,7 @@
 
     python bench/batch/run.py --rows 10000000            # full size (slow)
     python bench/batch/run.py --rows 1000000 --no-spark  # quick check
+    python bench/batch/run.py --models forest --no-spark --optimized  # + `modelport optimize`
 
 Data: ``--rows`` x 20 make_classification-like float features plus an ``id``,
 Parquet in row groups of 500,000. Models: LogisticRegression and
@@ -15,6 +16,13 @@ forked workers share with their parent count once.
 The naive baseline reads the whole file with pandas, calls ``model.predict`` on
 the whole frame and writes ``id`` + ``prediction`` with ``to_parquet``; modelport
 writes ``id``, ``prediction`` and the two probability columns.
+
+``--optimized`` adds two contenders per model, made by the real command line before the
+timed runs: ``auto``, the version ``modelport optimize --runtime auto --traffic batch
+--register`` keeps (the original itself when no candidate beats it at 10,000-row batches),
+and ``onnx``, the ONNX conversion forced with ``--runtime onnx``; both score through
+``modelport.batch.score`` exactly like ``local``. The target: ``auto`` never slower than
+``local`` (native).
 """
 
 from __future__ import annotations
@@ -96,8 +104,11 @@ def make_data(path: Path, rows: int) -> None:
     writer.close()
 
 
-def train(workdir: Path) -> dict[str, Path]:
-    """Fit both models, save them for the naive script and register them with modelport."""
+def train(workdir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Fit both models, save them for the naive script and register them with modelport.
+
+    Returns the joblib paths and the registered ``NAME:N`` (pinned: an optimized version
+    registered later becomes the name's latest)."""
     import joblib
     import pandas as pd
     from sklearn.datasets import make_classification
@@ -116,12 +127,28 @@ def train(workdir: Path) -> dict[str, Path]:
         ),
     }
     settings = Settings(home=workdir / "home")
-    paths = {}
+    paths, refs = {}, {}
     for name, model in models.items():
         paths[name] = workdir / f"{name}.joblib"
         joblib.dump(model, paths[name])
-        modelport.register(model, f"bench-{name}", sample=frame.head(1000), settings=settings)
-    return paths
+        version = modelport.register(
+            model, f"bench-{name}", sample=frame.head(1000), settings=settings
+        )
+        refs[name] = f"{version.name}:{version.version}"
+    return paths, refs
+
+
+def optimized(ref: str, runtime: str, env: dict[str, str]) -> str:
+    """The reference ``modelport optimize`` registers (or keeps) for batch traffic."""
+    args = [sys.executable, "-m", "modelport", "optimize", ref]
+    args += ["--runtime", runtime, "--traffic", "batch", "--register", "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"optimize {ref} --runtime {runtime} failed:\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout)
+    version = report.get("version") or report["source"]
+    print(f"{ref} optimize --runtime {runtime}: {version} ({report['reason']})", flush=True)
+    return str(version)
 
 
 def _pss(process: psutil.Process) -> int:
@@ -171,6 +198,9 @@ def main() -> None:
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--models", default="logistic,forest")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--optimized", action="store_true", help="also score what `modelport optimize` makes"
+    )
     options = parser.parse_args()
 
     work = options.workdir
@@ -179,7 +209,7 @@ def main() -> None:
     t = time.perf_counter()
     make_data(data, options.rows)
     print(f"data: {data} ({options.rows:,} rows) in {time.perf_counter() - t:.0f}s", flush=True)
-    models = train(work)
+    models, registered = train(work)
     env = {**os.environ, "MODELPORT_HOME": str(work / "home"), "MODELPORT_TRUST_PICKLES": "0"}
     results = []
     for name in options.models.split(","):
@@ -191,19 +221,14 @@ def main() -> None:
         print(f"{name} naive: {naive}", flush=True)
         script = work / "modelport_job.py"
         script.write_text(MODELPORT)
-        local = measure(
-            [
-                sys.executable,
-                str(script),
-                f"bench-{name}",
-                str(data),
-                str(work / "local.parquet"),
-                "{}",
-            ],
-            env,
-        )
-        row["local"] = local
-        print(f"{name} local: {local}", flush=True)
+        refs = {"local": registered[name]}
+        if options.optimized:
+            refs["auto"] = optimized(registered[name], "auto", env)
+            refs["onnx"] = optimized(registered[name], "onnx", env)
+        for who, ref in refs.items():
+            args = [sys.executable, str(script), ref, str(data), str(work / f"{who}.parquet")]
+            row[who] = measure([*args, "{}"], env)
+            print(f"{name} {who} ({ref}): {row[who]}", flush=True)
         if not options.no_spark:
             spark_script = work / "spark_job.py"
             spark_script.write_text(SPARK)
@@ -225,7 +250,7 @@ def main() -> None:
     print("{:10} {:10} {:>8} {:>10} {:>9} {:>8}".format(*columns))
     for row in results:
         base = options.rows / row["naive"]["seconds"]  # type: ignore[index]
-        for who in ("naive", "local", "spark"):
+        for who in ("naive", "local", "auto", "onnx", "spark"):
             if who in row:
                 m = row[who]
                 rate = options.rows / m["seconds"]  # type: ignore[index]

@@ -31,7 +31,7 @@ Reader = Callable[[Path, bool], Any]
 
 #: what ``kind=`` may name, for a file whose name does not say what it is (MLflow writes
 #: an XGBoost ``model.json`` or a LightGBM ``model.lgb`` as the flavor's own file name)
-KINDS = ("skops", "onnx", "xgboost", "lightgbm", "pickle")
+KINDS = ("skops", "onnx", "xgboost", "lightgbm", "torchscript", "torch-export", "pickle")
 
 
 class _Malformed(Exception):
@@ -82,12 +82,24 @@ def _reader_for(path: Path, kind: str | None = None) -> tuple[str, str, Reader]:
         return "an XGBoost model", "model.save_model(path)", _read_xgboost
     if kind == "lightgbm" or (kind is None and (suffix == ".txt" or path.name.endswith(".lgb"))):
         return "a LightGBM model", "booster.save_model(path)", _read_lightgbm
+    if kind == "torchscript" or (kind is None and suffix == ".pt"):
+        return (
+            "a TorchScript archive",
+            "torch.jit.save(torch.jit.script(model), path)",
+            _read_torchscript,
+        )
+    if kind == "torch-export" or (kind is None and suffix == ".pt2"):
+        return (
+            "a torch.export program",
+            "torch.export.save(torch.export.export(model, (x,)), path)",
+            _read_torch_export,
+        )
     if kind == "pickle" or (kind is None and suffix in (".pkl", ".pickle", ".joblib")):
         return "a pickle or joblib file", "joblib.dump(model, path)", _read_pickle
     raise DataError(
         f"cannot tell what kind of model {path} is",
         hint="use .skops or .joblib/.pkl (scikit-learn), .onnx, .ubj/.xgboost.json (XGBoost), "
-        ".txt/.lgb (LightGBM)",
+        ".txt/.lgb (LightGBM), .pt (TorchScript), .pt2 (torch.export)",
     )
 
 
@@ -123,6 +135,9 @@ def _read_xgboost(path: Path, trusted: bool) -> Any:
     the wrapper's own label logic, so the recorded wrapper is rebuilt instead.
     """
     xgb = require("xgboost", "xgboost")
+    problem = _xgboost_file_problem(path)
+    if problem is not None:
+        raise _Malformed(problem)
     booster = xgb.Booster(model_file=str(path))
     wrapper = _WRAPPERS.get(_estimator_type(booster.attr("scikit_learn")))
     if wrapper is None:
@@ -130,6 +145,20 @@ def _read_xgboost(path: Path, trusted: bool) -> Any:
     model = getattr(xgb, wrapper)()
     model.load_model(str(path))
     return model
+
+
+def _xgboost_file_problem(path: Path) -> str | None:
+    """Checked in Python first: XGBoost's own parser can crash the process on a damaged file."""
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        try:
+            json.loads(data)
+        except ValueError as exc:
+            return f"it is not complete JSON ({exc}), so it is truncated or damaged"
+        return None
+    from modelport.flavors.ubjson import ubjson_problem
+
+    return ubjson_problem(data)
 
 
 #: ``_estimator_type`` in the ``scikit_learn`` attribute -> the wrapper to rebuild
@@ -154,6 +183,21 @@ def _read_lightgbm(path: Path, trusted: bool) -> Any:
     if problem is not None:
         raise _Malformed(problem)
     return lgb.Booster(model_file=str(path))
+
+
+def _read_torchscript(path: Path, trusted: bool) -> Any:
+    """A TorchScript archive; a ``torch.save`` pickle of a module is refused as not one."""
+    from modelport.flavors.pytorch import import_torch, torch_quiet
+
+    with torch_quiet():
+        return import_torch().jit.load(str(path), map_location="cpu")
+
+
+def _read_torch_export(path: Path, trusted: bool) -> Any:
+    from modelport.flavors.pytorch import import_torch, torch_quiet
+
+    with torch_quiet():
+        return import_torch().export.load(str(path))
 
 
 def _read_pickle(path: Path, trusted: bool) -> Any:

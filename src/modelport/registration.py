@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modelport.errors import DataError, InvalidArgument
-from modelport.flavors import Predictor, detect_flavor, get_flavor
+from modelport.flavors import Flavor, Predictor, detect_flavor, get_flavor
 from modelport.flavors.base import Task
 from modelport.reference import parse, validate_name
 from modelport.registry import ModelVersion, Registry
@@ -24,6 +24,9 @@ from modelport.registry.lineage import data_sha256, git_sha
 from modelport.schema import Signature, infer_signature, validate
 from modelport.schema.signature import sample_to_frame
 from modelport.training_sample import SAMPLE_ROWS, write_sample
+
+#: rows of the sample handed to a flavor's ``with_example`` hook
+_EXAMPLE_ROWS = 8
 
 
 def register_model(
@@ -66,6 +69,7 @@ def register_model(
     parent_version = _parent_version(name, parent)
     # before any work, so that a wrong path fails fast and nothing is saved
     data_digest = _training_data_sha256(training_data)
+    model = _with_example(chosen, model, sample, declared, allow_unknown_categories)
     with tempfile.TemporaryDirectory(prefix="modelport-") as tmp:
         directory = Path(tmp) / "artifact"
         directory.mkdir()
@@ -133,6 +137,28 @@ def register_model(
             parent_version=parent_version,
             description=description,
         )
+
+
+def _with_example(
+    flavor: Flavor,
+    model: Any,
+    sample: Any | None,
+    declared: Signature | None,
+    allow_unknown_categories: bool,
+) -> Any:
+    """The model with example rows of the sample, for a flavor that asks for them.
+
+    The rows are model-ready (validated against the signature the sample implies), so a
+    flavor tracing or exporting the model sees exactly what it will be called with.
+    """
+    hook = getattr(flavor, "with_example", None)
+    if sample is None or not callable(hook):
+        return model
+    signature = declared or infer_signature(
+        sample, allow_unknown_categories=allow_unknown_categories
+    )
+    frame, _ = sample_to_frame(sample)
+    return hook(model, validate(signature, frame.head(_EXAMPLE_ROWS)))
 
 
 def _check_task(predictor: Predictor, flavor: str, task: Task) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -109,11 +109,29 @@ class ServingSettings(BaseModel):
     )
 
 
+class ServerlessSettings(BaseModel):
+    """What a serverless container serves (AWS Lambda: ``modelport.serving.serverless``).
+
+    The other serving options are the ``serving`` section's, as for ``modelport serve``.
+    """
+
+    refs: list[str] = Field(
+        default_factory=list,
+        description="References to serve as a JSON list, e.g. '[\"credit-risk@production\"]' "
+        "(MODELPORT_SERVERLESS__REFS); none and no deployments: every model.",
+    )
+    deployments: list[str] = Field(
+        default_factory=list,
+        description="Deployments to serve as well, a JSON list "
+        "(MODELPORT_SERVERLESS__DEPLOYMENTS).",
+    )
+
+
 class Settings(BaseSettings):
     """Where modelport keeps things and how it behaves."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
 
     home: Path = Field(
@@ -170,6 +188,23 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(
         default_factory=ServingSettings, description="Defaults of `modelport serve`."
     )
+    serverless: ServerlessSettings = Field(
+        default_factory=ServerlessSettings, description="What a serverless container serves."
+    )
+    platform_port: int | None = Field(
+        default=None,
+        validation_alias="PORT",
+        description="The port a platform assigns in PORT (Google Cloud Run, Cloud Functions "
+        "2nd gen, Heroku): `modelport serve` listens on it unless MODELPORT_SERVING__PORT "
+        "or --port says otherwise.",
+    )
+
+    @model_validator(mode="after")
+    def _platform_port(self) -> Settings:
+        # the platform's PORT is a default: an explicit serving port wins
+        if self.platform_port is not None and "port" not in self.serving.model_fields_set:
+            self.serving = self.serving.model_copy(update={"port": self.platform_port})
+        return self
 
     def resolved_home(self) -> Path:
         return self.home.expanduser()

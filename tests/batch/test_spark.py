@@ -82,3 +82,12 @@ def test_spark_and_local_outputs_are_identical(
     spark_rejects = pd.read_json(str(on_spark.rejects), lines=True)
     local_rejects = pd.read_json(str(local.rejects), lines=True)
     pd.testing.assert_frame_equal(spark_rejects, local_rejects)
+
+
+def test_a_session_on_another_master_is_refused_not_silently_reused(spark: Any) -> None:
+    from modelport.batch.spark import spark_session
+    from modelport.errors import InvalidArgument
+
+    assert spark_session().sparkContext.master == "local[2]"  # the running one, as asked
+    with pytest.raises(InvalidArgument, match="already runs a Spark session on local"):
+        spark_session("spark://127.0.0.1:7077")

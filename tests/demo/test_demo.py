@@ -41,6 +41,11 @@ def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     # the forest, optimized, answers like the original behind the same alias
     assert result.optimized is not None and result.optimized.startswith("credit-forest:")
     assert "the same label as the original forest on 200 of 200 requests" in text
+    assert "pruned" in text and "trees agree with all of them on" in text
+    # the optimized forest as an edge bundle, its predict.py run as a script
+    bundle = settings.resolved_home() / "edge" / "credit-forest"
+    assert (bundle / "predict.py").exists() and (bundle / "model.onnx").exists()
+    assert '"prediction"' in text and "exit status 1 (3 rows answered" in text
     assert all(key not in text for key in result.keys.values())  # keys are shown cut short
     # the alert rolled production back from 2 to 1
     assert result.production == 1

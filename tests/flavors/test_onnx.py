@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +256,59 @@ def test_probabilities_after_labels_are_those_of_the_same_batch(xy, tmp_path: Pa
     np.testing.assert_allclose(
         predictor.predict_proba(second), forest.predict_proba(second), atol=1e-5
     )
+
+
+# --- class labels from the "modelport.classes" metadata -----------------------------------
+
+
+def _mlp_graph(xy_multiclass):
+    """An MLP converted by modelport: its graph has no node naming the classes."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from modelport.flavors.sklearn import SklearnPredictor
+    from modelport.optimization.conversion import to_onnx
+    from modelport.schema import infer_signature
+
+    x, y = xy_multiclass
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=500, random_state=0)
+    with warnings.catch_warnings():  # 80 rows: it need not converge to be a fixed model
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(x, y)
+    predictor = SklearnPredictor(mlp)
+    proto = to_onnx("sklearn", predictor, infer_signature(x), x)
+    return mlp, proto
+
+
+def test_classes_are_read_from_the_modelport_metadata(xy_multiclass, tmp_path):
+    from modelport.flavors.onnx import _graph_classes
+
+    x, _ = xy_multiclass
+    mlp, proto = _mlp_graph(xy_multiclass)
+    without = onnx.ModelProto()
+    without.CopyFrom(proto)
+    del without.metadata_props[:]
+    assert _graph_classes(without) is None  # what the graph alone says: nothing
+    options = ONNX.save(proto, tmp_path)
+    assert options["classes"] == ["high", "low", "mid"]
+    predictor = ONNX.load(tmp_path, options, trusted=False)
+    assert predictor.classes == ["high", "low", "mid"]
+    assert list(predictor.predict(x)) == list(mlp.predict(x))
+
+
+def test_versions_saved_without_classes_read_them_from_the_metadata_at_load(
+    xy_multiclass, tmp_path
+):
+    _, proto = _mlp_graph(xy_multiclass)
+    options = {**ONNX.save(proto, tmp_path), "classes": None}  # as saved before the fix
+    assert ONNX.load(tmp_path, options, trusted=False).classes == ["high", "low", "mid"]
+
+
+def test_metadata_classes_that_are_not_a_json_list_are_refused(xy, tmp_path):
+    x, y = xy
+    proto = skl2onnx.to_onnx(LogisticRegression().fit(x, y), x[:1].astype(np.float32))
+    entry = proto.metadata_props.add()
+    entry.key = "modelport.classes"
+    entry.value = "0, 1"
+    with pytest.raises(FlavorError, match="not JSON"):
+        ONNX.save(proto, tmp_path)

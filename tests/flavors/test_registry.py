@@ -18,8 +18,9 @@ from . import _functions
 
 
 def test_order_and_names():
-    assert [f.name for f in FLAVORS] == ["onnx", "xgboost", "lightgbm", "sklearn", "python"]
-    assert [f.extra for f in FLAVORS] == ["onnx", "xgboost", "lightgbm", None, None]
+    names = ["onnx", "xgboost", "lightgbm", "pytorch", "sklearn", "python"]
+    assert [f.name for f in FLAVORS] == names
+    assert [f.extra for f in FLAVORS] == ["onnx", "xgboost", "lightgbm", "torch", None, None]
     for flavor in FLAVORS:
         assert get_flavor(flavor.name) is flavor
 
@@ -27,7 +28,7 @@ def test_order_and_names():
 def test_unknown_name():
     with pytest.raises(FlavorError) as info:
         get_flavor("torch")
-    assert "onnx, xgboost, lightgbm, sklearn, python" in str(info.value)
+    assert "onnx, xgboost, lightgbm, pytorch, sklearn, python" in str(info.value)
 
 
 def _objects(xy):
@@ -35,12 +36,16 @@ def _objects(xy):
     xgb = pytest.importorskip("xgboost")
     lgb = pytest.importorskip("lightgbm")
     skl2onnx = pytest.importorskip("skl2onnx")
+    torch = pytest.importorskip("torch")
+    from modelport.flavors.pytorch import TorchModel
+
     linear = LinearRegression().fit(x, y)
     return {
         "sklearn": [linear, make_pipeline(StandardScaler(), LinearRegression())],
         "xgboost": [xgb.XGBRegressor(n_estimators=2).fit(x, y), xgb.Booster()],
         "lightgbm": [lgb.LGBMRegressor(n_estimators=2, verbose=-1).fit(x, y)],
         "onnx": [skl2onnx.to_onnx(linear, x[:1].astype(np.float32))],
+        "pytorch": [torch.nn.Linear(4, 1), TorchModel(torch.nn.Linear(4, 1))],
         "python": [_functions.row_sum, _functions.SIGN, lambda b: b],
     }
 
@@ -61,7 +66,7 @@ def test_import_does_not_load_model_libraries():
     code = (
         "import sys, modelport.flavors; "
         "print(sorted(m for m in ('xgboost', 'lightgbm', 'onnx', 'onnxruntime', 'skops', "
-        "'sklearn') if m in sys.modules))"
+        "'sklearn', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -85,8 +85,11 @@ def test_tree_ensemble_is_refused(mode: str) -> None:
 
     X, y = _data()
     proto = _to_onnx(RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y), X)
-    with pytest.raises(UnsupportedModel, match="tree ensembles: they have no weight matrices"):
+    with pytest.raises(
+        UnsupportedModel, match="tree ensembles: they have no weight matrices"
+    ) as info:
         quantize(proto, mode)  # type: ignore[arg-type]
+    assert "--prune" in (info.value.hint or "") and "--distill" in (info.value.hint or "")
 
 
 def test_not_onnx_and_unknown_mode_are_refused(mlp: tuple[Any, np.ndarray]) -> None:

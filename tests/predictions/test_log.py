@@ -170,11 +170,27 @@ def test_feedback_group_commits_concurrent_writers(tmp_path: Path) -> None:
     assert len(lines) == 200
 
 
-def test_feedback_needs_a_local_directory() -> None:
-    from modelport.errors import ConfigurationError
+def test_feedback_on_object_storage_is_one_object_per_commit() -> None:
+    import uuid
 
-    with pytest.raises(ConfigurationError):
-        FeedbackStore("memory://somewhere")
+    import fsspec
+
+    root = f"memory://feedback-{uuid.uuid4().hex}"
+    store = FeedbackStore(root)
+    try:
+        assert store.write([{"prediction_id": "a", "label": 1}]) == 1
+        assert (
+            store.write([{"prediction_id": "b", "label": 0}, {"prediction_id": "c", "label": 1}])
+            == 2
+        )
+    finally:
+        store.close()
+    fs = fsspec.filesystem("memory")
+    objects = sorted(fs.glob(f"{root.removeprefix('memory://')}/feedback/date=*/*.jsonl"))
+    assert len(objects) == 2  # no append on object storage: each commit stands alone
+    lines = [json.loads(line) for key in objects for line in fs.cat(key).decode().splitlines()]
+    assert [line["prediction_id"] for line in lines] == ["a", "b", "c"]
+    assert all("ts" in line for line in lines)
 
 
 CHILD = textwrap.dedent(

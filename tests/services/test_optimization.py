@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,8 @@ def test_the_onnx_version_predicts_like_the_original(registry: Registry, kind: s
     assert new.metrics["parity_label_changes"] == 0.0
     assert new.signature is not None and original.signature is not None
     assert new.signature["inputs"] == original.signature["inputs"]
-    if kind != "mlp":  # until the ONNX flavor reads the "modelport.classes" metadata
-        assert new.signature["outputs"]["classes"] == original.signature["outputs"]["classes"]
+    # the MLP's graph names no classes: they come from the "modelport.classes" metadata
+    assert new.signature["outputs"]["classes"] == original.signature["outputs"]["classes"]
     records = frame.to_dict("records")
     expected = modelport.load("m:1", registry=registry).predict(records)
     got = modelport.load("m:2", registry=registry).predict(records)
@@ -147,3 +148,102 @@ def test_pruned_candidates_report_their_agreement(registry: Registry) -> None:
     pruned = next(c for c in report.candidates if c.name == "pruned")
     assert pruned.target == 0.95 and pruned.agreement is not None
     assert pruned.passed == (pruned.agreement >= 0.95)
+
+
+def _forest(rows: int = 2000, noise: bool = False) -> tuple[Any, pd.DataFrame]:
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows)})
+    frame["c"] = rng.uniform(0, 5, rows)
+    labels = (frame.a + 0.5 * frame.b > 0).astype(int).to_numpy()
+    if noise:  # memorised noise: no small student can follow every row
+        labels = rng.integers(0, 2, rows)
+    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=1 if noise else 5)
+    return forest.set_params(random_state=0).fit(frame, labels), frame
+
+
+def test_a_distilled_version_registers_loads_and_serves(registry: Registry) -> None:
+    with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 here; httpx works the same
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from modelport.serving import ServeConfig, create_app
+
+    model, frame = _forest()
+    modelport.register(model, "m", sample=frame, registry=registry)
+    report = optimize(registry, "m:1", distill=0.95, register=True, **FAST)
+    data = report.to_dict()
+    assert data["version"] == "m:2" and data["candidate"] in ("distilled", "distilled+onnx")
+    distilled = next(c for c in report.candidates if c.name == "distilled")
+    details = distilled.details
+    assert details is not None and details["targets"] == "probabilities"
+    assert distilled.agreement == details["fidelity"] >= 0.95 and distilled.passed
+    assert details["rows"]["held_out"] == 500 and details["rows"]["synthetic"] > 0
+    assert details["student_size"]["nodes"] < details["teacher_size"]["nodes"]
+    # before and after: the student's file is smaller than the forest's
+    compression = data["compression"]
+    after = compression["after"]["distilled"]
+    assert after["artifact_bytes"] < compression["before"]["artifact_bytes"]
+    assert after["fidelity"] == details["fidelity"] and after["passed"]
+    new = registry.get("m:2")
+    assert new.tags["optimized_from"] == "m:1" and new.parent_version == 1
+    assert new.metrics["agreement"] == report.chosen.agreement
+    # the registered student serves like any version, with the original's inputs
+    records = frame.head(20).to_dict("records")
+    served = modelport.load("m:2", registry=registry).predict(records)
+    chosen = report.chosen.model
+    if report.chosen.flavor == "sklearn":
+        np.testing.assert_array_equal(served, chosen.predict(frame.head(20)))
+    app = create_app(ServeConfig(auth=False), settings=registry.settings)
+    with TestClient(app) as client:
+        reply = client.post("/v1/models/m:2:predict", json={"instances": records})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["predictions"] == [int(v) for v in served]
+
+
+def test_an_unreachable_distillation_target_registers_nothing(registry: Registry) -> None:
+    model, frame = _forest(rows=800, noise=True)
+    modelport.register(model, "m", sample=frame, registry=registry)
+    report = optimize(registry, "m:1", distill=0.99, **FAST)
+    # the conversion passes its gate, but a smaller model was asked for: it is not chosen
+    assert report.chosen.name.startswith("distilled") and not report.chosen.passed
+    assert "no compressed" in report.reason
+    with pytest.raises(ParityError, match=r"below the target 0\.99") as info:
+        optimize(registry, "m:1", distill=0.99, register=True, **FAST)
+    assert "nothing was registered" in (info.value.hint or "")
+    assert [v.version for v in registry.list_versions("m")] == [1]
+
+
+@pytest.mark.parametrize("flavor", ["xgboost", "lightgbm"])
+def test_boosted_models_prune_to_fewer_trees_and_smaller_versions(
+    registry: Registry, flavor: str
+) -> None:
+    frame, labels = numeric_frame(rows=600)
+    if flavor == "xgboost":
+        xgb = pytest.importorskip("xgboost")
+        model: Any = xgb.XGBClassifier(n_estimators=150, max_depth=4).fit(frame, labels)
+    else:
+        lgb = pytest.importorskip("lightgbm")
+        named = np.where(labels == 1, "yes", "no")
+        model = lgb.LGBMClassifier(n_estimators=150, verbose=-1).fit(frame, named)
+    original = modelport.register(model, "m", sample=frame, registry=registry)
+    report = optimize(registry, "m:1", runtime="native", prune=0.99, register=True, **FAST)
+    assert report.version == "m:2" and report.chosen.name == "pruned"
+    details = report.chosen.details
+    assert details is not None and details["kept"] < details["total"] == 150
+    new = registry.get("m:2")
+    assert new.flavor == flavor and new.artifact_size < original.artifact_size
+    loaded = modelport.load("m:2", registry=registry)
+    predictor: Any = loaded.predictor
+    trees = (
+        len(predictor.model.get_booster().get_dump())
+        if flavor == "xgboost"
+        else predictor.booster.num_trees()
+    )
+    assert trees == details["kept"]
+    records = frame.to_dict("records")
+    before = modelport.load("m:1", registry=registry).predict(records)
+    after = loaded.predict(records)
+    assert float(np.mean(before == after)) == pytest.approx(report.chosen.agreement)
+    assert report.chosen.agreement is not None and report.chosen.agreement >= 0.99

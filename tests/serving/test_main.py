@@ -75,6 +75,16 @@ def test_defaults_come_from_the_settings_and_flags_override_them(
     assert entry.config_from_args(["--port", "81"], settings).port == 81
 
 
+def test_the_platform_port_is_the_default_and_the_serving_port_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PORT", "8765")  # Cloud Run, Cloud Functions 2nd gen
+    assert entry.config_from_args([], Settings()).port == 8765
+    assert entry.config_from_args(["--port", "81"], Settings()).port == 81
+    monkeypatch.setenv("MODELPORT_SERVING__PORT", "9123")
+    assert entry.config_from_args([], Settings()).port == 9123
+
+
 def test_a_bad_option_is_one_error_and_no_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -71,6 +71,7 @@ def score(
     settings: Settings | None = None,
     registry: Registry | None = None,
     spark: Any | None = None,
+    master: str | None = None,
 ) -> BatchSummary:
     """Score a Parquet, CSV or JSON Lines file or directory with a registered model.
 
@@ -79,6 +80,8 @@ def score(
     rejects file with the reason. ``columns`` are the model's input columns
     (default: the signature's features). ``progress(rows_done, rows_total)`` is
     called as rows finish (``rows_total`` is None when unknown, for CSV/JSON).
+    ``engine="spark"`` runs on ``spark`` (a SparkSession) or on a session it starts on
+    ``master`` (``local[*]`` by default; ``spark://host:7077`` for a standalone cluster).
 
     >>> from modelport.batch import score
     >>> summary = score("credit-risk@production", "applications.parquet",
@@ -89,6 +92,11 @@ def score(
     started = time.perf_counter()
     if engine not in ("local", "spark"):
         raise InvalidArgument(f"unknown engine {engine!r}", hint="use 'local' or 'spark'")
+    if master is not None and engine != "spark":
+        raise InvalidArgument(
+            f"a Spark master ({master}) is given but the engine is {engine!r}",
+            hint="add --engine spark, or leave out --master",
+        )
     if batch_size < 1:
         raise InvalidArgument("batch_size must be at least 1", hint="e.g. 100000")
     source = Source(os.fspath(input), input_format)  # unreadable input fails here: no output yet
@@ -141,7 +149,7 @@ def score(
         if engine == "spark":
             from modelport.batch.spark import run_spark
 
-            done = run_spark(spec, source, sink, spark=spark)
+            done = run_spark(spec, source, sink, spark=spark, master=master)
         else:
             run_local(
                 spec,

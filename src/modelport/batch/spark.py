@@ -31,7 +31,7 @@ from modelport.batch.local import ModelSpec
 from modelport.batch.scoring import PREDICTION, Scorer
 from modelport.batch.sinks import Output
 from modelport.batch.sources import Source
-from modelport.errors import DataError, MissingExtraError
+from modelport.errors import DataError, InvalidArgument, MissingExtraError
 from modelport.flavors import get_flavor
 from modelport.loaded import LoadedModel
 from modelport.registry import ModelVersion, Registry
@@ -41,27 +41,67 @@ _ROW = "_modelport_reject"  # the rejected row's input values as JSON, on the ou
 _loaded: dict[str, Scorer] = {}  # per Python worker: broadcast id -> Scorer
 
 
-def spark_session(master: str = "local[*]") -> Any:
-    """The active SparkSession, or a new one on ``master`` using this Python for workers."""
+def spark_session(master: str | None = None) -> Any:
+    """The active SparkSession, or a new one on ``master`` using this Python for workers.
+
+    ``master`` is any Spark master URL: ``local[*]`` (the default), a standalone cluster
+    ``spark://host:7077``, ``yarn``, ``k8s://https://host:443``. On a cluster every
+    executor runs the Python at this interpreter's path (``PYSPARK_PYTHON`` overrides it)
+    and imports modelport there, and the input and output must be paths every executor
+    can reach (shared storage, s3://, hdfs://).
+    """
+    active = _active_session()
+    if active is not None:
+        running = active.sparkContext.master
+        if master is not None and running != master:
+            raise InvalidArgument(
+                f"this process already runs a Spark session on {running}, not {master}",
+                hint="stop that session first, or leave out the master to use it",
+            )
+        return active
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master or "local[*]").appName("modelport-batch")
+    return builder.getOrCreate()
+
+
+def _active_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise MissingExtraError("pyspark", "spark") from exc
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return SparkSession.builder.master(master).appName("modelport-batch").getOrCreate()
+    return SparkSession.getActiveSession()
 
 
 def run_spark(
-    spec: ModelSpec, source: Source, output: Output, *, spark: Any | None = None
+    spec: ModelSpec,
+    source: Source,
+    output: Output,
+    *,
+    spark: Any | None = None,
+    master: str | None = None,
 ) -> dict[int, dict[str, int]]:
-    """Score ``source`` into ``output``'s staging area; returns counts per Spark part."""
+    """Score ``source`` into ``output``'s staging area; returns counts per Spark part.
+
+    ``spark`` is a session to use; without one a session on ``master`` is started (see
+    :func:`spark_session`), and stopped at the end if this job started it.
+    """
+    owned = spark is None and _active_session() is None
+    session = spark or spark_session(master)
+    try:
+        return _run(spec, source, output, session)
+    finally:
+        if owned:
+            session.stop()  # a cluster's executors are freed for the next application
+
+
+def _run(
+    spec: ModelSpec, source: Source, output: Output, session: Any
+) -> dict[int, dict[str, int]]:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    session = spark or spark_session()
     version, packed = _pack(spec)
     # the driver decrypted the artifact: executors need no artifact key (nor to store it)
     keyless = dataclasses.replace(spec, settings={**spec.settings, "artifact_key": None})

@@ -27,6 +27,7 @@ from modelport.cli import (
     deploy,
     doctor,
     experiment,
+    export,
     keys,
     models,
     monitor,
@@ -119,6 +120,7 @@ keys.attach(app)
 audit.attach(app)
 doctor.attach(app)
 optimize.attach(app)
+export.attach(app)
 
 
 def main() -> None:

@@ -33,6 +33,13 @@ def batch(
     input: Annotated[str, typer.Argument(help="Parquet, CSV or JSON Lines file or directory")],
     output: Annotated[str, typer.Argument(help="output file (.parquet/.csv/.jsonl) or directory")],
     engine: Annotated[str, typer.Option(help="local (process pool) or spark")] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine spark: the Spark master URL, e.g. spark://host:7077, yarn, "
+            "k8s://https://host (default local[*])"
+        ),
+    ] = None,
     columns: Annotated[
         str | None, typer.Option(help="model input columns, comma-separated (default: signature)")
     ] = None,
@@ -63,6 +70,12 @@ def batch(
     Example:
 
         modelport batch credit-risk@production applications.parquet scores.parquet --keep id
+
+        modelport batch credit-risk@production s3://bucket/in/ s3://bucket/scores/ \\
+            --engine spark --master spark://spark-master:7077
+
+    On a cluster the executors run the same Python path with modelport installed, and
+    INPUT and OUTPUT must be storage every executor reaches.
     """
     # imported here: the batch engine pulls in pandas, Arrow and the model libraries
     from rich.progress import (
@@ -109,6 +122,7 @@ def batch(
             overwrite=overwrite,
             progress=progress,
             settings=Settings(),
+            master=master,
         )
     if as_json:
         print_json(summary.to_dict())

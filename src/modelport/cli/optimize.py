@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 EXAMPLE = (
     "Example:\n\n"
     "    modelport optimize credit-risk:3 --runtime auto --traffic online --register\n\n"
-    "    modelport optimize credit-risk:3 --quantize dynamic --prune 0.99 --json"
+    "    modelport optimize credit-risk:3 --quantize dynamic --prune 0.99 --json\n\n"
+    "    modelport optimize credit-risk:3 --distill 0.97 --register --json"
 )
 
 
@@ -25,10 +26,18 @@ def optimize(
     ] = "auto",
     quantize: Annotated[str, typer.Option(help="none, dynamic (int8) or fp16")] = "none",
     prune: Annotated[
-        float | None, typer.Option(help="fewest trees agreeing with the full model this often")
+        float | None,
+        typer.Option(
+            help="keep the fewest trees agreeing with the full model on this share of rows "
+            "(scikit-learn forests and boosting, XGBoost, LightGBM)"
+        ),
     ] = None,
     distill: Annotated[
-        float | None, typer.Option(help="train a small student to this fidelity")
+        float | None,
+        typer.Option(
+            help="train a small GradientBoosting student on the model's outputs to this "
+            "fidelity on held-out rows (label agreement; R² for regressors)"
+        ),
     ] = None,
     tolerance: Annotated[
         float | None, typer.Option(help="largest absolute difference of outputs allowed")
@@ -49,7 +58,8 @@ def optimize(
     against the original on its stored sample, time them, and keep the fastest that passes.
 
     A conversion must predict what the original predicts (no label changed, outputs within
-    float32 error); a pruned or distilled model must reach its agreement target. With
+    float32 error); a pruned or distilled model must reach its agreement target, and
+    with --prune or --distill the choice is among those smaller models only. With
     --register the chosen one becomes a new version of the same name; nothing is
     registered when it fails its check or when the original is fastest.
     """
@@ -107,6 +117,9 @@ def _show(report: OptimizationReport) -> None:
     )
     for note in report.skipped:
         console.print(f"[dim]skipped[/] {note}")
+    for candidate in report.candidates:
+        if candidate.details is not None and candidate.runtime == "native":
+            console.print(f"{candidate.name}: {_compression(candidate.details)}")
     console.print(f"chosen: [bold]{report.chosen.name}[/] ({report.reason})")
     if report.version:
         console.print(f"registered [bold]{report.version}[/] (optimized from {report.source})")
@@ -130,6 +143,18 @@ def _row(candidate: Candidate, chosen: bool) -> list[Any]:
         "-" if large is None else f"{large.rows_per_second:,.0f}",
         "-" if size_bytes is None else f"{size_bytes / 1024:,.1f} KiB",
     ]
+
+
+def _compression(details: dict[str, Any]) -> str:
+    if "kept" in details:
+        return f"{details['kept']} of {details['total']} trees kept"
+    rows = details["rows"]
+    return (
+        f"{details['student']} ({details['student_size']['nodes']:,} nodes, teacher "
+        f"{details['teacher_size']['nodes']:,}) learnt {details['targets']} on "
+        f"{rows['sample']:,} stored + {rows['synthetic']:,} profile rows; fidelity "
+        f"({details['measure']}) on {rows['held_out']:,} held-out rows"
+    )
 
 
 def _check(candidate: Candidate) -> str:

@@ -71,7 +71,32 @@ def optimize_step(
         f"  served as {FOREST}@production: the same label as the original forest on "
         f"{same} of {len(rows)} requests"
     )
+    _prune(console, registry, str(original.ref))
     return report.version
+
+
+def _prune(console: Console, registry: Registry, ref: str) -> None:
+    """Pruning, reported only: fewer trees at a stated agreement, size and speed before/after."""
+    console.print(f"  modelport optimize {ref} --prune 0.99 --runtime native")
+    report = optimize(registry, ref, prune=0.99, runtime="native", repeats=3)
+    original = next(c for c in report.candidates if c.name == "native")
+    for candidate in report.candidates:
+        if not candidate.compressed or candidate.speed is None or original.speed is None:
+            continue
+        before, after = original.speed, candidate.speed
+        ratio = (before.artifact_bytes or 0) / max(after.artifact_bytes or 0, 1)
+        slow, fast = before.at(1), after.at(1)
+        speedup = (
+            f", {slow.median_ms / max(fast.median_ms, 1e-9):.1f}x faster on one row"
+            if slow is not None and fast is not None
+            else ""
+        )
+        console.print(
+            f"  {candidate.name}: {(candidate.details or {}).get('kept', '?')} of "
+            f"{(candidate.details or {}).get('total', '?')} trees agree with all of them on "
+            f"{candidate.agreement:.1%} of the kept rows (target 99%): {ratio:.1f}x smaller"
+            f"{speedup}; {'kept' if candidate.passed else 'refused'} (not registered here)"
+        )
 
 
 def _print_report(console: Console, report: OptimizationReport) -> None:

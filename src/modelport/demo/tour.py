@@ -18,6 +18,7 @@ from rich.panel import Panel
 
 from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
+from modelport.demo.export import export_edge_bundle
 from modelport.demo.optimization import FOREST, optimize_step
 from modelport.demo.traffic import (
     free_port,
@@ -184,6 +185,8 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         result.optimized = optimize_step(
             settings, registry, console, train, test, result.keys["app"]
         )
+        if result.optimized:
+            export_edge_bundle(registry, result.optimized, home / "edge" / FOREST, console)
     finally:
         registry.close()
 

@@ -9,14 +9,15 @@ from modelport.flavors.base import Flavor, Predictor
 from modelport.flavors.lightgbm import LIGHTGBM
 from modelport.flavors.onnx import ONNX
 from modelport.flavors.python import PYTHON
+from modelport.flavors.pytorch import PYTORCH
 from modelport.flavors.sklearn import SKLEARN
 from modelport.flavors.xgboost import XGBOOST
 
 __all__ = ["FLAVORS", "Flavor", "Predictor", "detect_flavor", "get_flavor"]
 
 #: every built-in flavor, most specific first: XGBoost and LightGBM wrappers are also
-#: scikit-learn estimators, and almost anything is a Python callable.
-FLAVORS: tuple[Flavor, ...] = (ONNX, XGBOOST, LIGHTGBM, SKLEARN, PYTHON)
+#: scikit-learn estimators, and almost anything (a torch.nn.Module too) is a Python callable.
+FLAVORS: tuple[Flavor, ...] = (ONNX, XGBOOST, LIGHTGBM, PYTORCH, SKLEARN, PYTHON)
 
 
 def get_flavor(name: str) -> Flavor:
@@ -37,5 +38,6 @@ def detect_flavor(obj: Any) -> Flavor:
     raise FlavorError(
         f"no flavor can save an object of type {type(obj).__module__}.{type(obj).__qualname__}",
         hint="supported: scikit-learn estimators and pipelines, XGBoost and LightGBM models, "
-        "onnx.ModelProto, and Python callables f(batch) -> predictions",
+        "onnx.ModelProto, PyTorch modules (torch.nn.Module, TorchScript, torch.export "
+        "programs), and Python callables f(batch) -> predictions",
     )

@@ -22,6 +22,11 @@ scoring and (later) explanations call these and never reach into a flavor's inte
   gives both outputs (a forest would otherwise run every tree twice).
 * ``close() -> None``: release what the model holds (sessions, threads) when a version is
   unloaded; the runtime calls it once, after the last prediction.
+
+A flavor may have one optional hook too: ``with_example(obj, inputs) -> obj``, given
+model-ready rows of the registration sample before ``save``, returns the object to save
+with them attached. A flavor that must trace or export a model (PyTorch) needs example
+input that the object itself does not carry.
 """
 
 from __future__ import annotations

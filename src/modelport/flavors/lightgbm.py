@@ -99,18 +99,27 @@ class LightGBMPredictor:
 
 
 class LightGBMFlavor:
-    """LGBMClassifier, LGBMRegressor and lightgbm.Booster."""
+    """LGBMClassifier, LGBMRegressor and lightgbm.Booster (also as loaded: a LightGBMPredictor)."""
 
     name: ClassVar[str] = "lightgbm"
     extra: ClassVar[str | None] = "lightgbm"
 
     def handles(self, obj: Any) -> bool:
-        return exact_class(obj, "lightgbm", _WRAPPERS) is not None
+        return (
+            isinstance(obj, LightGBMPredictor)
+            or exact_class(obj, "lightgbm", _WRAPPERS) is not None
+        )
 
     def save(
         self, obj: Any, directory: Path, *, serialization: str | None = None
     ) -> dict[str, Any]:
         lgb = import_lightgbm()
+        if serialization not in (None, "text"):
+            raise unknown_serialization(self.name, serialization, ["text"])
+        if isinstance(obj, LightGBMPredictor):
+            # a loaded (or pruned) model saves as it was loaded: its wrapper and classes
+            # recorded, as from the wrapper itself
+            return self._save_booster(obj.booster, obj.wrapper, obj.classes, directory)
         wrapper = wrapper_class(obj, "lightgbm", _WRAPPERS)
         if serialization not in (None, "text"):
             raise unknown_serialization(self.name, serialization, ["text"])
@@ -135,6 +144,22 @@ class LightGBMFlavor:
                 classes = booster_classes(path)
                 if classes is not None:
                     options["classes"] = classes
+        return options
+
+    def _save_booster(
+        self, booster: Any, wrapper: str, classes: list[Any] | None, directory: Path
+    ) -> dict[str, Any]:
+        path = Path(directory) / "model.txt"
+        with translate(FlavorError, f"cannot save the {wrapper}'s booster"):
+            booster.save_model(path)
+        options: dict[str, Any] = {
+            "wrapper": wrapper,
+            "serialization": "text",
+            "file": path.name,
+            "lightgbm_version": import_lightgbm().__version__,
+        }
+        if classes is not None:
+            options["classes"] = list(classes)
         return options
 
     def load(self, directory: Path, options: dict[str, Any], *, trusted: bool) -> Predictor:

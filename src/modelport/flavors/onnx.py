@@ -7,9 +7,12 @@ column per input, matched by name against the DataFrame's columns.
 Outputs follow the skl2onnx convention: a classifier has a label output and a
 probability output, the latter either a tensor or, with ZipMap, a list of
 ``{class: probability}`` dicts; both are handled. The class labels are read
-from the graph at save time (the ZipMap or classifier node's ``classlabels_*``
-attribute); when the graph has none, ``classes`` is None and ``predict`` still
-returns the label output. A regressor has one output, flattened to 1-D.
+from the graph at save time: the metadata entry ``modelport.classes`` (a JSON list, which
+modelport's conversions write because some graphs, an MLP's ArgMax, have no node naming
+them), else the ZipMap or classifier node's ``classlabels_*`` attribute. When the graph
+has neither, ``classes`` is None and ``predict`` still returns the label output; a version
+saved before the metadata was read takes it from the session at load. A regressor has one
+output, flattened to 1-D.
 
 Session settings come from the flavor options: ``providers`` (onnxruntime execution
 providers in order of preference; default CPU only), ``intra_op_num_threads`` (default 1:
@@ -27,6 +30,7 @@ not pay onnxruntime's first-run cost (memory planning, kernel selection).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -37,7 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from modelport.errors import ArtifactError, ConfigurationError, FlavorError
+from modelport.errors import ArtifactError, ConfigurationError, FlavorError, ModelportError
 from modelport.flavors._common import (
     artifact_file,
     exact_class,
@@ -63,6 +67,8 @@ _NUMPY_TYPES: dict[str, Any] = {
 }
 _LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
 _CLASS_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
+#: the model metadata key holding the class labels as a JSON list, in probability order
+CLASSES_METADATA = "modelport.classes"
 _CPU = "CPUExecutionProvider"
 #: the pip package that ships each execution provider missing from the plain CPU build
 _PROVIDER_PACKAGES = {
@@ -254,7 +260,11 @@ class ONNXFlavor:
             settings.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             settings.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
             session = ort.InferenceSession(str(path), sess_options=settings, providers=providers)
-        predictor = ONNXPredictor(session, options.get("classes"))
+        classes = options.get("classes")
+        if classes is None:
+            with translate(ArtifactError, f"the metadata of {path.name} is not readable"):
+                classes = _metadata_classes(session.get_modelmeta().custom_metadata_map)
+        predictor = ONNXPredictor(session, classes)
         warm_up(session)
         return predictor
 
@@ -310,8 +320,39 @@ def _optimization_level_name(level: Any) -> str:
     return str(level)
 
 
+def _metadata_classes(
+    metadata: Any, error: type[ModelportError] = ArtifactError
+) -> list[Any] | None:
+    """The labels under :data:`CLASSES_METADATA` in a key -> value map, if there are any.
+
+    ``error``: what a malformed entry raises (a graph handed to save is the caller's to
+    fix, FlavorError; a stored artifact's is ArtifactError).
+    """
+    text = metadata.get(CLASSES_METADATA)
+    if text is None:
+        return None
+    try:
+        labels = json.loads(text)
+    except ValueError as exc:
+        raise error(
+            f"the ONNX metadata {CLASSES_METADATA!r} is not JSON: {text[:80]!r}",
+            hint='write the class labels as a JSON list, e.g. ["no", "yes"]',
+        ) from exc
+    if not isinstance(labels, list):
+        raise error(
+            f"the ONNX metadata {CLASSES_METADATA!r} is not a list of labels: {text[:80]!r}",
+            hint='write the class labels as a JSON list, e.g. ["no", "yes"]',
+        )
+    return labels
+
+
 def _graph_classes(model: Any) -> list[Any] | None:
-    """Class labels stored in the graph: ZipMap's first, else the last classifier node's."""
+    """Class labels stored with the graph: the metadata entry first (what modelport's own
+    conversions write), else ZipMap's, else the last classifier node's."""
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    recorded = _metadata_classes(metadata, FlavorError)
+    if recorded is not None:
+        return recorded
     found: list[Any] | None = None
     for node in model.graph.node:
         for attribute in node.attribute:

@@ -24,6 +24,7 @@ import numpy as np
 from modelport.errors import ModelportError, UnsupportedModel
 from modelport.flavors._common import import_optional
 from modelport.flavors.base import Predictor
+from modelport.flavors.onnx import CLASSES_METADATA
 from modelport.schema import Signature
 
 #: The default domain's opset. onnxmltools' LightGBM and XGBoost converters know
@@ -104,7 +105,7 @@ def _with_classes(proto: Any, classes: list[Any] | None) -> Any:
     node whose ``classlabels_*`` the ONNX flavor could read them from."""
     if classes is not None:
         entry = proto.metadata_props.add()
-        entry.key = "modelport.classes"
+        entry.key = CLASSES_METADATA
         entry.value = json.dumps(classes)
     return proto
 

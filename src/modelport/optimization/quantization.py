@@ -23,6 +23,10 @@ MODES: tuple[str, ...] = ("dynamic", "fp16")
 
 #: ops whose weights dynamic int8 quantization rewrites
 _WEIGHT_OPS = frozenset({"MatMul", "Gemm"})
+#: ops that only a quantized graph has: their absence means nothing was quantized
+_QUANTIZED_OPS = frozenset(
+    {"MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "QLinearMatMul"}
+)
 #: ai.onnx.ml ops have no float16 kernels in onnxruntime: they stay float32
 _ML_DOMAIN = "ai.onnx.ml"
 
@@ -37,7 +41,8 @@ def _refuse_tree_ensembles(model: Any) -> None:
         raise UnsupportedModel(
             "quantization does not apply to tree ensembles: they have no weight matrices",
             hint="tree thresholds are node attributes; the plain ONNX conversion is "
-            "already the fast form of a forest (run without --quantize)",
+            "already the fast form of a forest (run without --quantize); to make it "
+            "smaller, keep fewer trees (--prune 0.99) or train a student (--distill 0.97)",
         )
 
 
@@ -83,7 +88,9 @@ def _dynamic(model: Any) -> Any:
             quantization.quantize_dynamic(
                 str(source),
                 str(target),
-                op_types_to_quantize=sorted(found),
+                # onnxruntime rewrites a Gemm (PyTorch's Linear) as MatMul + Add and then
+                # quantizes MatMul only: asked for Gemm alone it quantized nothing
+                op_types_to_quantize=sorted(found | {"MatMul"}),
                 weight_type=quantization.QuantType.QInt8,
             )
         except Exception as exc:
@@ -91,7 +98,14 @@ def _dynamic(model: Any) -> Any:
                 f"dynamic quantization failed: {exc}",
                 hint="try --fp16, or keep the float model",
             ) from exc
-        return onnx.load_model(str(target))
+        quantized = onnx.load_model(str(target))
+    if not op_types(quantized) & _QUANTIZED_OPS:
+        raise UnsupportedModel(
+            "dynamic int8 quantization left every weight in float "
+            f"(ops: {', '.join(sorted(op_types(quantized)))})",
+            hint="onnxruntime found no weight it quantizes here; try --quantize fp16",
+        )
+    return quantized
 
 
 def _fp16(model: Any) -> Any:

@@ -6,8 +6,10 @@ is answered, so an acknowledged label survives ``kill -9`` and power loss.
 Concurrent submissions are gathered by one writer thread into a single
 write + fsync (a group commit): under load the cost of the sync is shared.
 
-Only a local directory gives the fsync guarantee, so the feedback root must be
-local. DuckDB reads the journals directly for monitoring.
+On object storage (``s3://`` ...), which has no append and no fsync, each group
+commit is one object of its own (``<root>/feedback/date=<day>/<pid>-<ms>-<seq>.jsonl``),
+acknowledged once the store acknowledged the write: a stored object is durable.
+DuckDB reads the journals directly for monitoring.
 
 A journal line is ``{"prediction_id": "...", "label": 1, "ts": "<ISO 8601 UTC>"}`` plus,
 when the sender is known, ``"source": "<key id or token subject>"`` (lines written before
@@ -167,12 +169,10 @@ class FeedbackStore:
 
     def __init__(self, root_uri: str) -> None:
         location = open_location(root_uri)
-        if not location.local:
-            raise ConfigurationError(
-                f"feedback needs a local directory to be durable, got {root_uri!r}",
-                hint="set MODELPORT_LOG_URI to a local path (ship the files elsewhere afterwards)",
-            )
+        #: None on object storage: each commit is then an object of its own
+        self._remote = None if location.local else location
         self.directory = Path(location.root) / "feedback"
+        self._objects = 0
         self._queue: queue.Queue[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = (
             queue.Queue()
         )
@@ -241,6 +241,20 @@ class FeedbackStore:
         day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
         stamp = datetime.fromtimestamp(now, UTC).isoformat()
         lines = b"".join(orjson.dumps({**r, "ts": stamp}) + b"\n" for r in records)
+        if self._remote is not None:
+            self._objects += 1
+            name = f"{os.getpid()}-{int(now * 1000)}-{self._objects:06d}.jsonl"
+            key = f"{self._remote.root}/feedback/date={day}/{name}"
+            try:
+                self._remote.fs.pipe_file(key, lines)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot store feedback at {self._remote.url(key)}: {exc}",
+                    hint="check that the log location (MODELPORT_LOG_URI) exists and is "
+                    "writable with these credentials",
+                ) from exc
+            self.commits += 1
+            return
         directory = self.directory / f"date={day}"
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{os.getpid()}.jsonl"

@@ -1,9 +1,10 @@
-"""Reading the prediction log and feedback back with DuckDB (local directories).
+"""Reading the prediction log and feedback back with DuckDB (a directory or an fsspec URL).
 
 The log is Hive-partitioned Parquet (model=, version=, date=) and feedback is
 JSON Lines, so any Parquet engine (Spark, Polars) reads the same files; DuckDB
-is the embedded default. Object-store logs need DuckDB's httpfs extension,
-which this offline default does not fetch.
+is the embedded default. On object storage (``s3://`` ...) the files are listed
+with fsspec and DuckDB reads them through the same fsspec filesystem (registered
+with the connection), so no DuckDB extension has to be fetched.
 """
 
 from __future__ import annotations
@@ -18,13 +19,7 @@ from typing import Any
 import pandas as pd
 
 from modelport.predictions.ids import id_time
-
-
-def _connect() -> Any:
-    import duckdb  # only where the log is read, not in every server that writes it
-
-    con = duckdb.connect()
-    return con
+from modelport.storage import open_location
 
 
 def _sql_str(value: str) -> str:
@@ -36,16 +31,29 @@ class PredictionLogReader:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.location = open_location(str(root))
+
+    def _connect(self) -> Any:
+        import duckdb  # only where the log is read, not in every server that writes it
+
+        con = duckdb.connect()
+        if not self.location.local:
+            con.register_filesystem(self.location.fs)
+        return con
+
+    def _glob(self, pattern: str) -> list[str]:
+        """Files matching ``pattern`` under the root, as paths or URLs DuckDB opens."""
+        if self.location.local:
+            return sorted(glob.glob(str(self.root / pattern)))
+        found = self.location.fs.glob(f"{self.location.root}/{pattern}")
+        return sorted(self.location.url(path) for path in found)
 
     def _files(self, model: str | None, day: str | None = None) -> list[str]:
-        pattern = (
-            self.root / "predictions" / (f"model={model}" if model else "model=*") / "version=*"
-        )
-        pattern = pattern / (f"date={day}" if day else "date=*") / "*.parquet"
-        return sorted(glob.glob(str(pattern)))
+        partition = f"model={model}" if model else "model=*"
+        return self._glob(f"predictions/{partition}/version=*/date={day or '*'}/*.parquet")
 
     def _feedback_files(self) -> list[str]:
-        return sorted(glob.glob(str(self.root / "feedback" / "date=*" / "*.jsonl")))
+        return self._glob("feedback/date=*/*.jsonl")
 
     def predictions(
         self,
@@ -80,7 +88,7 @@ class PredictionLogReader:
             f"read_parquet([{', '.join(_sql_str(f) for f in files)}], "
             "hive_partitioning = true, union_by_name = true)"
         )
-        con = _connect()
+        con = self._connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             # classifiers log class probabilities; other models' files have no such column
@@ -121,7 +129,7 @@ class PredictionLogReader:
     def feedback(self) -> pd.DataFrame:
         if not self._feedback_files():
             return pd.DataFrame(columns=["prediction_id", "label", "feedback_ts", "source"])
-        con = _connect()
+        con = self._connect()
         try:
             feedback: pd.DataFrame = con.execute(self._feedback_sql()).df()
             return feedback
@@ -145,7 +153,7 @@ class PredictionLogReader:
         found: dict[str, tuple[str, int]] = {}
         if not by_day:
             return found
-        con = _connect()
+        con = self._connect()
         try:
             for day, wanted in by_day.items():
                 files = self._files(None, day)
@@ -166,4 +174,6 @@ class PredictionLogReader:
         return found
 
     def size_bytes(self) -> int:
+        if not self.location.local:
+            return sum(int(self.location.fs.size(f)) for f in self._files(None))
         return sum(os.path.getsize(f) for f in self._files(None))

@@ -8,6 +8,11 @@ the strict parity gate; a pruned or distilled model is a different, smaller mode
 is judged by its agreement (or fidelity) against the target asked for, and the report
 says which measure each candidate passed by. Speed is measured for every candidate in the
 same run, so the comparison is between equals on the same loaded machine.
+
+Asking for pruning or distillation asks for a smaller model: the choice is then among the
+pruned and distilled candidates only (the original and its plain conversion are still
+measured, as the "before" of the report's ``compression`` section), so an unreachable
+target registers nothing rather than the conversion in its place.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +27,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from modelport.errors import InvalidArgument, OptimizationError, ParityError, UnsupportedModel
-from modelport.flavors import get_flavor
 from modelport.flavors.base import Predictor
 from modelport.loaded import LoadedModel, load_model
 from modelport.optimization.choice import Traffic, choose_runtime
@@ -33,7 +36,9 @@ from modelport.optimization.speed import SpeedReport, measure
 from modelport.registration import register_model
 from modelport.registry import Registry
 from modelport.schema import Signature, validate
-from modelport.training_sample import SAMPLE_FILE, read_sample
+from modelport.services.checking import materialize as _materialize
+from modelport.services.checking import stored_sample as _stored_sample
+from modelport.training_sample import SAMPLE_FILE
 
 Runtime = Literal["auto", "onnx", "native"]
 Quantize = Literal["none", "dynamic", "fp16"]
@@ -55,6 +60,12 @@ class Candidate:
     target: float | None = None
     speed: SpeedReport | None = None
     note: str | None = None
+    #: pruned/distilled: what the compression did (trees kept, student, rows used, sizes)
+    details: dict[str, Any] | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.target is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +79,7 @@ class Candidate:
             "target": self.target,
             "speed": self.speed.to_dict() if self.speed else None,
             "note": self.note,
+            "details": self.details,
         }
 
 
@@ -93,6 +105,7 @@ class OptimizationReport:
             "candidates": [c.to_dict() for c in self.candidates],
             "skipped": list(self.skipped),
             "reason": self.reason,
+            "compression": _compression_summary(self.candidates),
         }
 
 
@@ -155,30 +168,44 @@ def optimize(
         candidates.insert(1, converted)
     if prune is not None:
         pruning = _compression("pruning", "--prune")
-        result = pruning.prune(version.flavor, native, inputs, prune)
+        pruned = pruning.prune(version.flavor, native, inputs, prune)
         candidates.extend(
-            builder.compressed("pruned", version.flavor, result.model, result.agreement, prune)
+            builder.compressed(
+                "pruned", version.flavor, pruned.model, pruned.agreement, prune, pruned.to_dict()
+            )
         )
     if distill is not None:
         distillation = _compression("distillation", "--distill")
-        result = distillation.distill(loaded.predictor, signature, raw, version.profile, distill)
+        student = distillation.distill(loaded.predictor, signature, raw, version.profile, distill)
         candidates.extend(
-            builder.compressed("distilled", "sklearn", result.model, result.fidelity, distill)
+            builder.compressed(
+                "distilled", "sklearn", student.model, student.fidelity, distill, student.to_dict()
+            )
         )
     if runtime == "native":
         candidates = [c for c in candidates if c.runtime == "native"]
     own_size = _model_bytes(registry, loaded)
     timed = [_timed(c, loaded, own_size, inputs, repeats) for c in candidates]
-    chosen, reason = _choose(timed, runtime, traffic)
+    chosen, reason = _choose(
+        timed, runtime, traffic, compress=prune is not None or distill is not None
+    )
     report = OptimizationReport(source, chosen, timed, reason, traffic, skipped=skipped)
     if not register:
         return report
     if not chosen.passed:
         assert chosen.parity is not None
+        hint = (
+            "nothing was registered; loosen --tolerance/--max-label-changes only if "
+            "those differences are acceptable, or choose another runtime"
+        )
+        if chosen.compressed:
+            hint = (
+                f"nothing was registered; {chosen.agreement:.4f} is the closest it came: ask "
+                "for a lower target, or keep the model as it is (optimize without it)"
+            )
         raise ParityError(
             f"{chosen.name} of {source} disagrees with the original: {_gate_failure(chosen)}",
-            hint="nothing was registered; loosen --tolerance/--max-label-changes only if "
-            "those differences are acceptable, or choose another runtime",
+            hint=hint,
         )
     if chosen.model is None:
         return dataclasses.replace(
@@ -263,21 +290,42 @@ class _Builder:
         )
 
     def compressed(
-        self, name: str, flavor: str, model: Any, agreement: float, target: float
+        self,
+        name: str,
+        flavor: str,
+        model: Any,
+        agreement: float,
+        target: float,
+        details: dict[str, Any],
     ) -> list[Candidate]:
         """The compressed model natively, and converted when a converter applies."""
         predictor, _ = _materialize(flavor, model)
         own = outputs_of(predictor, self.inputs)
         parity = compare(self.reference, own, self.tolerance)
         made = [
-            Candidate(name, "native", flavor, model, agreement >= target, parity, agreement, target)
+            Candidate(
+                name,
+                "native",
+                flavor,
+                model,
+                agreement >= target,
+                parity,
+                agreement,
+                target,
+                details=details,
+            )
         ]
         try:
             proto = to_onnx(flavor, predictor, self.signature, self.inputs)
         except UnsupportedModel as exc:
-            return [*made, _skipped(f"{name}+onnx", exc)]
+            skipped = _skipped(f"{name}+onnx", exc)
+            return [
+                *made,
+                dataclasses.replace(skipped, agreement=agreement, target=target, details=details),
+            ]
         # the conversion is held to the strict gate against the compressed model it converts
-        made.append(self.onnx(f"{name}+onnx", proto, own, agreement, target))
+        converted = self.onnx(f"{name}+onnx", proto, own, agreement, target)
+        made.append(dataclasses.replace(converted, details=details))
         return made
 
 
@@ -296,11 +344,6 @@ def _skipped(name: str, exc: UnsupportedModel) -> Candidate:
     return Candidate(name, "onnx", "onnx", None, False, note=exc.message)
 
 
-def _stored_sample(registry: Registry, loaded: LoadedModel) -> pd.DataFrame | None:
-    version = loaded.version
-    return read_sample(registry.artifacts.fetch(version.artifact_uri, version.artifact_sha256))
-
-
 def _model_bytes(registry: Registry, loaded: LoadedModel) -> int:
     """The original's artifact without the kept sample rows, like the candidates' sizes."""
     version = loaded.version
@@ -310,8 +353,14 @@ def _model_bytes(registry: Registry, loaded: LoadedModel) -> int:
 
 
 def _native_model(flavor: str, predictor: Predictor) -> Any:
-    """The library object the flavor's predictor wraps (what pruning works on)."""
-    attribute = {"sklearn": "estimator", "xgboost": "model", "lightgbm": "booster"}.get(flavor)
+    """The library object the flavor's predictor wraps (what pruning works on).
+
+    LightGBM's is the predictor itself: it holds the booster and the wrapper's class
+    labels, which the booster alone does not know.
+    """
+    if flavor == "lightgbm":
+        return predictor
+    attribute = {"sklearn": "estimator", "xgboost": "model"}.get(flavor)
     return getattr(predictor, attribute, None) if attribute else None
 
 
@@ -326,17 +375,6 @@ def _with_providers(proto: Any, providers: tuple[str, ...] | None) -> Any:
             hint="omit --providers: the graph then runs on the CPU provider",
         )
     return wrapper(proto, providers=providers)
-
-
-def _materialize(flavor: str, model: Any) -> tuple[Predictor, int]:
-    """Save ``model`` with its flavor and load it back, as a registered version would be."""
-    chosen = get_flavor(flavor)
-    with tempfile.TemporaryDirectory(prefix="modelport-optimize-") as tmp:
-        directory = Path(tmp)
-        options = chosen.save(model, directory)
-        size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
-        # built in this process from a loaded version, so there is nothing foreign to trust
-        return chosen.load(directory, options, trusted=True), size
 
 
 def _timed(
@@ -357,9 +395,16 @@ def _timed(
 
 
 def _choose(
-    candidates: list[Candidate], runtime: Runtime, traffic: Traffic
+    candidates: list[Candidate], runtime: Runtime, traffic: Traffic, *, compress: bool = False
 ) -> tuple[Candidate, str]:
-    wanted = [c for c in candidates if c.speed and (runtime == "auto" or c.runtime == runtime)]
+    """The fastest candidate that passed; only pruned/distilled ones when ``compress``."""
+    wanted = [
+        c
+        for c in candidates
+        if c.speed
+        and (runtime == "auto" or c.runtime == runtime)
+        and (c.compressed or not compress)
+    ]
     eligible = [c for c in wanted if c.passed]
     if not eligible:
         if not wanted:
@@ -367,8 +412,9 @@ def _choose(
                 f"no {runtime} candidate could be built",
                 hint="use --runtime auto to see why each candidate was skipped",
             )
-        first = wanted[0]
-        return first, f"no {runtime} candidate passed its gate ({_gate_failure(first)})"
+        kind = "compressed " if compress else ""
+        first = max(wanted, key=lambda c: c.agreement or 0.0) if compress else wanted[0]
+        return first, f"no {kind}{runtime} candidate passed its gate ({_gate_failure(first)})"
     speeds = {c.name: c.speed for c in eligible if c.speed}
     name = choose_runtime(speeds, traffic)
     chosen = next(c for c in eligible if c.name == name)
@@ -402,3 +448,36 @@ def _metrics(candidate: Candidate) -> dict[str, float]:
         if candidate.speed.artifact_bytes is not None:
             metrics["artifact_bytes"] = float(candidate.speed.artifact_bytes)
     return {k: v for k, v in metrics.items() if math.isfinite(v)}
+
+
+def _compression_summary(candidates: list[Candidate]) -> dict[str, Any] | None:
+    """Size, speed and fidelity of each pruned/distilled candidate next to the original's."""
+    original = next((c for c in candidates if c.name == "native"), None)
+    compressed = [c for c in candidates if c.compressed]
+    if not compressed:
+        return None
+
+    def figures(candidate: Candidate | None) -> dict[str, Any] | None:
+        if candidate is None or candidate.speed is None:
+            return None
+        speed = candidate.speed
+        at = {size: speed.at(size) for size in (1, 64, 10_000)}
+        return {
+            "artifact_bytes": speed.artifact_bytes,
+            "median_ms": {str(s): b.median_ms for s, b in at.items() if b is not None},
+            "rows_per_second": {str(s): b.rows_per_second for s, b in at.items() if b is not None},
+        }
+
+    return {
+        "before": {**(figures(original) or {}), "fidelity": 1.0},
+        "after": {
+            c.name: {
+                **(figures(c) or {}),
+                "fidelity": c.agreement,
+                "target": c.target,
+                "passed": c.passed,
+                "note": c.note,
+            }
+            for c in compressed
+        },
+    }
