@@ -37,10 +37,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelport.runtime.config import ServeConfig
 from modelport.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
 
 log = logging.getLogger("modelport.serving")
 
@@ -52,6 +55,8 @@ FLAVOR_MODULES: dict[str, tuple[str, ...]] = {
     "xgboost": ("xgboost",),
     "lightgbm": ("lightgbm",),
     "onnx": ("onnxruntime",),
+    # imported only: no torch thread pool exists before the fork (it starts on first use)
+    "pytorch": ("torch",),
 }
 _SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
 
@@ -86,7 +91,7 @@ class Supervisor:
                 os._exit(code)
         self.children[pid] = index
 
-    def reap(self, restarts: Any) -> None:
+    def reap(self, restarts: Counter) -> None:
         """Collect every worker that exited; start a replacement unless stopping."""
         while self.children:
             try:
