@@ -1,6 +1,6 @@
 """The entry point of a packaged image: check, record, then become the server.
 
-``python -m modelport.packaging.start [--verify-only] [-- SERVE-OPTIONS]``
+``python -m modelport.packaging.start [--verify-only] [SERVE-OPTIONS]``
 
 1. Read the manifest of the bundle (``/opt/modelport/package`` in the image).
 2. With copied artifacts, recompute every artifact's sha256 and refuse to start (exit 3)
@@ -46,14 +46,14 @@ TAMPERED = 3
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="python -m modelport.packaging.start",
-        description="Check a packaged image's artifacts, record them, and start the server.",
+        description="Check a packaged image's artifacts, record them, and start the server; "
+        "other options are the server's (python -m modelport.serving --help).",
     )
     cli.add_argument("--bundle", type=Path, default=BUNDLE_DIR, help="the bundle directory")
     cli.add_argument("--keys-file", type=Path, default=KEYS_FILE, help="API keys to accept")
     cli.add_argument(
         "--verify-only", action="store_true", help="check the artifacts' sha256 and exit"
     )
-    cli.add_argument("serve_args", nargs="*", help="more `python -m modelport.serving` options")
     return cli
 
 
@@ -124,7 +124,7 @@ def server_command(manifest: Manifest, serve_args: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     # options this entry point does not know are the server's (`docker run IMAGE --workers 2`)
     args, rest = parser().parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    args.serve_args = [*args.serve_args, *rest]
+    serve_args = [a for a in rest if a != "--"]
     try:
         manifest = read_manifest(args.bundle)
         if manifest.artifacts == "copy":
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         sys.exit(1)
-    command = server_command(manifest, args.serve_args)
+    command = server_command(manifest, serve_args)
     sys.stdout.flush()
     os.execv(command[0], command)
 
