@@ -37,7 +37,9 @@ TOOLS = ("buildah", "podman", "debootstrap")
 def _run(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args[:3])}... exit {result.returncode}:\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(args[:3])}... exit {result.returncode}:\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -67,13 +69,21 @@ def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         return BASE
     root = tmp_path_factory.mktemp("rootfs") / "root"
     _run(
-        "debootstrap", "--variant=minbase", "--include=python3,python3-venv",
-        "bookworm", str(root), debian_mirror(),
+        "debootstrap",
+        "--variant=minbase",
+        "--include=python3,python3-venv",
+        "bookworm",
+        str(root),
+        debian_mirror(),
     )
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(
-        ["podman", "import", "-", BASE], stdin=tar.stdout, capture_output=True, text=True,
-        timeout=600, check=False,
+        ["podman", "import", "-", BASE],
+        stdin=tar.stdout,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     tar.wait(timeout=600)
     assert imported.returncode == 0, imported.stderr
@@ -85,8 +95,19 @@ def _build(context: Path, base: str, tag: str) -> subprocess.CompletedProcess[st
     # --layers: the second build (the tampered one) reuses the dependency stage;
     # --format docker: OCI image configs have no HEALTHCHECK
     return _run(
-        "buildah", "bud", "--isolation", "chroot", "--layers", "--format", "docker",
-        "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(context), check=False,
+        "buildah",
+        "bud",
+        "--isolation",
+        "chroot",
+        "--layers",
+        "--format",
+        "docker",
+        "--build-arg",
+        f"BASE_IMAGE={base}",
+        "-t",
+        tag,
+        str(context),
+        check=False,
     )
 
 
@@ -120,7 +141,11 @@ def test_the_image_is_non_root_labelled_and_health_checked(image: str) -> None:
     assert docker["Labels"]["org.opencontainers.image.title"] == "modelport-numeric"
     assert docker["Labels"]["org.opencontainers.image.version"] == "v2"
     assert docker["Healthcheck"]["Test"][0] == "CMD"
-    assert docker["Entrypoint"][-3:] == ["modelport.packaging.start", "--bundle", start.BUNDLE_DIR.as_posix()]
+    assert docker["Entrypoint"][-3:] == [
+        "modelport.packaging.start",
+        "--bundle",
+        start.BUNDLE_DIR.as_posix(),
+    ]
     assert "/var/lib/modelport" in docker["Volumes"]
 
 
@@ -134,13 +159,23 @@ def test_the_built_image_serves_a_prediction(
     port = _free_port()
     process = subprocess.Popen(
         [
-            "buildah", "run", "--isolation", "chroot",
-            "-v", f"{keys}:{start.KEYS_FILE}:ro",
-            "-e", f"MODELPORT_SERVING__PORT={port}",
-            "-e", "MODELPORT_SERVING__HOST=127.0.0.1",
-            container, "--",
-            "/opt/modelport/venv/bin/python", "-m", "modelport.packaging.start",
-            "--bundle", start.BUNDLE_DIR.as_posix(),
+            "buildah",
+            "run",
+            "--isolation",
+            "chroot",
+            "-v",
+            f"{keys}:{start.KEYS_FILE}:ro",
+            "-e",
+            f"MODELPORT_SERVING__PORT={port}",
+            "-e",
+            "MODELPORT_SERVING__HOST=127.0.0.1",
+            container,
+            "--",
+            "/opt/modelport/venv/bin/python",
+            "-m",
+            "modelport.packaging.start",
+            "--bundle",
+            start.BUNDLE_DIR.as_posix(),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -155,7 +190,9 @@ def test_the_built_image_serves_a_prediction(
                 ready = httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert ready, "server did not become ready" if process.poll() is None else process.stdout.read()  # type: ignore[union-attr]
+        assert ready, (
+            "server did not become ready" if process.poll() is None else process.stdout.read()
+        )  # type: ignore[union-attr]
         rows = packaged.X[:5].tolist()
         answer = httpx.post(
             f"{url}/v1/models/numeric:predict",
@@ -171,33 +208,73 @@ def test_the_built_image_serves_a_prediction(
         process.wait(timeout=60)
     # the server ran as the image's user, not root (the registry it wrote is theirs)
     owner = _run(
-        "buildah", "run", "--isolation", "chroot", container, "--",
-        "stat", "-c", "%u", "/var/lib/modelport/registry.db",
+        "buildah",
+        "run",
+        "--isolation",
+        "chroot",
+        container,
+        "--",
+        "stat",
+        "-c",
+        "%u",
+        "/var/lib/modelport/registry.db",
     )
     assert owner.stdout.strip() == "10001"
 
 
 def test_a_tampered_artifact_in_the_image_is_refused_at_start(container: str, image: str) -> None:
     manifest_text = _run(
-        "buildah", "run", "--isolation", "chroot", container, "--",
-        "cat", f"{start.BUNDLE_DIR}/manifest.json",
+        "buildah",
+        "run",
+        "--isolation",
+        "chroot",
+        container,
+        "--",
+        "cat",
+        f"{start.BUNDLE_DIR}/manifest.json",
     ).stdout
     rel = json.loads(manifest_text)["paths"]["numeric:2"]
     # the image's user cannot change it (files are root's)...
     denied = _run(
-        "buildah", "run", "--isolation", "chroot", container, "--",
-        "/bin/sh", "-c", f"echo x >> {start.BUNDLE_DIR}/{rel}/model.skops", check=False,
+        "buildah",
+        "run",
+        "--isolation",
+        "chroot",
+        container,
+        "--",
+        "/bin/sh",
+        "-c",
+        f"echo x >> {start.BUNDLE_DIR}/{rel}/model.skops",
+        check=False,
     )
     assert denied.returncode != 0
     # ...and when root does, the entry point refuses to serve it
     _run(
-        "buildah", "run", "--isolation", "chroot", "--user", "0:0", container, "--",
-        "/bin/sh", "-c", f"echo x >> {start.BUNDLE_DIR}/{rel}/model.skops",
+        "buildah",
+        "run",
+        "--isolation",
+        "chroot",
+        "--user",
+        "0:0",
+        container,
+        "--",
+        "/bin/sh",
+        "-c",
+        f"echo x >> {start.BUNDLE_DIR}/{rel}/model.skops",
     )
     refused = _run(
-        "buildah", "run", "--isolation", "chroot", container, "--",
-        "/opt/modelport/venv/bin/python", "-m", "modelport.packaging.start",
-        "--bundle", start.BUNDLE_DIR.as_posix(), check=False,
+        "buildah",
+        "run",
+        "--isolation",
+        "chroot",
+        container,
+        "--",
+        "/opt/modelport/venv/bin/python",
+        "-m",
+        "modelport.packaging.start",
+        "--bundle",
+        start.BUNDLE_DIR.as_posix(),
+        check=False,
     )
     assert refused.returncode == start.TAMPERED
     assert "refusing to serve" in refused.stdout + refused.stderr

@@ -28,7 +28,9 @@ def test_every_mounted_file_exists_and_named_volumes_are_declared(packaged: Pack
         for dependency in service.get("depends_on", []):
             assert dependency in compose["services"]
     assert compose["services"]["modelport"]["build"]["context"] == "."
-    assert (packaged.out / compose["services"]["modelport"]["build"]["context"] / "Dockerfile").is_file()
+    assert (
+        packaged.out / compose["services"]["modelport"]["build"]["context"] / "Dockerfile"
+    ).is_file()
 
 
 def test_ports_agree_between_image_scrape_config_and_compose(packaged: Packaged) -> None:

@@ -6,15 +6,26 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from pathlib import Path
 
 from modelport.packaging.dockerfile import BUNDLE, HOME, UID, VENV, ImageSpec, dockerfile
 from modelport.packaging.lock import LOCK, WHEELS
 from tests.packaging.conftest import Packaged
 
 INSTRUCTIONS = {
-    "ARG", "FROM", "WORKDIR", "COPY", "RUN", "LABEL", "ENV", "VOLUME", "USER", "EXPOSE",
-    "STOPSIGNAL", "HEALTHCHECK", "ENTRYPOINT", "CMD",
+    "ARG",
+    "FROM",
+    "WORKDIR",
+    "COPY",
+    "RUN",
+    "LABEL",
+    "ENV",
+    "VOLUME",
+    "USER",
+    "EXPOSE",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "ENTRYPOINT",
+    "CMD",
 }
 
 
@@ -70,7 +81,8 @@ def test_the_context_holds_what_is_copied_and_dockerignore_keeps_the_rest_out(
     for source in sources:
         assert (out / source).exists()
     patterns = [
-        line for line in (out / ".dockerignore").read_text().splitlines()
+        line
+        for line in (out / ".dockerignore").read_text().splitlines()
         if line and not line.startswith("#")
     ]
 
@@ -79,9 +91,14 @@ def test_the_context_holds_what_is_copied_and_dockerignore_keeps_the_rest_out(
         for pattern in patterns:
             negated = pattern.startswith("!")
             body = pattern.lstrip("!").rstrip("/")
-            if fnmatch.fnmatch(rel, body) or rel.startswith(body + "/") or fnmatch.fnmatch(
-                rel.rsplit("/", 1)[-1], body.removeprefix("**/")
-            ) and body.startswith("**/"):
+            if (
+                fnmatch.fnmatch(rel, body)
+                or rel.startswith(body + "/")
+                or (
+                    fnmatch.fnmatch(rel.rsplit("/", 1)[-1], body.removeprefix("**/"))
+                    and body.startswith("**/")
+                )
+            ):
                 included = negated
         return included
 

@@ -31,7 +31,25 @@ def test_locked_names_are_normalised(tmp_path) -> None:  # type: ignore[no-untyp
 
 
 def test_extras_follow_the_flavors() -> None:
-    assert extras_for(["sklearn"], postgres=False) == []
-    assert extras_for(["xgboost", "onnx", "sklearn"], postgres=True) == [
-        "onnx", "postgres", "xgboost",
-    ]
+    assert extras_for(["sklearn"]) == ["postgres"]
+    assert extras_for(["xgboost", "onnx", "sklearn"]) == ["onnx", "postgres", "xgboost"]
+
+
+def test_a_second_wheelhouse_of_the_same_requirements_comes_from_the_cache(
+    packaged: Packaged, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from modelport.packaging.lock import build_wheelhouse, resolution_key
+
+    wheel = next((packaged.out / WHEELS).glob("modelport-*.whl"))
+    cache = tmp_path / "cache"
+    build_wheelhouse(tmp_path / "first", ["postgres"], wheel, cache)
+    (entry,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    marker = sorted(entry.glob("*.whl"))[0]
+    marker.unlink()  # proves the second run links from the cache instead of resolving
+    build_wheelhouse(tmp_path / "second", ["postgres"], wheel, cache)
+    first = sorted(p.name for p in (tmp_path / "first").glob("*.whl"))
+    second = sorted(p.name for p in (tmp_path / "second").glob("*.whl"))
+    assert set(second) == set(first) - {marker.name}
+    # other extras, another key (not resolved here: that is half a minute of pip)
+    assert resolution_key(wheel, ["postgres"]) == entry.name
+    assert resolution_key(wheel, ["onnx", "postgres"]) != entry.name

@@ -17,11 +17,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import modelport
-
 from modelport.errors import ArtifactIntegrityError, ConflictError
 from modelport.packaging import start
 from modelport.packaging.bundle import read_manifest, select, write_bundle
-from modelport.reference import Reference
 from modelport.registry import Registry
 from modelport.security.keys import new_key
 from modelport.settings import Settings
@@ -60,9 +58,7 @@ def test_versions_keep_their_numbers_and_aliases_in_a_fresh_registry(
         registry.close()
 
 
-def test_another_artifact_under_the_same_number_is_a_conflict(
-    bundle: Path, tmp_path: Path
-) -> None:
+def test_another_artifact_under_the_same_number_is_a_conflict(bundle: Path, tmp_path: Path) -> None:
     manifest = read_manifest(bundle)
     settings = Settings(home=tmp_path / "other", user="tester")
     register_numeric(Settings(home=tmp_path / "other", user="tester"))
@@ -163,14 +159,23 @@ def test_the_entry_point_serves_a_prediction_from_the_package(
     """The fallback of the image build: the package's entry point in a venv, with a key."""
     bundle = tmp_path / "package"
     shutil.copytree(packaged.out / "package", bundle)
-    identifier, key = new_key()
+    _, key = new_key()
     keys = tmp_path / "api-keys"
     keys.write_text(f"predict {key}\n")
     port = _free_port()
     env = {**_env(tmp_path / "home"), "MODELPORT_SERVING__PORT": str(port)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelport.packaging.start", "--bundle", str(bundle),
-         "--keys-file", str(keys), "--host", "127.0.0.1"],
+        [
+            sys.executable,
+            "-m",
+            "modelport.packaging.start",
+            "--bundle",
+            str(bundle),
+            "--keys-file",
+            str(keys),
+            "--host",
+            "127.0.0.1",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -57,6 +57,8 @@ class PackageOptions:
     force: bool = False
     #: a prebuilt modelport wheel (when modelport does not run from a source tree)
     modelport_wheel: Path | None = None
+    #: where resolved dependency wheels are kept between packages (None: resolve every time)
+    wheel_cache: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class PackageResult:
 
     def build_commands(self) -> list[str]:
         return [
-            f"buildah bud --isolation chroot -t {self.image} {self.out_dir}",
+            f"buildah bud --format docker -t {self.image} {self.out_dir}",
             f"docker build -t {self.image} {self.out_dir}",
         ]
 
@@ -146,10 +148,8 @@ def _write(
 ) -> PackageResult:
     image = image_name(selection, options.image)
     manifest = write_bundle(registry, selection, root / "package", options.artifacts)
-    # the registry is shared (PostgreSQL) when artifacts are fetched or compose runs one
-    postgres = options.compose or options.artifacts == "fetch"
-    extras = extras_for({v.flavor for v in selection.versions}, postgres=postgres)
-    build_wheelhouse(root / WHEELS, extras, options.modelport_wheel)
+    extras = extras_for({v.flavor for v in selection.versions})
+    build_wheelhouse(root / WHEELS, extras, options.modelport_wheel, options.wheel_cache)
     wheels = locked_wheels(root / WHEELS)
     (root / LOCK).write_text(lock_text(wheels))
     names = ", ".join(f"{v.name}:{v.version}" for v in selection.versions)
@@ -168,7 +168,9 @@ def _write(
     dashboards.copy_monitoring(root)
     env = settings_env(settings)
     if options.kubernetes:
-        cluster = kubernetes.ClusterSpec(name=kubernetes.object_name(selection.name), image=image, env=env)
+        cluster = kubernetes.ClusterSpec(
+            name=kubernetes.object_name(selection.name), image=image, env=env
+        )
         (root / "k8s").mkdir()
         for filename, obj in kubernetes.manifests(cluster).items():
             (root / "k8s" / filename).write_text(kubernetes.render(filename, obj, cluster.name))

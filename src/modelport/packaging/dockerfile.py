@@ -64,7 +64,8 @@ def dockerfile(spec: ImageSpec) -> str:
     return f"""\
 # syntax=docker/dockerfile:1
 # Built by `modelport package`: {spec.title} {spec.version}.
-#   buildah bud -t {spec.title}:{spec.version} .      or      docker build -t {spec.title}:{spec.version} .
+#   buildah bud --format docker -t {spec.title}:{spec.version} .
+#   docker build -t {spec.title}:{spec.version} .
 # The base must be a Debian-like image with python3 (+ venv) of the Python that packaged this.
 ARG BASE_IMAGE={spec.base_image}
 

@@ -220,7 +220,11 @@ def network_policy(spec: ClusterSpec) -> dict[str, Any]:
             "ingress": [
                 {
                     "from": [
-                        {"namespaceSelector": {"matchLabels": {spec.client_namespace_label: "true"}}},
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {spec.client_namespace_label: "true"}
+                            }
+                        },
                         {
                             "namespaceSelector": {
                                 "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}

@@ -15,9 +15,14 @@ minor version (pip refuses the wheels otherwise, at build, with a message naming
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +53,13 @@ class LockedWheel:
         return f"{self.name}=={self.version} --hash=sha256:{self.sha256}"
 
 
-def extras_for(flavors: Iterable[str], *, postgres: bool) -> list[str]:
-    """The extras the image needs for these flavors (and PostgreSQL for a shared registry)."""
-    extras = {FLAVOR_EXTRAS[f] for f in flavors if f in FLAVOR_EXTRAS}
-    if postgres:
-        extras.add("postgres")
-    return sorted(extras)
+def extras_for(flavors: Iterable[str]) -> list[str]:
+    """The extras the image needs for these flavors, and always the PostgreSQL driver.
+
+    Every image can then join a shared registry (``MODELPORT_REGISTRY_URI``) whatever it
+    was packaged for, at a few MB; and packages of the same flavors share one resolution.
+    """
+    return sorted({FLAVOR_EXTRAS[f] for f in flavors if f in FLAVOR_EXTRAS} | {"postgres"})
 
 
 def source_root() -> Path:
@@ -82,28 +88,80 @@ def _pip(args: list[str], what: str) -> None:
         )
 
 
-def build_wheelhouse(target: Path, extras: list[str], modelport_wheel: Path | None) -> Path:
+def build_wheelhouse(
+    target: Path, extras: list[str], modelport_wheel: Path | None, cache: Path | None = None
+) -> Path:
     """Fill ``target`` with the modelport wheel and every dependency's wheel; return the
-    modelport wheel."""
+    modelport wheel.
+
+    Resolving the dependencies is the slow part (half a minute of pip), and its answer
+    depends only on what modelport requires, the extras and this interpreter; so the
+    dependency wheels are kept in ``cache`` under a key of exactly those, and a later
+    package with the same key links them instead of resolving again. The lock hashes the
+    files themselves either way.
+    """
     target.mkdir(parents=True, exist_ok=True)
-    if modelport_wheel is None:
-        _pip(
-            ["wheel", "--no-deps", "--quiet", "-w", str(target), str(source_root())],
-            "building the modelport wheel",
-        )
-        built = sorted(target.glob("modelport-*.whl"))
-        if not built:
-            raise ConfigurationError("pip built no modelport wheel", hint="see pip's output")
-        wheel = built[-1]
-    else:
-        wheel = target / modelport_wheel.name
-        wheel.write_bytes(modelport_wheel.read_bytes())
+    wheel = _modelport_wheel(target, modelport_wheel)
+    key = resolution_key(wheel, extras)
+    cached = None if cache is None else cache / key
+    if cached is not None and (cached / _COMPLETE).is_file():
+        for path in cached.glob("*.whl"):
+            _link(path, target / path.name)
+        return wheel
     requirement = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     _pip(
         ["download", "--quiet", "--only-binary=:all:", "-d", str(target), requirement],
         "downloading the dependencies' wheels",
     )
+    if cached is not None:
+        staging = cached.with_name(f".{key}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for path in target.glob("*.whl"):
+            if path != wheel:
+                _link(path, staging / path.name)
+        (staging / _COMPLETE).write_text(requirement + "\n")
+        with contextlib.suppress(OSError):  # another packager cached the same key first
+            staging.rename(cached)
+        shutil.rmtree(staging, ignore_errors=True)
     return wheel
+
+
+_COMPLETE = "resolved.txt"
+
+
+def _modelport_wheel(target: Path, given: Path | None) -> Path:
+    if given is not None:
+        wheel = target / given.name
+        shutil.copyfile(given, wheel)
+        return wheel
+    _pip(
+        ["wheel", "--no-deps", "--quiet", "-w", str(target), str(source_root())],
+        "building the modelport wheel",
+    )
+    built = sorted(target.glob("modelport-*.whl"))
+    if not built:
+        raise ConfigurationError("pip built no modelport wheel", hint="see pip's output")
+    return built[-1]
+
+
+def resolution_key(wheel: Path, extras: list[str]) -> str:
+    """What the dependency resolution depends on: the wheel's requirements, the extras,
+    this Python and platform."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode()
+    requires = sorted(line for line in metadata.splitlines() if line.startswith("Requires-Dist:"))
+    identity = [*requires, *extras, sys.version.split()[0], sysconfig.get_platform()]
+    return hashlib.sha256("\n".join(identity).encode()).hexdigest()[:24]
+
+
+def _link(source: Path, dest: Path) -> None:
+    """A hard link where the file system allows (a wheelhouse is hundreds of MB), else a copy."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
 
 
 def _sha256(path: Path) -> str:
@@ -119,7 +177,9 @@ def locked_wheels(wheelhouse: Path) -> list[LockedWheel]:
     wheels = []
     for path in sorted(wheelhouse.glob("*.whl")):
         name, version = path.name.split("-")[:2]
-        wheels.append(LockedWheel(name.replace("_", "-").lower(), version, path.name, _sha256(path)))
+        wheels.append(
+            LockedWheel(name.replace("_", "-").lower(), version, path.name, _sha256(path))
+        )
     return wheels
 
 

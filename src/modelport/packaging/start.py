@@ -130,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if manifest.artifacts == "copy":
             verify_bundle(manifest, args.bundle)
         if args.verify_only:
-            print(f"package verified: {', '.join(f'{v.name}:{v.version}' for v in manifest.versions)}")
+            print(
+                f"package verified: {', '.join(f'{v.name}:{v.version}' for v in manifest.versions)}"
+            )
             return
         settings = Settings()
         registry = Registry(settings)

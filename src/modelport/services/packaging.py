@@ -7,6 +7,7 @@ reference or a deployment name) to pinned versions and writes the package direct
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,5 +56,7 @@ def package(
             f"--artifacts {options.artifacts!r} is not one of {', '.join(ARTIFACT_MODES)}",
             hint="copy puts the artifacts in the image; fetch loads them from the registry",
         )
+    if options.wheel_cache is None:
+        options = dataclasses.replace(options, wheel_cache=settings.cache_dir() / "wheelhouse")
     selection = select(registry, target)
     return PackageReport(target, write_package(registry, settings, selection, out_dir, options))
