@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,9 +25,12 @@ def _source(settings: Settings) -> Registry:
     return registry
 
 
-def test_an_imported_version_keeps_its_number_and_later_ones_follow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_imported_version_keeps_its_number_and_later_ones_follow(
+    tmp_path: Path, registry_settings: Settings
+) -> None:
+    """On SQLite and on PostgreSQL (with --integration): a container's registry may be either."""
     source = _source(Settings(home=tmp_path / "a", user="t"))
-    target = Registry(Settings(home=tmp_path / "b", user="t"))
+    target = Registry(registry_settings)
     try:
         third = source.get("m:3")
         imported = target.import_version(third, third.artifact_uri)
@@ -38,6 +42,9 @@ def test_an_imported_version_keeps_its_number_and_later_ones_follow(tmp_path) ->
             target.import_version(changed, third.artifact_uri)
         loaded = target.artifacts.fetch(imported.artifact_uri, imported.artifact_sha256)
         assert loaded.is_dir()
+        X = np.random.default_rng(4).normal(size=(30, 3))
+        later = LogisticRegression().fit(X, (X[:, 1] > 0).astype(int))
+        assert modelport.register(later, "m", sample=X, registry=target).version == 4
     finally:
         source.close()
         target.close()

@@ -179,9 +179,50 @@ def _write(
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+    (root / "README.md").write_text(_readme(image, names, options))
     files = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
         if p.is_file() and WHEELS not in p.relative_to(root).parts
     )
     return PackageResult(root, image, manifest, files, len(wheels))
+
+
+def _readme(image: str, names: str, options: PackageOptions) -> str:
+    """How to use this directory, written into it (kept out of the build context)."""
+    lines = [
+        f"# {image}: modelport serving {names}",
+        "",
+        "Build (the base image is a build argument; the Python minor version must match",
+        "the wheels in wheels/):",
+        "",
+        f"    buildah bud --format docker -t {image} .",
+        f"    docker build -t {image} .",
+        "",
+        f"Run: `docker run --init -p {PORT}:{PORT} --read-only --tmpfs /tmp "
+        "-v keys:/etc/modelport/keys:ro IMAGE`;",
+        "the keys file holds `ROLE[,ROLE] KEY` lines (`modelport keys create --json`).",
+        f"Artifacts: {options.artifacts} "
+        + (
+            "(in the image, sha256 checked at build and at every start)."
+            if options.artifacts == "copy"
+            else "(loaded from MODELPORT_REGISTRY_URI / MODELPORT_ARTIFACT_URI at start)."
+        ),
+        "",
+        "grafana/ and prometheus/ hold the dashboards and alerting rules.",
+    ]
+    if options.kubernetes:
+        lines += [
+            "",
+            "Kubernetes: `kubectl apply -f k8s/` after removing the alternatives you do not",
+            "want: keda-scaledobject.yaml replaces hpa.yaml; kserve-inferenceservice.yaml",
+            "replaces deployment.yaml, service.yaml and hpa.yaml. Create the real Secret first",
+            "(see k8s/secret.yaml).",
+        ]
+    if options.compose:
+        lines += [
+            "",
+            "One host: `cp .env.example .env` (set the password), put keys in compose/api-keys,",
+            "then `docker compose up`.",
+        ]
+    return "\n".join(lines) + "\n"
