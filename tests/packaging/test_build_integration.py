@@ -157,6 +157,9 @@ def test_the_built_image_serves_a_prediction(
     keys.write_text(f"predict {key}\n")
     keys.chmod(0o644)
     port = _free_port()
+    before = tmp_path / "before"
+    before.touch()
+    time.sleep(1.1)  # mtimes have a resolution of a second on some file systems
     process = subprocess.Popen(
         [
             "buildah",
@@ -220,6 +223,23 @@ def test_the_built_image_serves_a_prediction(
         "/var/lib/modelport/registry.db",
     )
     assert owner.stdout.strip() == "10001"
+    # read-only-root friendly: nothing in the image's filesystem changed, only the volumes
+    # (MODELPORT_HOME, /tmp) and what buildah itself mounts or writes for a run
+    assert written_outside_volumes(container, before) == []
+
+
+#: paths buildah run writes or mounts itself (resolv.conf, hosts, /run, the keys mount)
+_RUNTIME = ("/run", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/etc/modelport")
+
+
+def written_outside_volumes(container: str, since: Path) -> list[str]:
+    root = _run("buildah", "mount", container).stdout.strip()
+    try:
+        found = _run("find", root, "-xdev", "-newer", str(since)).stdout.split()
+    finally:
+        _run("buildah", "umount", container, check=False)
+    changed = [path[len(root) :] or "/" for path in found]
+    return [p for p in changed if p != "/" and not p.startswith(_RUNTIME)]
 
 
 def test_a_tampered_artifact_in_the_image_is_refused_at_start(container: str, image: str) -> None:

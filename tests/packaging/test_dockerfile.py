@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import sys
 
 from modelport.packaging.dockerfile import BUNDLE, HOME, UID, VENV, ImageSpec, dockerfile
 from modelport.packaging.lock import LOCK, WHEELS
@@ -45,7 +46,8 @@ def instructions(text: str) -> list[tuple[str, str]]:
 def test_every_instruction_is_known_and_exec_forms_are_json(packaged: Packaged) -> None:
     parsed = instructions((packaged.out / "Dockerfile").read_text())
     assert {word for word, _ in parsed} <= INSTRUCTIONS
-    assert parsed[0] == ("ARG", "BASE_IMAGE=python:3.11-slim-bookworm")  # before any FROM
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert parsed[0] == ("ARG", f"BASE_IMAGE=python:{python}-slim-bookworm")  # before any FROM
     for word, rest in parsed:
         if word in {"ENTRYPOINT", "CMD", "VOLUME"}:
             json.loads(rest)  # exec form: signals reach the process, no shell in between
@@ -104,7 +106,7 @@ def test_the_context_holds_what_is_copied_and_dockerignore_keeps_the_rest_out(
 
     assert sent(LOCK) and sent("package/manifest.json") and sent(f"{WHEELS}/x.whl")
     assert not sent("k8s/deployment.yaml") and not sent("docker-compose.yaml")
-    assert not sent("grafana/x.json")
+    assert not sent("grafana/x.json") and not sent("README.md")
 
 
 def test_a_pinned_base_is_the_default_argument() -> None:

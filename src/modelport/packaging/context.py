@@ -167,6 +167,11 @@ def _write(
     (root / ".dockerignore").write_text(dockerignore())
     dashboards.copy_monitoring(root)
     env = settings_env(settings)
+    remote_artifacts = settings.artifact_uri is not None and "://" in settings.artifact_uri
+    if options.artifacts == "fetch" and remote_artifacts:
+        # a shared store (s3://...): where fetched artifacts come from; a local directory
+        # of this machine would mean nothing in a cluster
+        env["MODELPORT_ARTIFACT_URI"] = str(settings.artifact_uri)
     if options.kubernetes:
         cluster = kubernetes.ClusterSpec(
             name=kubernetes.object_name(selection.name), image=image, env=env

@@ -10,9 +10,11 @@ read-only root filesystem. The base is a tag by default; pass a digest
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-DEFAULT_BASE_IMAGE = "python:3.11-slim-bookworm"
+#: the official slim image of this interpreter's Python: the wheelhouse is built for it
+DEFAULT_BASE_IMAGE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim-bookworm"
 VENV = "/opt/modelport/venv"
 BUNDLE = "/opt/modelport/package"
 HOME = "/var/lib/modelport"

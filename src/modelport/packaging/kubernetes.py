@@ -105,6 +105,19 @@ def container(spec: ClusterSpec, name: str = "modelport") -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": f"{spec.name}-settings"}}],
+        # a shared registry's URL holds a password: from the Secret, when it has one
+        "env": [
+            {
+                "name": "MODELPORT_REGISTRY_URI",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": f"{spec.name}-keys",
+                        "key": "registry-uri",
+                        "optional": True,
+                    }
+                },
+            }
+        ],
         # the model loads before live answers: up to 5 minutes before liveness takes over
         "startupProbe": _probe("/v2/health/live", 2, 150),
         "livenessProbe": _probe("/v2/health/live", 10, 3),
@@ -343,8 +356,10 @@ def inference_service(spec: ClusterSpec) -> dict[str, Any]:
 
 _HEADERS = {
     "secret.yaml": "A placeholder: put the real keys in with\n"
-    "#   kubectl create secret generic {name}-keys --from-file=api-keys=./api-keys\n"
-    "# (lines `ROLE[,ROLE] KEY`, keys from `modelport keys create --json`). Never commit keys.",
+    "#   kubectl create secret generic {name}-keys --from-file=api-keys=./api-keys \\\n"
+    "#     [--from-literal=registry-uri=postgresql+psycopg://USER:PASSWORD@HOST/DB]\n"
+    "# (lines `ROLE[,ROLE] KEY`, keys from `modelport keys create --json`; registry-uri: a\n"
+    "# shared registry, needed with --artifacts fetch). Never commit keys.",
     "hpa.yaml": "CPU autoscaling. Apply this OR keda-scaledobject.yaml, not both.",
     "keda-scaledobject.yaml": "KEDA autoscaling on modelport_requests_total (needs KEDA and a "
     "Prometheus\n# scraping the ServiceMonitor). Use INSTEAD of hpa.yaml: KEDA makes its own HPA.",
