@@ -239,7 +239,9 @@ def written_outside_volumes(container: str, since: Path) -> list[str]:
     finally:
         _run("buildah", "umount", container, check=False)
     changed = [path[len(root) :] or "/" for path in found]
-    return [p for p in changed if p != "/" and not p.startswith(_RUNTIME)]
+    # a directory holding one of those changes its mtime when the entry is made
+    parents = {str(Path(r).parent) for r in _RUNTIME} | {"/"}
+    return [p for p in changed if p not in parents and not p.startswith(_RUNTIME)]
 
 
 def test_a_tampered_artifact_in_the_image_is_refused_at_start(container: str, image: str) -> None:
