@@ -20,7 +20,7 @@ from pathlib import Path
 
 import modelport
 from modelport.errors import InvalidArgument
-from modelport.packaging import compose, dashboards, kubernetes
+from modelport.packaging import compose, kubernetes, monitoring_files
 from modelport.packaging.bundle import ArtifactMode, Manifest, Selection, write_bundle
 from modelport.packaging.dockerfile import (
     DEFAULT_BASE_IMAGE,
@@ -165,7 +165,7 @@ def _write(
     )
     (root / "Dockerfile").write_text(dockerfile(spec))
     (root / ".dockerignore").write_text(dockerignore())
-    dashboards.copy_monitoring(root)
+    monitoring_files.copy_monitoring(root)
     env = settings_env(settings)
     remote_artifacts = settings.artifact_uri is not None and "://" in settings.artifact_uri
     if options.artifacts == "fetch" and remote_artifacts:

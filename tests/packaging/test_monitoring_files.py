@@ -4,19 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from modelport.packaging import dashboards
+from modelport.packaging import monitoring_files
 from tests.packaging.conftest import Packaged
 
 
 def test_the_package_holds_every_shipped_file_byte_for_byte(packaged: Packaged) -> None:
-    for name in dashboards.DIRECTORIES:
-        shipped = dashboards.shipped_files(name)
+    for name in monitoring_files.DIRECTORIES:
+        shipped = monitoring_files.shipped_files(name)
         copied = sorted(p for p in (packaged.out / name).rglob("*") if p.is_file())
         assert [p.relative_to(packaged.out / name) for p in copied] == [
-            p.relative_to(dashboards.source_dir(name)) for p in shipped
+            p.relative_to(monitoring_files.source_dir(name)) for p in shipped
         ]
         for source in shipped:
-            rel = source.relative_to(dashboards.source_dir(name))
+            rel = source.relative_to(monitoring_files.source_dir(name))
             assert (packaged.out / name / rel).read_bytes() == source.read_bytes()
 
 
@@ -29,8 +29,8 @@ def test_copying_works_with_files_and_without(
     (shipped / "grafana" / "traffic.json").write_text('{"title": "traffic"}')
     (shipped / "grafana" / "nested" / "more.json").write_text("{}")
     (shipped / "grafana" / ".gitkeep").write_text("")
-    monkeypatch.setattr(dashboards, "source_dir", lambda name: shipped / name)
-    written = dashboards.copy_monitoring(tmp_path / "out")
+    monkeypatch.setattr(monitoring_files, "source_dir", lambda name: shipped / name)
+    written = monitoring_files.copy_monitoring(tmp_path / "out")
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == [
         "grafana/nested/more.json",
         "grafana/traffic.json",
