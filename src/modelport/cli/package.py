@@ -13,7 +13,7 @@ from modelport.cli.output import console, print_json
 EXAMPLE = (
     "Example:\n\n"
     "    modelport package credit-risk@production --out build/credit --k8s --compose\n\n"
-    "    buildah bud --isolation chroot -t modelport-credit-risk:v3 build/credit\n\n"
+    "    buildah bud --format docker -t modelport-credit-risk:v3 build/credit\n\n"
     "    modelport package checkout --out build/checkout --artifacts fetch --json"
 )
 
