@@ -111,14 +111,25 @@ def _build(context: Path, base: str, tag: str) -> subprocess.CompletedProcess[st
     )
 
 
+def _image_ids() -> set[str]:
+    return set(_run("buildah", "images", "--all", "--quiet", "--no-trunc").stdout.split())
+
+
 @pytest.fixture(scope="session")
 def image(packaged: Packaged, base_image: str) -> Iterator[str]:
+    """The package built; at the end of the session every image the builds made (the
+    tagged ones and --layers' intermediates, a GB each) is removed again, the base kept."""
+    before = _image_ids()
     tag = f"localhost/modelport-test-numeric:{uuid.uuid4().hex[:8]}"
-    built = _build(packaged.out, base_image, tag)
-    assert built.returncode == 0, built.stderr[-4000:]
-    assert "package verified: numeric:2" in built.stdout
-    yield tag
-    _run("buildah", "rmi", "-f", tag, check=False)
+    try:
+        built = _build(packaged.out, base_image, tag)
+        assert built.returncode == 0, built.stderr[-4000:]
+        assert "package verified: numeric:2" in built.stdout
+        yield tag
+    finally:
+        made = sorted(_image_ids() - before)
+        if made:
+            _run("buildah", "rmi", "--force", *made, check=False)
 
 
 @pytest.fixture
@@ -312,7 +323,6 @@ def test_a_tampered_package_fails_the_build(
     victim = next(p for p in sorted(artifact.iterdir()) if p.is_file())
     victim.write_bytes(victim.read_bytes() + b"\0")
     tag = f"localhost/modelport-test-tampered:{uuid.uuid4().hex[:8]}"
-    built = _build(context, base_image, tag)
-    _run("buildah", "rmi", "-f", tag, check=False)
+    built = _build(context, base_image, tag)  # its layers go with the session's images
     assert built.returncode != 0
     assert "numeric:2" in built.stderr + built.stdout
