@@ -54,9 +54,14 @@ class KeyStore:
         models: Iterable[str] = (),
         expires_at: datetime | None = None,
         description: str | None = None,
+        key: str | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key with ``roles``, for ``models`` (empty: all), until ``expires_at`` (None:
-        until revoked). Returns the record and the key, which is shown once and not kept."""
+        until revoked). Returns the record and the key, which is shown once and not kept.
+
+        ``key`` stores a key made elsewhere (by :func:`~modelport.security.keys.new_key`)
+        instead of a fresh one: a packaged container brings its keys from a mounted secret.
+        """
         checked_roles = parse_roles(roles)
         if isinstance(models, str):
             raise InvalidArgument(
@@ -72,7 +77,16 @@ class KeyStore:
                     hint="give a time after now, e.g. --expires 30d",
                 )
         _check_text("description", description)
-        identifier, key = new_key()
+        if key is None:
+            identifier, key = new_key()
+        else:
+            given = key_id(key)
+            if given is None:
+                raise InvalidArgument(
+                    "the given API key is not shaped like one (mpk_<id>_<secret>)",
+                    hint="make keys with `modelport keys create` or security.keys.new_key()",
+                )
+            identifier = given
         key_hash = hash_key(key)  # a slow hash: made before the write lock is taken
         with self.db.write() as session:
             if session.get(ApiKeyRow, identifier) is not None:  # 48 random bits: once in ages

@@ -189,6 +189,62 @@ class Registry:
             hint="the registry is under heavy concurrent writes; try again",
         )
 
+    def import_version(self, record: ModelVersion, artifact_uri: str) -> ModelVersion:
+        """Record ``record`` under its own number with the artifact already at ``artifact_uri``.
+
+        For a packaged container: its image holds the artifacts of versions registered
+        elsewhere, and its registry must know them by the same ``name:N`` clients use.
+        Importing the same version again (same sha256) returns the stored one; a different
+        artifact under that number is a conflict. The artifact is not copied; its sha256 is
+        checked when it is loaded, as for every version.
+        """
+        name = validate_name(record.name)
+        with self.db.write() as session:
+            model = session.scalar(select(ModelRow).where(ModelRow.name == name).with_for_update())
+            if model is None:
+                model = ModelRow(name=name, description=None, created_at=_now())
+                session.add(model)
+                session.flush()
+            existing = session.scalar(
+                select(VersionRow).where(
+                    VersionRow.model_id == model.id, VersionRow.version == record.version
+                )
+            )
+            if existing is not None:
+                if existing.artifact_sha256 != record.artifact_sha256:
+                    raise ConflictError(
+                        f"{name}:{record.version} is registered here with another artifact "
+                        f"(sha256 {existing.artifact_sha256[:12]}..., the import has "
+                        f"{record.artifact_sha256[:12]}...)",
+                        hint="import into a registry of its own, or package that version",
+                    )
+            else:
+                row = VersionRow(
+                    model_id=model.id,
+                    version=record.version,
+                    flavor=record.flavor,
+                    flavor_options=json.dumps(record.flavor_options),
+                    signature=None if record.signature is None else json.dumps(record.signature),
+                    profile=None if record.profile is None else json.dumps(record.profile),
+                    metrics=json.dumps(_check_metrics(record.metrics)),
+                    artifact_uri=artifact_uri,
+                    artifact_sha256=record.artifact_sha256,
+                    artifact_size=record.artifact_size,
+                    git_sha=record.git_sha,
+                    data_sha256=record.data_sha256,
+                    parent_version=record.parent_version,
+                    description=record.description,
+                    created_by=record.created_by,
+                    created_at=_aware(record.created_at),
+                )
+                session.add(row)
+                session.flush()
+                session.add_all(
+                    TagRow(version_id=row.id, key=k, value=v)
+                    for k, v in _check_tags(record.tags).items()
+                )
+        return self.get(Reference(name, version=record.version))
+
     # -- reading ----------------------------------------------------------------------
 
     def get(self, ref: str | Reference) -> ModelVersion:
