@@ -42,6 +42,10 @@ def test_demo_runs_the_whole_product(tmp_path: Path) -> None:
     assert result.optimized is not None and result.optimized.startswith("credit-forest:")
     assert "the same label as the original forest on 200 of 200 requests" in text
     assert "pruned" in text and "trees agree with all of them on" in text
+    # a container build context for production, with manifests, dashboards and rules
+    package = settings.resolved_home() / "package" / "credit-risk"
+    assert (package / "Dockerfile").exists() and list((package / "k8s").glob("*.yaml"))
+    assert list((package / "grafana").glob("*.json")) and "buildah bud" in text
     # the optimized forest as an edge bundle, its predict.py run as a script
     bundle = settings.resolved_home() / "edge" / "credit-forest"
     assert (bundle / "predict.py").exists() and (bundle / "model.onnx").exists()

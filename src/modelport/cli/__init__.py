@@ -32,6 +32,7 @@ from modelport.cli import (
     models,
     monitor,
     optimize,
+    package,
     serve,
 )
 from modelport.cli.output import fail
@@ -116,6 +117,7 @@ demo.attach(app)
 monitor.attach(app)
 batch.attach(app)
 serve.attach(app)
+package.attach(app)
 keys.attach(app)
 audit.attach(app)
 doctor.attach(app)

@@ -20,6 +20,7 @@ from modelport.batch import score
 from modelport.demo.data import FEATURES, credit_data
 from modelport.demo.export import export_edge_bundle
 from modelport.demo.optimization import FOREST, optimize_step
+from modelport.demo.packaging import write_package
 from modelport.demo.traffic import (
     free_port,
     grpc_infer,
@@ -31,7 +32,7 @@ from modelport.demo.traffic import (
 from modelport.demo.training import split, train_boosted, train_logistic
 from modelport.deployments.canary import CanaryThresholds
 from modelport.deployments.spec import Arm, DeploymentSpec, Shadow, parse_sticky
-from modelport.errors import ValidationError
+from modelport.errors import ModelportError, ValidationError
 from modelport.loaded import load_model
 from modelport.monitoring.drift import compare
 from modelport.monitoring.monitor import run_monitor
@@ -187,6 +188,13 @@ def run_demo(settings: Settings, console: Console, *, rows: int = 20_000) -> Dem
         )
         if result.optimized:
             export_edge_bundle(registry, result.optimized, home / "edge" / FOREST, console)
+        console.rule("13. Deploy: a container build context, Kubernetes, Grafana, Prometheus")
+        try:
+            write_package(registry, f"{MODEL}@production", home / "package" / MODEL, console)
+        except ModelportError as exc:
+            # the wheelhouse is pip-downloaded: on a machine with no package index this step
+            # cannot run, and the rest of the demo stands without it
+            console.print(f"  [yellow]package not written:[/] {exc.message} ({exc.hint})")
     finally:
         registry.close()
 
