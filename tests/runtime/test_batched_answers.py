@@ -120,7 +120,8 @@ def test_batched_answers_equal_in_process_predictions(
     assert answered == len(case.valid)
     labels = {"model": name, "version": "1"}
     batches = metrics.registry.get_sample_value("modelport_batch_size_count", labels)
-    alone = metrics.registry.get_sample_value("modelport_batch_size_bucket", {**labels, "le": "1.0"})
+    bucket = {**labels, "le": "1.0"}
+    alone = metrics.registry.get_sample_value("modelport_batch_size_bucket", bucket)
     assert batches is not None and alone is not None
     assert batches > alone  # requests really were batched together
     assert batches < len(case.valid)

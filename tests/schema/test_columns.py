@@ -28,7 +28,9 @@ TRAIN = pd.DataFrame(
     }
 )
 SIG = infer_signature(TRAIN)
-NUMERIC = infer_signature(pd.DataFrame(np.arange(40.0).reshape(2, 20), columns=list("abcdefghijklmnopqrst")))
+NUMERIC = infer_signature(
+    pd.DataFrame(np.arange(40.0).reshape(2, 20), columns=list("abcdefghijklmnopqrst"))
+)
 
 
 def test_a_request_gives_numpy_columns_not_a_frame() -> None:

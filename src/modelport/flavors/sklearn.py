@@ -67,6 +67,10 @@ ARGMAX_ESTIMATORS = frozenset(
 )
 
 
+#: composites that select their input columns by name: they always get their frame
+_FRAME_STEPS = frozenset({"Pipeline", "ColumnTransformer", "FeatureUnion"})
+
+
 class SklearnPredictor:
     """Calls a fitted estimator; ``transform`` stands in for ``predict`` on transformers."""
 
@@ -96,6 +100,29 @@ class SklearnPredictor:
             return None
         with predicting("sklearn"):
             return np.asarray(self.estimator.predict_proba(batch))
+
+    def for_arrays(self, columns: Sequence[str]) -> SklearnPredictor | None:
+        """The estimator without its feature names, for arrays of ``columns`` in order.
+
+        scikit-learn checks a frame's column names against ``feature_names_in_`` on every
+        call (and converts the frame); on an array it warns when the estimator has names.
+        A shallow copy without them (sharing every fitted array) takes the array silently.
+        Only a plain scikit-learn estimator whose names are exactly ``columns``: a
+        Pipeline or ColumnTransformer selects columns by name and keeps its frame, and a
+        subclass may read the names in its own code.
+        """
+        import copy
+
+        estimator = self.estimator
+        cls = type(estimator)
+        if not cls.__module__.startswith("sklearn.") or cls.__name__ in _FRAME_STEPS:
+            return None
+        names = getattr(estimator, "feature_names_in_", None)
+        if names is None or [str(n) for n in names] != list(columns):
+            return None
+        twin = copy.copy(estimator)
+        del twin.feature_names_in_
+        return SklearnPredictor(twin)
 
     def argmax_classes(self) -> np.ndarray | None:
         """``classes_`` when the (final) estimator's predict is the argmax of its probabilities.
