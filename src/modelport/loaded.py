@@ -89,7 +89,7 @@ class LoadedModel:
             if isinstance(parts[0], pd.DataFrame):
                 return pd.concat(parts, ignore_index=True)
             return np.concatenate(parts)
-        if self.on_arrays is not None:
+        if self.on_arrays is not None and self.signature.input_kind == "dataframe":
             return matrix(self.signature, parts)
         return assemble(self.signature, parts)
 
@@ -193,18 +193,20 @@ def load_model(
 def array_predictor(
     predictor: Predictor, signature: Signature | None, directory: Path
 ) -> Predictor | None:
-    """The predictor to call on one float64 array for a model trained on a frame, or None.
+    """A faster predictor of the same model on its array input, or None.
 
-    Only for a frame of float64 numbers, where the frame is nothing but the array with
-    names: the flavor's optional ``for_arrays`` hook offers a predictor that skips its
-    library's per-call checks of a frame (scikit-learn's feature names, LightGBM's pandas
-    conversion), and it is taken only if it gives exactly the frame's outputs (labels and
-    probabilities, bit for bit, without a warning) on the rows kept at registration. No kept
-    rows, no hook, any difference, warning or failure: None, and the model gets its frame.
+    For a model trained on an array, or on a frame of float64 numbers (the frame is then
+    nothing but the array with names): the flavor's optional ``for_arrays`` hook offers a
+    predictor that skips its library's per-call work (scikit-learn's feature-name checks,
+    LightGBM's pandas conversion, a forest's per-tree Python), and it is taken only if it
+    gives exactly the model's own outputs (labels and probabilities, bit for bit, without a
+    warning) on the rows kept at registration. No kept rows, no hook, any difference,
+    warning or failure: None, and the model is called as it always was.
     """
-    if signature is None or signature.input_kind != "dataframe":
+    if signature is None:
         return None
-    if not layout_of(signature).all_float64:
+    frame_trained = signature.input_kind == "dataframe"
+    if frame_trained and not layout_of(signature).all_float64:
         return None
     hook = getattr(predictor, "for_arrays", None)
     if not callable(hook):
@@ -216,8 +218,8 @@ def array_predictor(
         twin = hook(signature.names)
         if twin is None:
             return None
-        frame = validate(signature, sample)
-        array = matrix(signature, [validate_columns(signature, sample)])
+        frame = validate(signature, sample)  # what the model gets otherwise
+        array = matrix(signature, [validate_columns(signature, sample)]) if frame_trained else frame
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             same = same_outputs(predictor, frame, twin, array)

@@ -101,25 +101,33 @@ class SklearnPredictor:
         with predicting("sklearn"):
             return np.asarray(self.estimator.predict_proba(batch))
 
-    def for_arrays(self, columns: Sequence[str]) -> SklearnPredictor | None:
-        """The estimator without its feature names, for arrays of ``columns`` in order.
+    def for_arrays(self, columns: Sequence[str]) -> Predictor | None:
+        """The estimator on arrays of ``columns`` in order, without per-call frame work.
 
-        scikit-learn checks a frame's column names against ``feature_names_in_`` on every
-        call (and converts the frame); on an array it warns when the estimator has names.
-        A shallow copy without them (sharing every fitted array) takes the array silently.
-        Only a plain scikit-learn estimator whose names are exactly ``columns``: a
-        Pipeline or ColumnTransformer selects columns by name and keeps its frame, and a
-        subclass may read the names in its own code.
+        A forest classifier is walked in NumPy (:mod:`.forest`: the same arithmetic without
+        scikit-learn's per-tree Python). Any other plain estimator trained on a frame is a
+        shallow copy without its feature names (sharing every fitted array): scikit-learn
+        checks a frame's names against ``feature_names_in_`` on every call and converts the
+        frame, and warns on an array when the estimator has names. Only a scikit-learn
+        class whose names, if it has any, are exactly ``columns``: a Pipeline or
+        ColumnTransformer selects columns by name and keeps its frame, and a subclass may
+        read the names in its own code.
         """
         import copy
+
+        from modelport.flavors.forest import ForestWalker, walkable
 
         estimator = self.estimator
         cls = type(estimator)
         if not cls.__module__.startswith("sklearn.") or cls.__name__ in _FRAME_STEPS:
             return None
         names = getattr(estimator, "feature_names_in_", None)
-        if names is None or [str(n) for n in names] != list(columns):
+        if names is not None and [str(n) for n in names] != list(columns):
             return None
+        if walkable(estimator):
+            return ForestWalker(estimator)
+        if names is None:
+            return None  # already called on arrays: nothing to skip
         twin = copy.copy(estimator)
         del twin.feature_names_in_
         return SklearnPredictor(twin)
