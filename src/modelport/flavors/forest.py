@@ -13,8 +13,8 @@ compare them), each leaf gives the class fractions its tree stores, and the tree
 probabilities are added in tree order before one division by the tree count, as
 ``_accumulate_prediction`` does. The runtime still takes it only after it gave exactly the
 forest's outputs on the version's kept training rows
-(:func:`modelport.loaded.array_predictor`). A batch holding a NaN (trees may send missing values either way), or of more than
-:data:`MAX_ROWS` rows, is left to scikit-learn.
+(:func:`modelport.loaded.array_predictor`). A batch holding a NaN (trees may send
+missing values either way), or of more than :data:`MAX_ROWS` rows, is left to scikit-learn.
 """
 
 from __future__ import annotations
