@@ -82,7 +82,8 @@ def main() -> None:
             batches = max(d["batches"], 1)
             mean = d["rows"] / batches
             per_request = max(d["requests"], 1)
-            # Triton charges each request of a batch the batch's time: divide by requests
+            # Triton charges each request of a batch the batch's time, so the totals divided
+            # by the requests are the batch's times (weighted by its requests)
             assemble = d["compute_input"] * TRITON_NS / per_request * 1e6
             infer = d["compute_infer"] * TRITON_NS / per_request * 1e6
             output = d["compute_output"] * TRITON_NS / per_request * 1e6
@@ -105,8 +106,8 @@ def main() -> None:
                 f"{args.model}: {run.rps:,.0f} req/s, p99 {run.p99_ms:.1f} ms; "
                 f"{batches:.0f} batches, mean size {mean:.1f}, histogram "
                 + ", ".join(f"<={k}: {v:.0f}" for k, v in hist.items() if v)
-                + f"; per batch: assemble {assemble * mean:.0f} us, predict {infer * mean:.0f} us,"
-                f" split+log {output * mean:.0f} us; in-process predict_proba of {size} rows "
+                + f"; per batch: assemble {assemble:.0f} us, predict {infer:.0f} us,"
+                f" split+log {output:.0f} us; in-process predict_proba of {size} rows "
                 f"{statistics.median(times) * 1e6:.0f} us (other CPU); CPU per request: loop "
                 f"{loop:.0f} us, other threads {others_us:.0f} us"
             )

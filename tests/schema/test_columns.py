@@ -107,3 +107,16 @@ def test_an_array_signature_keeps_its_two_dimensional_array() -> None:
     batch = assemble(sig, parts)
     assert isinstance(batch, np.ndarray) and batch.shape == (3, 4)
     assert batch.tolist() == [[1.0, 2.0, 3.0, 4.0], [5.0] * 4, [5.0] * 4]
+
+
+def test_categories_a_model_copes_with_pass_unknown_text_as_the_general_path_does() -> None:
+    sample = pd.DataFrame({"x": [1.0, 2.0], "k": pd.Categorical(["u", "v"]), "s": ["p", "q"]})
+    sig = infer_signature(sample, accept_unknown=("k", "s"))
+    records = [{"x": 1.0, "k": "new", "s": "other"}, {"x": 2.0, "k": "v", "s": "p"}]
+    fast = validate_columns(sig, records)
+    assert fast.others["k"].tolist() == [-1, 1] and fast.others["s"].tolist() == ["other", "p"]
+    general = validate(sig, pd.DataFrame(records))  # a frame never takes the records path
+    pd.testing.assert_frame_equal(assemble(sig, [fast]), general, check_exact=True)
+    with pytest.raises(ValidationError) as info:  # still one value per field, and not null
+        validate_columns(sig, [{"x": 1.0, "k": None, "s": "p"}])
+    assert [(p.field, p.kind) for p in info.value.problems] == [("k", "null")]

@@ -59,6 +59,8 @@ class Layout:
     dtypes: dict[str, pd.CategoricalDtype]
     #: category -> code, for every category feature (both dtypes), for the fast path
     codes: dict[str, dict[Any, int]]
+    #: the category features whose model copes with categories it never saw
+    tolerant: frozenset[str]
     #: every feature is a float64 number: the frame is one block of floats
     all_float64: bool
     #: reads the numeric features of a record as a tuple, in order
@@ -100,6 +102,11 @@ def layout_of(signature: Signature) -> Layout:
             for f in others
             if f.kind == "category"
         },
+        tolerant=frozenset(
+            f.name
+            for f in others
+            if f.kind == "category" and (f.accepts_unknown or signature.allow_unknown_categories)
+        ),
         all_float64=bool(signature.inputs)
         and all(f.kind == "float" and f.dtype == "float64" for f in signature.inputs),
         numeric_getter=getter,

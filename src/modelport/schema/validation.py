@@ -159,6 +159,16 @@ def _records_fast_path(signature: Signature, data: Any) -> Columns | None:
         codes = layout.codes[spec.name]
         name = spec.name
         items = [row[name] for row in rows]
+        if spec.name in layout.tolerant:
+            # the model copes with categories it never saw: any text passes (a new one as
+            # code -1, as pd.Categorical makes it); nulls and non-text go the general way
+            if not all(type(v) is str for v in items):
+                return None
+            if spec.dtype == "category":
+                others[name] = np.array([codes.get(v, -1) for v in items], dtype=np.int32)
+            else:
+                others[name] = np.array(items, dtype=object)
+            continue
         try:
             found = [codes[v] for v in items]
         except (KeyError, TypeError):  # unknown, null or unhashable: named by the general path
@@ -178,16 +188,8 @@ def _record_keys(signature: Signature, layout: Layout) -> frozenset[str] | None:
     entry = _RECORD_KEYS.get(id(signature))
     if entry is not None and entry[0] is signature:
         return entry[1]
-    # categories a model accepts without knowing them, booleans, text and dates: general path
-    readable = all(
-        f.kind in NUMERIC_KINDS
-        or (
-            f.kind == "category"
-            and not f.accepts_unknown
-            and not signature.allow_unknown_categories
-        )
-        for f in signature.inputs
-    )
+    # booleans, free text and dates: the general path
+    readable = all(f.kind in NUMERIC_KINDS or f.kind == "category" for f in signature.inputs)
     keys = frozenset(signature.names) if readable and signature.inputs else None
     if len(_RECORD_KEYS) >= 1024:
         _RECORD_KEYS.clear()
