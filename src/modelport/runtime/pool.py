@@ -291,8 +291,13 @@ class ServedVersion:
             scores = scores.take(rows) if scores is not None else None
         ids = [pid for i in logged for pid in (items[i][2] or [])]
         latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
-        deployments = [items[i][4] for i in logged for _ in range(lengths[i])]
-        keys = [items[i][5] for i in logged for _ in range(lengths[i])]
+        # one value for the batch in the common case (no deployment, no sticky key): the
+        # writer repeats it per row when it converts, off the predict thread
+        routed = any(items[i][4] is not None or items[i][5] is not None for i in logged)
+        deployments: list[str | None] | None = (
+            [items[i][4] for i in logged for _ in range(lengths[i])] if routed else None
+        )
+        keys = [items[i][5] for i in logged for _ in range(lengths[i])] if routed else None
         self.log_writer.append(
             LoggedBatch(
                 model=self.name,
