@@ -220,6 +220,9 @@ def array_predictor(
             return None
         frame = validate(signature, sample)  # what the model gets otherwise
         array = matrix(signature, [validate_columns(signature, sample)]) if frame_trained else frame
+        # recorded, never raised: a server loads versions in a thread while others predict,
+        # and an error filter would turn their warnings into failed requests (one of theirs
+        # caught here only makes this proof refuse, the safe side)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             same = same_outputs(predictor, frame, twin, array)
