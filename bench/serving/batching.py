@@ -14,13 +14,14 @@ size formed. Extra server options after ``--``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 from compare import thread_cpu
 from run import batch_histogram, build_models, free_port, start, stop, wrk
 
@@ -46,7 +47,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("extra", nargs="*", help="server options (after --)")
     args = parser.parse_args()
-    import os
 
     import modelport
     from modelport.settings import Settings
@@ -96,8 +96,6 @@ def main() -> None:
             os.sched_setaffinity(0, {1})
             times = []
             for _ in range(200):
-                import time
-
                 t0 = time.perf_counter()
                 case.model.predict_proba(batch)
                 times.append(time.perf_counter() - t0)
@@ -114,7 +112,6 @@ def main() -> None:
             sys.stdout.flush()
     finally:
         stop(server)
-    _ = np
 
 
 if __name__ == "__main__":
