@@ -4,15 +4,25 @@
 that answer clients (the Python API and the server): it computes probabilities in the same
 call where that is exact, and it refuses outputs that are not finite numbers rather than
 letting them through as ``null``/``NaN``.
+
+Input reaches the model in two steps, so that a server pays for a DataFrame once per batch:
+:meth:`LoadedModel.columns` validates one request into plain columns, and
+:meth:`LoadedModel.assemble` builds the model-ready input of many (``prepare`` is both).
+Where it is proven safe at load time, a model trained on a frame of float64 numbers is
+called on one array instead (:func:`array_predictor`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from modelport.errors import (
     InvalidArgument,
@@ -25,18 +35,30 @@ from modelport.flavors.base import Predictor
 from modelport.reference import Reference
 from modelport.registry import ModelVersion, Registry
 from modelport.schema import Signature, validate
-from modelport.schema.validation import require_rows
+from modelport.schema.columns import assemble, layout_of, matrix
+from modelport.schema.validation import require_rows, validate_columns
+from modelport.training_sample import read_sample
 
 
 class LoadedModel:
     """A registered version in memory. ``predict`` takes any input shape ``validate`` accepts."""
 
-    def __init__(self, version: ModelVersion, predictor: Predictor, load_seconds: float) -> None:
+    def __init__(
+        self,
+        version: ModelVersion,
+        predictor: Predictor,
+        load_seconds: float,
+        *,
+        on_arrays: Predictor | None = None,
+    ) -> None:
         self.version = version
         self.predictor = predictor
         self.load_seconds = load_seconds
         self._closed = False
         self.signature = Signature.from_dict(version.signature) if version.signature else None
+        #: the same model called on one float64 array instead of a frame (proven at load
+        #: time to answer exactly as on the frame); None: it gets its frame
+        self.on_arrays = on_arrays
 
     @property
     def ref(self) -> Reference:
@@ -48,9 +70,28 @@ class LoadedModel:
 
     def prepare(self, data: Any, *, extra: str = "error") -> Any:
         """Validated, model-ready input (raises ValidationError listing every bad field)."""
+        return self.assemble([self.columns(data, extra=extra)])
+
+    def columns(self, data: Any, *, extra: str = "error") -> Any:
+        """One request validated into plain columns (:class:`Columns`), no DataFrame built.
+
+        Raises ValidationError listing every bad field. Without a signature, ``data`` as is.
+        """
         if self.signature is None:
             return data
-        return validate(self.signature, data, extra=extra)  # type: ignore[arg-type]
+        return validate_columns(self.signature, data, extra=extra)  # type: ignore[arg-type]
+
+    def assemble(self, parts: Sequence[Any]) -> Any:
+        """The model-ready input of requests' :meth:`columns`, built once for all of them."""
+        if self.signature is None:  # unvalidated input: joined as it came
+            if len(parts) == 1:
+                return parts[0]
+            if isinstance(parts[0], pd.DataFrame):
+                return pd.concat(parts, ignore_index=True)
+            return np.concatenate(parts)
+        if self.on_arrays is not None and self.signature.input_kind == "dataframe":
+            return matrix(self.signature, parts)
+        return assemble(self.signature, parts)
 
     def predict(self, data: Any) -> np.ndarray:
         """Predictions for every row of ``data`` (validated against the signature first).
@@ -103,15 +144,18 @@ class LoadedModel:
             raise PredictionError(f"{self.ref}: {exc.message}", hint=exc.hint) from exc
 
     def _outputs(self, prepared: Any, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        predictor = self.predictor
+        if self.on_arrays is not None and isinstance(prepared, np.ndarray):
+            predictor = self.on_arrays
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            labels = argmax_classes(self.predictor)
+            labels = argmax_classes(predictor)
             if labels is not None:  # what the estimator's own predict computes
-                probabilities = np.asarray(self.predictor.predict_proba(prepared))
+                probabilities = np.asarray(predictor.predict_proba(prepared))
                 return labels.take(np.argmax(probabilities, axis=1)), probabilities
-            predictions = np.asarray(self.predictor.predict(prepared))
+            predictions = np.asarray(predictor.predict(prepared))
             if not proba:
                 return predictions, None
-            given = self.predictor.predict_proba(prepared)
+            given = predictor.predict_proba(prepared)
             return predictions, None if given is None else np.asarray(given)
 
     def close(self) -> None:
@@ -141,7 +185,67 @@ def load_model(
             f"{version.ref}: {exc.message}",
             hint=exc.hint or "pass trusted=True or set MODELPORT_TRUST_PICKLES=1",
         ) from exc
-    return LoadedModel(version, predictor, time.perf_counter() - started)
+    signature = Signature.from_dict(version.signature) if version.signature else None
+    twin = array_predictor(predictor, signature, directory)
+    return LoadedModel(version, predictor, time.perf_counter() - started, on_arrays=twin)
+
+
+def array_predictor(
+    predictor: Predictor, signature: Signature | None, directory: Path
+) -> Predictor | None:
+    """A faster predictor of the same model on its array input, or None.
+
+    For a model trained on an array, or on a frame of float64 numbers (the frame is then
+    nothing but the array with names): the flavor's optional ``for_arrays`` hook offers a
+    predictor that skips its library's per-call work (scikit-learn's feature-name checks,
+    LightGBM's pandas conversion, a forest's per-tree Python), and it is taken only if it
+    gives exactly the model's own outputs (labels and probabilities, bit for bit, without a
+    warning) on the rows kept at registration. No kept rows, no hook, any difference,
+    warning or failure: None, and the model is called as it always was.
+    """
+    if signature is None:
+        return None
+    frame_trained = signature.input_kind == "dataframe"
+    if frame_trained and not layout_of(signature).all_float64:
+        return None
+    hook = getattr(predictor, "for_arrays", None)
+    if not callable(hook):
+        return None
+    try:
+        sample = read_sample(directory)
+        if sample is None or sample.empty:
+            return None
+        twin = hook(signature.names)
+        if twin is None:
+            return None
+        frame = validate(signature, sample)  # what the model gets otherwise
+        array = matrix(signature, [validate_columns(signature, sample)]) if frame_trained else frame
+        # recorded, never raised: a server loads versions in a thread while others predict,
+        # and an error filter would turn their warnings into failed requests (one of theirs
+        # caught here only makes this proof refuse, the safe side)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            same = same_outputs(predictor, frame, twin, array)
+    except Exception:  # in doubt: the frame
+        return None
+    return twin if same and not caught else None
+
+
+def same_outputs(first: Predictor, first_input: Any, second: Predictor, second_input: Any) -> bool:
+    """Whether two predictors give identical labels and probabilities on their inputs."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if not _identical(first.predict(first_input), second.predict(second_input)):
+            return False
+        return _identical(first.predict_proba(first_input), second.predict_proba(second_input))
+
+
+def _identical(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    left, right = np.asarray(a), np.asarray(b)
+    return left.dtype == right.dtype and np.array_equal(
+        left, right, equal_nan=left.dtype.kind == "f"
+    )
 
 
 def argmax_classes(predictor: Any) -> np.ndarray | None:

@@ -20,6 +20,11 @@ scoring and (later) explanations call these and never reach into a flavor's inte
 * ``argmax_classes() -> ndarray | None``: the labels when ``predict`` is exactly the class
   of highest ``predict_proba`` (ties to the first), so that one ``predict_proba`` call
   gives both outputs (a forest would otherwise run every tree twice).
+* ``for_arrays(columns) -> Predictor | None``: for a model trained on a frame of float64
+  numbers named ``columns`` (in that order), a predictor of the same model taking one 2-D
+  array of them instead, without its library's per-call work on a frame (feature-name
+  checks, pandas conversion); None when there is no such shortcut. The runtime takes it
+  only after it gave exactly the frame's outputs on the version's kept training rows.
 * ``close() -> None``: release what the model holds (sessions, threads) when a version is
   unloaded; the runtime calls it once, after the last prediction.
 

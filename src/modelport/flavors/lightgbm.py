@@ -10,6 +10,7 @@ The booster text carries the pandas category mappings, so DataFrames with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -92,6 +93,16 @@ class LightGBMPredictor:
         if self.classes is None:
             return None
         return self._proba(batch, len(self.classes))
+
+    def for_arrays(self, columns: Sequence[str]) -> LightGBMPredictor | None:
+        """This predictor itself, on arrays of ``columns``: a booster without pandas
+        categories whose features are exactly ``columns`` reads an array as it reads the
+        frame, without converting a frame on every call."""
+        if getattr(self.booster, "pandas_categorical", None):
+            return None
+        with predicting("lightgbm"):
+            names = list(self.booster.feature_name())
+        return self if names == list(columns) else None
 
     def argmax_classes(self) -> np.ndarray | None:
         """The classes: ``predict`` above is the argmax of ``predict_proba`` by construction."""

@@ -68,6 +68,10 @@ ARGMAX_ESTIMATORS = frozenset(
 )
 
 
+#: composites that select their input columns by name: they always get their frame
+_FRAME_STEPS = frozenset({"Pipeline", "ColumnTransformer", "FeatureUnion"})
+
+
 class SklearnPredictor:
     """Calls a fitted estimator; ``transform`` stands in for ``predict`` on transformers."""
 
@@ -97,6 +101,37 @@ class SklearnPredictor:
             return None
         with predicting("sklearn"):
             return np.asarray(self.estimator.predict_proba(batch))
+
+    def for_arrays(self, columns: Sequence[str]) -> Predictor | None:
+        """The estimator on arrays of ``columns`` in order, without per-call frame work.
+
+        A forest classifier is walked in NumPy (:mod:`.forest`: the same arithmetic without
+        scikit-learn's per-tree Python). Any other plain estimator trained on a frame is a
+        shallow copy without its feature names (sharing every fitted array): scikit-learn
+        checks a frame's names against ``feature_names_in_`` on every call and converts the
+        frame, and warns on an array when the estimator has names. Only a scikit-learn
+        class whose names, if it has any, are exactly ``columns``: a Pipeline or
+        ColumnTransformer selects columns by name and keeps its frame, and a subclass may
+        read the names in its own code.
+        """
+        import copy
+
+        from modelport.flavors.forest import ForestWalker, walkable
+
+        estimator = self.estimator
+        cls = type(estimator)
+        if not cls.__module__.startswith("sklearn.") or cls.__name__ in _FRAME_STEPS:
+            return None
+        names = getattr(estimator, "feature_names_in_", None)
+        if names is not None and [str(n) for n in names] != list(columns):
+            return None
+        if walkable(estimator):
+            return ForestWalker(estimator)
+        if names is None:
+            return None  # already called on arrays: nothing to skip
+        twin = copy.copy(estimator)
+        del twin.feature_names_in_
+        return SklearnPredictor(twin)
 
     def argmax_classes(self) -> np.ndarray | None:
         """``classes_`` when the (final) estimator's predict is the argmax of its probabilities.

@@ -110,16 +110,17 @@ class ServedVersion:
         )
 
     def prepare(self, data: Any) -> Any:
-        """Validate and coerce one request's input (raises ValidationError naming fields).
+        """Validate and coerce one request's input (raises ValidationError naming fields)
+        into plain columns: the model-ready input is built once per batch.
 
         Under the ``reject`` policy a request with a row above the out-of-distribution
         threshold is refused here, before batching, so it never shares a model call with
         others; under ``flag`` (the default) nothing is done per request: the batch is
         scored once in :meth:`_predict_batch`.
         """
-        prepared = self.loaded.prepare(data)
+        prepared = self.loaded.columns(data)
         if self.ood_reject:
-            self._refuse_out_of_distribution(prepared)
+            self._refuse_out_of_distribution(self.loaded.assemble([prepared]))
         return prepared
 
     def _refuse_out_of_distribution(self, prepared: Any) -> None:
@@ -208,12 +209,7 @@ class ServedVersion:
         started = time.perf_counter()
         inputs = [item[0] for item in items]
         lengths = [len(x) for x in inputs]
-        if len(inputs) == 1:
-            batch = inputs[0]
-        elif isinstance(inputs[0], pd.DataFrame):
-            batch = pd.concat(inputs, ignore_index=True)
-        else:
-            batch = np.concatenate(inputs)
+        batch = self.loaded.assemble(inputs)  # the one model-ready input of the batch
         need_proba = self.has_proba and any(item[1] or item[2] is not None for item in items)
         assembled = time.perf_counter()
         predictions, probas = self.loaded.outputs(batch, proba=need_proba)
@@ -295,8 +291,13 @@ class ServedVersion:
             scores = scores.take(rows) if scores is not None else None
         ids = [pid for i in logged for pid in (items[i][2] or [])]
         latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
-        deployments = [items[i][4] for i in logged for _ in range(lengths[i])]
-        keys = [items[i][5] for i in logged for _ in range(lengths[i])]
+        # one value for the batch in the common case (no deployment, no sticky key): the
+        # writer repeats it per row when it converts, off the predict thread
+        routed = any(items[i][4] is not None or items[i][5] is not None for i in logged)
+        deployments: list[str | None] | None = (
+            [items[i][4] for i in logged for _ in range(lengths[i])] if routed else None
+        )
+        keys = [items[i][5] for i in logged for _ in range(lengths[i])] if routed else None
         self.log_writer.append(
             LoggedBatch(
                 model=self.name,
@@ -322,7 +323,7 @@ class ServedVersion:
         row = {f.name: _example_value(f) for f in self.signature.inputs}
         # not through prepare: the synthetic row is no client's, no policy applies to it
         self._run_batch(
-            [(self.loaded.prepare([row]), self.has_proba, None, 0.0, None, None, 0.0)],
+            [(self.loaded.columns([row]), self.has_proba, None, 0.0, None, None, 0.0)],
             live=False,
         )
 

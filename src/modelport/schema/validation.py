@@ -25,6 +25,14 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import FieldProblem, ValidationError
+from modelport.schema.columns import (
+    NUMERIC_KINDS,
+    Columns,
+    Layout,
+    assemble,
+    layout_of,
+    numeric_column,
+)
 from modelport.schema.signature import FeatureSpec, Signature
 
 Extra = Literal["error", "ignore"]
@@ -46,10 +54,23 @@ def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
     out-of-vocabulary field. ``extra="ignore"`` drops unknown columns instead
     (batch scoring, where inputs carry id columns).
     """
+    return assemble(signature, [validate_columns(signature, data, extra=extra)])
+
+
+def validate_columns(signature: Signature, data: Any, *, extra: Extra = "error") -> Columns:
+    """:func:`validate`, stopping at plain columns: NumPy arrays, never a DataFrame.
+
+    What the server does per request; :func:`~modelport.schema.columns.assemble` builds the
+    model-ready input once per batch. Raises the same :class:`ValidationError`.
+    """
     if signature.input_kind == "ndarray":
         fast = _ndarray_fast_path(signature, data)
         if fast is not None:
-            return fast
+            return Columns(len(fast), fast, {})
+    elif extra == "error":
+        records = _records_fast_path(signature, data)
+        if records is not None:
+            return records
     columns, n_rows, problems = _to_columns(signature, data, extra)
     if any(p.kind == "shape" for p in problems):
         raise ValidationError(problems, hint=f"expected features: {_listing(signature)}")
@@ -72,12 +93,108 @@ def validate(signature: Signature, data: Any, *, extra: Extra = "error") -> Any:
     if problems:
         raise ValidationError(problems, hint=f"expected features: {_listing(signature)}")
     if signature.input_kind == "ndarray":
-        return (
-            np.column_stack([coerced[n] for n in signature.names])
+        array = (
+            np.column_stack(
+                [
+                    numeric_column(f, coerced[f.name])
+                    if f.kind in NUMERIC_KINDS
+                    else coerced[f.name]
+                    for f in signature.inputs
+                ]
+            )
             if n_rows
             else np.empty((0, len(signature.inputs)))
         )
-    return pd.DataFrame(coerced, columns=signature.names, index=pd.RangeIndex(n_rows))
+        return Columns(n_rows, array, {})
+    layout = layout_of(signature)
+    numbers = (
+        np.column_stack([coerced[f.name] for f in layout.numeric])
+        if layout.numeric and n_rows
+        else np.empty((n_rows, len(layout.numeric)))
+    )
+    return Columns(n_rows, numbers, {f.name: coerced[f.name] for f in layout.others})
+
+
+def _records_fast_path(signature: Signature, data: Any) -> Columns | None:
+    """Records of a frame-trained model holding exactly its features, every value plainly
+    right: numbers read in one ``np.array`` call, categories looked up in a dict.
+
+    Anything else (a missing or unknown key, a boolean or text among numbers, a null where
+    none may be, an unknown category, a kind other than numbers and categories) returns
+    None, and the general path names the problem.
+    """
+    if type(data) is dict:
+        rows: list[Any] = [data]
+    elif type(data) is list and data:
+        rows = data
+    else:
+        return None
+    layout = layout_of(signature)
+    keys = _record_keys(signature, layout)
+    if keys is None:
+        return None
+    for row in rows:
+        if type(row) is not dict or row.keys() != keys:
+            return None
+    n_rows = len(rows)
+    getter = layout.numeric_getter
+    values = [getter(row) for row in rows]
+    if not _NOT_NUMBERS.isdisjoint(map(type, itertools.chain.from_iterable(values))):
+        return None
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if numbers.shape != (n_rows, len(layout.numeric)):
+        return None
+    finite = np.isfinite(numbers).all()  # one pass in the common case
+    if not finite and (np.isinf(numbers).any() or (np.isnan(numbers) & ~layout.nullable).any()):
+        return None
+    if layout.integers.size:
+        whole = numbers[:, layout.integers]
+        if (np.mod(np.nan_to_num(whole), 1) != 0).any():
+            return None
+    others: dict[str, np.ndarray] = {}
+    for spec in layout.others:
+        codes = layout.codes[spec.name]
+        name = spec.name
+        items = [row[name] for row in rows]
+        if spec.name in layout.tolerant:
+            # the model copes with categories it never saw: any text passes (a new one as
+            # code -1, as pd.Categorical makes it); nulls and non-text go the general way
+            if not all(type(v) is str for v in items):
+                return None
+            if spec.dtype == "category":
+                others[name] = np.array([codes.get(v, -1) for v in items], dtype=np.int32)
+            else:
+                others[name] = np.array(items, dtype=object)
+            continue
+        try:
+            found = [codes[v] for v in items]
+        except (KeyError, TypeError):  # unknown, null or unhashable: named by the general path
+            return None
+        if spec.dtype == "category":
+            others[name] = np.array(found, dtype=np.int32)
+        else:
+            others[name] = np.array(items, dtype=object)
+    return Columns(n_rows, numbers, others)
+
+
+#: per signature, the exact key set of its records, None when the fast path does not apply
+_RECORD_KEYS: dict[int, tuple[Signature, frozenset[str] | None]] = {}
+
+
+def _record_keys(signature: Signature, layout: Layout) -> frozenset[str] | None:
+    entry = _RECORD_KEYS.get(id(signature))
+    if entry is not None and entry[0] is signature:
+        return entry[1]
+    # booleans, free text and dates: the general path
+    readable = all(f.kind in NUMERIC_KINDS or f.kind == "category" for f in signature.inputs)
+    keys = frozenset(signature.names) if readable and signature.inputs else None
+    if len(_RECORD_KEYS) >= 1024:
+        _RECORD_KEYS.clear()
+    _RECORD_KEYS[id(signature)] = (signature, keys)
+    return keys
 
 
 def _listing(signature: Signature) -> str:
@@ -356,12 +473,8 @@ def _coerce_number(spec: FeatureSpec, values: Any) -> tuple[Any, FieldProblem | 
             return None, FieldProblem(
                 spec.name, "type", "expected a whole number", fraction.tolist()
             )
-        if not nulls.any() and spec.dtype.startswith(("int", "uint")):
-            return array.astype(spec.dtype), None
         return array, None
-    if spec.dtype in ("float32", "float16"):
-        return array.astype(spec.dtype), None
-    return array, None
+    return array, None  # float64: the training dtype is given at assembly (numeric_column)
 
 
 def _numeric_dtype(values: Any) -> bool:
@@ -444,8 +557,9 @@ def _coerce_category(
             f"expected {spec.describe()}",
             [int(r) for r in bad_rows],
         )
-    if spec.dtype == "category":
-        return pd.Categorical(items, categories=categories), None
+    if spec.dtype == "category":  # its codes; the Categorical is built once per batch
+        codes = {c: i for i, c in enumerate(categories)}
+        return np.array([codes.get(v, -1) for v in items], dtype=np.int32), None
     column = np.asarray(items, dtype=object)
     if len(null_rows):
         column[np.asarray(null_rows, dtype=int)] = None
