@@ -13,6 +13,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: seconds a stopping server gives in-flight requests to finish (uvicorn's graceful shutdown);
+#: the Kubernetes grace period and the worker supervisor are sized from it
+DRAIN_SECONDS = 30
+
 
 class ServingSettings(BaseModel):
     """How ``modelport serve`` serves; each field is also a flag (``--max-batch-size``)."""

@@ -18,7 +18,9 @@ import yaml
 
 from modelport.packaging import kubernetes
 from modelport.packaging.dockerfile import HOME, PORT, UID
+from modelport.runtime.config import ServeConfig
 from modelport.serving import server
+from modelport.settings import DRAIN_SECONDS
 from tests.packaging.conftest import Packaged
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -71,10 +73,8 @@ def test_probes_termination_and_security_follow_the_server(packaged: Packaged) -
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["ports"][0]["containerPort"] == PORT
     # the grace period covers the preStop sleep and the server's whole drain
-    drain = int(
-        re.search(r"timeout_graceful_shutdown=(\d+)", Path(server.__file__).read_text()).group(1)
-    )  # type: ignore[union-attr]
-    assert drain == kubernetes.DRAIN_SECONDS
+    drain = server.uvicorn_options(ServeConfig(refs=("m",)))["timeout_graceful_shutdown"]
+    assert drain == DRAIN_SECONDS
     prestop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pod["terminationGracePeriodSeconds"] > prestop + drain
     security = container["securityContext"]

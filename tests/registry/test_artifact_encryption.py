@@ -298,7 +298,8 @@ def test_spark_scores_an_encrypted_model_without_shipping_the_key(
     from pyspark.sql import SparkSession
 
     owned = SparkSession.getActiveSession() is None
-    session = spark_session("local[1]")
+    # another test's session may be running: use it (a different master is refused)
+    session = spark_session("local[1]" if owned else None)
     try:
         summary = score(
             "credit",

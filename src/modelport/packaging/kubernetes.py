@@ -21,9 +21,8 @@ from typing import Any
 import yaml
 
 from modelport.packaging.dockerfile import HOME, PORT, UID
+from modelport.settings import DRAIN_SECONDS
 
-#: uvicorn's timeout_graceful_shutdown in modelport.serving.server (a test keeps them equal)
-DRAIN_SECONDS = 30
 PRESTOP_SECONDS = 5
 GRACE_SECONDS = PRESTOP_SECONDS + DRAIN_SECONDS + 10
 KEYS_MOUNT = "/etc/modelport/keys"

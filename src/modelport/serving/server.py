@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from modelport.runtime.config import ServeConfig
-from modelport.settings import Settings
+from modelport.settings import DRAIN_SECONDS, Settings
 
 
 def uvicorn_options(config: ServeConfig) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def uvicorn_options(config: ServeConfig) -> dict[str, Any]:
         "http": "httptools",
         "access_log": False,  # ours is structured and carries the request id
         "log_level": "info",
-        "timeout_graceful_shutdown": 30,
+        "timeout_graceful_shutdown": DRAIN_SECONDS,
         "backlog": 4096,
         "ws": "none",  # no websocket routes: skip loading (and warning about) websockets
         "proxy_headers": False,  # no trusted proxy is configured; skip the per-request rewrite

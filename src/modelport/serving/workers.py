@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelport.runtime.config import ServeConfig
-from modelport.settings import Settings
+from modelport.settings import DRAIN_SECONDS, Settings
 
 if TYPE_CHECKING:
     from prometheus_client import Counter
@@ -250,7 +250,7 @@ def run_workers(config: ServeConfig, settings: Settings, uvicorn_options: dict[s
             asked_to_stop = received is not None and received.si_signo != signal.SIGCHLD
             if asked_to_stop and not supervisor.stopping:
                 supervisor.stop()
-                graceful = float(uvicorn_options.get("timeout_graceful_shutdown") or 30)
+                graceful = float(uvicorn_options.get("timeout_graceful_shutdown") or DRAIN_SECONDS)
                 deadline = time.monotonic() + graceful + 10
             supervisor.reap(restarts)
             if supervisor.stopping and deadline is None:
