@@ -202,3 +202,65 @@ def test_isolation_runs_only_when_a_batch_fails() -> None:
 
     asyncio.run(main())
     assert calls == sizes  # one model call per batch
+
+
+def test_a_fast_model_runs_on_the_loop_once_measured_and_a_heavier_batch_in_the_thread() -> None:
+    where: list[tuple[bool, int]] = []  # (on the loop's thread, rows)
+
+    def fn(items: list[int]) -> list[int]:
+        where.append((threading.current_thread() is threading.main_thread(), sum(items)))
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(fn, weigh=lambda rows: rows)
+        for _ in range(12):  # one at a time: batches of one item, one row
+            assert await batcher.submit(1) == 1
+        assert await batcher.submit(1000) == 1000  # heavier than any measured batch
+        await batcher.aclose()
+
+    asyncio.run(main())
+    assert [on_loop for on_loop, _ in where[:8]] == [False] * 8  # measured in the thread first
+    assert all(on_loop for on_loop, _ in where[8:12])
+    assert where[12] == (False, 1000)
+
+
+def test_a_slow_batch_sends_the_next_ones_back_to_the_thread() -> None:
+    where: list[bool] = []
+    slow = threading.Event()
+
+    def fn(items: list[int]) -> list[int]:
+        where.append(threading.current_thread() is threading.main_thread())
+        if slow.is_set():
+            slow.clear()
+            time.sleep(0.01)  # on the loop: 10 ms of wall time
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(fn)
+        for _ in range(9):
+            await batcher.submit(0)
+        slow.set()
+        await batcher.submit(0)  # runs on the loop, and is slow
+        await batcher.submit(0)
+        await batcher.aclose()
+
+    asyncio.run(main())
+    assert where[8] and where[9]  # on the loop (the eighth measured batch made it eligible)
+    assert where[10] is False  # the slow one sent it back to the thread
+
+
+def test_no_inline_runs_when_switched_off() -> None:
+    where: list[bool] = []
+
+    def fn(items: list[int]) -> list[int]:
+        where.append(threading.current_thread() is threading.main_thread())
+        return items
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher(fn, inline_seconds=0.0)
+        for _ in range(20):
+            await batcher.submit(0)
+        await batcher.aclose()
+
+    asyncio.run(main())
+    assert not any(where)

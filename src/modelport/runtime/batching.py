@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,10 @@ log = logging.getLogger("modelport.serving")
 
 #: the longest the batcher lingers for requests that are still arriving
 _MAX_LINGER = 0.005
+#: a batch expected to run for less than this runs on the event loop itself (see _inline)
+INLINE_SECONDS = 0.002
+#: how many recent batches that expectation looks back on
+_INLINE_MEMORY = 8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,6 +57,9 @@ class Batcher(Generic[T, R]):
         max_queue: int = 2048,
         name: str = "batcher",
         on_batch: Callable[[int], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+        weigh: Callable[[T], int] | None = None,
+        inline_seconds: float = INLINE_SECONDS,
     ) -> None:
         self._fn = fn
         self.max_batch_size = max_batch_size
@@ -59,12 +67,19 @@ class Batcher(Generic[T, R]):
         self.max_queue = max_queue
         self.name = name
         self._on_batch = on_batch
+        #: told the queue's depth whenever it changes (None: nobody follows it)
+        self._on_depth = on_depth
         self._pending: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"predict-{name}")
         self._closed = False
         self._last_seconds = 0.0  # how long the last batch ran
+        #: an item's weight (a request's rows) for the expected run time of a batch
+        self._weigh = weigh
+        self.inline_seconds = inline_seconds
+        #: (seconds, weight) of the recent batches, measured where they ran
+        self._runs: deque[tuple[float, int]] = deque(maxlen=_INLINE_MEMORY)
         self._recent = (0, 0)  # sizes of the last two batches
 
     @property
@@ -92,6 +107,8 @@ class Batcher(Generic[T, R]):
             self._worker = loop.create_task(self._run(), name=f"batcher-{self.name}")
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
+        if self._on_depth is not None:
+            self._on_depth(len(self._pending))
         assert self._wakeup is not None
         self._wakeup.set()
         return future
@@ -102,6 +119,44 @@ class Batcher(Generic[T, R]):
         if len(results) != len(items):
             raise RuntimeError(f"{self.name}: {len(items)} items in, {len(results)} results out")
         return results
+
+    def _timed(self, items: list[T], *, inline: bool = False) -> list[R | BaseException]:
+        """:meth:`_call_isolating`, remembering how long it ran for its weight.
+
+        In the thread that is the thread's own CPU time: its wall time would count the
+        loop's turns while the thread waited for the GIL. On the loop it is the wall time,
+        which is what the loop was held for (a model's own threads included).
+        """
+        clock = time.perf_counter if inline else time.thread_time
+        started = clock()
+        try:
+            return self._call_isolating(items)
+        finally:
+            self._runs.append((clock() - started, self._weight(items)))
+
+    def _weight(self, items: list[T]) -> int:
+        weigh = self._weigh
+        return max(1, len(items) if weigh is None else sum(weigh(item) for item in items))
+
+    def _inline(self, items: list[T]) -> bool:
+        """Whether to run ``items`` on the event loop instead of the batcher's thread.
+
+        Handing a batch to a thread costs a wake-up of the thread, a switch of the GIL each
+        way (the thread waits for the loop to let go of it, up to the interpreter's switch
+        interval under load) and a wake-up of the loop: for a model that answers a batch in
+        a hundred microseconds that is as much as the model call, and it adds latency. So
+        every recent batch ran for less than ``inline_seconds`` and this one weighs no more
+        than the heaviest of them, the loop runs it itself (on one core it would have waited
+        for the GIL as long); after one slow batch, for a slower model, or for a batch
+        heavier than those measured (one large request), the thread runs it, so the loop
+        is never held for long. The first batches always go to the thread.
+        """
+        runs = self._runs
+        if len(runs) < _INLINE_MEMORY or self.inline_seconds <= 0:
+            return False
+        if max(seconds for seconds, _ in runs) >= self.inline_seconds:
+            return False
+        return self._weight(items) <= max(weight for _, weight in runs)
 
     def _call_isolating(self, items: list[T]) -> list[R | BaseException]:
         """:meth:`call`, but a failing call gives each item its own outcome (see the module).
@@ -139,6 +194,8 @@ class Batcher(Generic[T, R]):
                 await self._wait_for_more(loop, wakeup)
             size = min(len(self._pending), self.max_batch_size)
             batch = [self._pending.popleft() for _ in range(size)]
+            if self._on_depth is not None:
+                self._on_depth(len(self._pending))
             batch = [(item, fut) for item, fut in batch if not fut.done()]  # drop cancelled
             if not batch:
                 continue
@@ -146,10 +203,12 @@ class Batcher(Generic[T, R]):
             if self._on_batch is not None:
                 self._on_batch(len(batch))
             started = loop.time()
+            items = [item for item, _ in batch]
             try:
-                results = await loop.run_in_executor(
-                    self._executor, self._call_isolating, [item for item, _ in batch]
-                )
+                if self._inline(items):
+                    results = self._timed(items, inline=True)
+                else:
+                    results = await loop.run_in_executor(self._executor, self._timed, items)
             except Exception as exc:  # the thread could not run it: answer, never hang
                 for _, fut in batch:
                     if not fut.done():

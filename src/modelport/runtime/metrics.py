@@ -11,7 +11,7 @@ workers, the monitor's gauges the most recent value any live worker set). Proces
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -165,25 +165,38 @@ class Metrics:
         self._access: AccessControl | None = None
         self._synced_refused: dict[str, int] = {}
         self._synced_limited: dict[str, int] = {}
-        self._request_children: dict[tuple[str, str, str, int], Counter] = {}
+        self._request_children: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
         self._deployment_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._latency_children: dict[tuple[str, str, str], Histogram] = {}
 
     def observe_request(
         self, model: str, version: str, protocol: str, status: int, seconds: float
     ) -> None:
         key = (model, version, protocol, status)
-        counter = self._request_children.get(key)
-        if counter is None:
-            counter = self.requests.labels(model, version, protocol, str(status))
-            self._request_children[key] = counter
-        counter.inc()
-        lkey = (model, version, protocol)
-        histogram = self._latency_children.get(lkey)
-        if histogram is None:
-            histogram = self.latency.labels(model, version, protocol)
-            self._latency_children[lkey] = histogram
-        histogram.observe(seconds)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, version, protocol, str(status)),
+                self.latency.labels(model, version, protocol),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def follow_queue(
+        self, model: str, version: str, depth: Callable[[], int]
+    ) -> Callable[[int], None] | None:
+        """The queue-depth gauge of a served version: read from ``depth()`` at each scrape.
+
+        Set per request (twice: queued, answered) it cost a small model's request about
+        2%. With several workers the gauge must live in the shared files, so there the
+        returned callback is the batcher's to call whenever the depth changes; in one
+        process there is nothing to call (None).
+        """
+        gauge = self.queue_depth.labels(model, version)
+        if self.multiprocess_dir is not None:
+            return gauge.set
+        gauge.set_function(depth)
+        return None
 
     def observe_deployment(self, deployment: str, arm: str, status: int, seconds: float) -> None:
         """One request routed by ``deployment`` to ``arm`` (label children cached, as above)."""

@@ -38,7 +38,7 @@ from modelport.monitoring.outliers import OutlierScorer, OutlierScores, scorer_f
 from modelport.predictions import LoggedBatch, PredictionLogWriter
 from modelport.reference import Reference, parse
 from modelport.registry import Registry
-from modelport.runtime.batching import Batcher
+from modelport.runtime.batching import INLINE_SECONDS, Batcher
 from modelport.runtime.config import ServeConfig
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.routing import Router, pointer
@@ -53,6 +53,10 @@ Prediction = tuple[np.ndarray, np.ndarray | None]
 #: time, the deployment that routed it with its sticky key (None for a direct call), and
 #: when it entered the queue (0.0 for the warm-up call, which statistics leave out)
 Item = tuple[Any, bool, list[str] | None, float, str | None, str | None, float]
+
+
+def _rows_of(item: Item) -> int:
+    return len(item[0])
 
 
 class ServedVersion:
@@ -98,7 +102,6 @@ class ServedVersion:
         #: Triton-style running totals (GET /v2/models/{name}/stats)
         self.stats = VersionStatistics()
         histogram = metrics.batch_size.labels(self.name, self.version_label)
-        self._queue_gauge = metrics.queue_depth.labels(self.name, self.version_label)
         metrics.load_seconds.labels(self.name, self.version_label).set(loaded.load_seconds)
         self.batcher: Batcher[Item, Prediction] = Batcher(
             self._predict_batch,
@@ -107,6 +110,13 @@ class ServedVersion:
             max_queue=batch.max_queue,
             name=f"{self.name}:{self.version}",
             on_batch=histogram.observe,
+            weigh=_rows_of,
+            # a Python model may wait on I/O, which its CPU time does not show: the loop
+            # must never be held by it
+            inline_seconds=0.0 if loaded.version.flavor == "python" else INLINE_SECONDS,
+            on_depth=metrics.follow_queue(
+                self.name, self.version_label, lambda: self.batcher.depth
+            ),
         )
 
     def prepare(self, data: Any) -> Any:
@@ -156,7 +166,6 @@ class ServedVersion:
         key: str | None = None,
     ) -> Prediction:
         """Predict through the batcher; ``ids`` (when given) are written to the log."""
-        self._queue_gauge.set(self.batcher.depth + 1)
         queued = time.perf_counter()
         try:
             result = await self.batcher.submit(
@@ -165,8 +174,6 @@ class ServedVersion:
         except BaseException:
             self.stats.answered(False, time.perf_counter() - (arrived or queued))
             raise
-        finally:
-            self._queue_gauge.set(self.batcher.depth)
         self.stats.answered(True, time.perf_counter() - (arrived or queued))
         return result
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from modelport.errors import (
     InvalidArgument,
@@ -196,3 +197,42 @@ async def read_body(request: Request, limit: int) -> bytes:
     if inflater is not None:
         inflater.finish()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """:func:`read_body` for the prediction routes, which have no :class:`Request`.
+
+    The common case, an uncompressed body in one message, costs one ``receive`` here: no
+    request object, no header mapping, no async generator (together about a tenth of a small
+    model's request). A compressed body goes the general way.
+    """
+    declared = None
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            declared = value
+        elif key == b"content-encoding":
+            return await read_body(Request(scope, receive), limit)
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the body has {declared.decode()} bytes; the limit is {limit}",
+            hint="split the rows into several requests",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: nobody to answer
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body exceeds the limit of {limit} bytes",
+                hint="split the rows into several requests",
+            )
+        if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
