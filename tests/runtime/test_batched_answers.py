@@ -68,9 +68,10 @@ def _is_bad_row(row: Any, bad: Invalid) -> bool:
     return any(isinstance(v, str) for v in row)
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["thread", "loop"])
 @pytest.mark.parametrize("name", CASES)
 def test_batched_answers_equal_in_process_predictions(
-    name: str, cases: dict[str, Case], settings: Settings
+    name: str, on_loop: bool, cases: dict[str, Case], settings: Settings
 ) -> None:
     case = cases[name]
     model = modelport.load(name, settings=settings)
@@ -79,6 +80,10 @@ def test_batched_answers_equal_in_process_predictions(
     metrics = Metrics()
     served = ServedVersion(load_model(registry, name), ServeConfig(), metrics)
     served.warm()
+    # every batch in the batcher's thread, or on the event loop once measured (fast models)
+    served.batcher.inline_seconds = 60.0 if on_loop else 0.0
+    if on_loop:  # as if 8 heavy batches had been measured fast (the policy has its own tests)
+        served.batcher._runs.extend([(0.0, 1_000_000)] * 8)
     plan = plan_for(case, clients=24)
 
     async def client(requests: list[Any]) -> list[object]:
@@ -125,3 +130,4 @@ def test_batched_answers_equal_in_process_predictions(
     assert batches is not None and alone is not None
     assert batches > alone  # requests really were batched together
     assert batches < len(case.valid)
+    assert (served.batcher.inline_batches > 0) == on_loop

@@ -80,6 +80,8 @@ class Batcher(Generic[T, R]):
         self.inline_seconds = inline_seconds
         #: (seconds, weight) of the recent batches, measured where they ran
         self._runs: deque[tuple[float, int]] = deque(maxlen=_INLINE_MEMORY)
+        #: batches the event loop ran itself (the others ran in the thread)
+        self.inline_batches = 0
         self._recent = (0, 0)  # sizes of the last two batches
 
     @property
@@ -206,6 +208,7 @@ class Batcher(Generic[T, R]):
             items = [item for item, _ in batch]
             try:
                 if self._inline(items):
+                    self.inline_batches += 1
                     results = self._timed(items, inline=True)
                 else:
                     results = await loop.run_in_executor(self._executor, self._timed, items)
