@@ -206,8 +206,9 @@ class Batcher(Generic[T, R]):
                 self._on_batch(len(batch))
             started = loop.time()
             items = [item for item, _ in batch]
+            inline = self._inline(items)
             try:
-                if self._inline(items):
+                if inline:
                     self.inline_batches += 1
                     results = self._timed(items, inline=True)
                 else:
@@ -225,6 +226,8 @@ class Batcher(Generic[T, R]):
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
+            if inline:  # let the callers answer before the next batch holds the loop again
+                await asyncio.sleep(0)
 
     async def _gather_arrivals(self, loop: asyncio.AbstractEventLoop) -> None:
         """Under load, let the callers of the last batches catch up before dispatching.
