@@ -150,8 +150,10 @@ class Server:
             log.exception("v1 predict failed")
             error = internal_error(exc)
             status, content = int(error.status), error_body(error)
-        await _answer(send, status, content, content_type, served)
-        self._finish(scope, served, "v1", status, t0, deployment)
+        try:
+            await _answer(send, status, content, content_type, served)
+        finally:  # counted even if the client is gone
+            self._finish(scope, served, "v1", status, t0, deployment)
 
     async def v2_infer(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
@@ -194,8 +196,10 @@ class Server:
             log.exception("v2 infer failed")
             error = internal_error(exc)
             status, content = int(error.status), error_body(error)
-        await _answer(send, status, content, content_type, served, extra)
-        self._finish(scope, served, "v2", status, t0, deployment)
+        try:
+            await _answer(send, status, content, content_type, served, extra)
+        finally:  # counted even if the client is gone
+            self._finish(scope, served, "v2", status, t0, deployment)
 
 
 #: parsed model references a server remembers (see Server._reference)
