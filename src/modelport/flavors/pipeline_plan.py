@@ -146,9 +146,12 @@ def _simple_imputer(step: Any) -> Transform | None:
         # text seen at fit: with every value a string nothing is missing, so nothing changes
         # (a missing one is NaN in the Pipeline's frame and None here: the Pipeline's case)
         return Transform("text", "text", _text)
-    statistics = _float_vector(step.statistics_)
     fill_dtype = getattr(step, "_fill_dtype", fit_dtype)
-    if fit_dtype != np.float64 or fill_dtype != np.float64 or statistics is None:
+    if fit_dtype != np.float64 or fill_dtype != np.float64:
+        return None
+    # what transform fills in: its statistics cast to the fill dtype (objects for "constant")
+    statistics = _float_vector(np.asarray(step.statistics_).astype(fill_dtype))
+    if statistics is None:
         return None
     if np.isnan(statistics).any():  # sklearn drops those columns, with a warning
         return None
