@@ -49,6 +49,9 @@ class Transform:
     takes: Kind
     gives: Kind
     apply: Callable[[Any], Any]
+    #: for a sparse output, the same values as one dense array (what ``.toarray()`` of it
+    #: gives), without building the sparse matrix; None: not available
+    dense: Callable[[Any], np.ndarray] | None = None
 
 
 def _name(obj: Any) -> str:
@@ -246,9 +249,9 @@ def _one_hot_encoder(step: Any) -> Transform | None:
             return sparse.csr_array((data, indices, indptr), shape=shape)
         return sparse.csr_matrix((data, indices, indptr), shape=shape)
 
-    return Transform(
-        "text", "sparse" if sparse_output else "numbers", sparse_matrix if sparse_output else dense
-    )
+    if sparse_output:
+        return Transform("text", "sparse", sparse_matrix, dense)
+    return Transform("text", "numbers", dense)
 
 
 def _ordinal_encoder(step: Any) -> Transform | None:
@@ -318,7 +321,17 @@ def _chain(steps: Sequence[Any]) -> Transform | None:
             X = transform.apply(X)
         return X
 
-    return Transform(planned[0].takes, planned[-1].gives, apply)
+    last = planned[-1]
+    if last.dense is None:
+        return Transform(planned[0].takes, last.gives, apply)
+    densify = last.dense
+
+    def dense(X: Any) -> np.ndarray:
+        for transform in planned[:-1]:
+            X = transform.apply(X)
+        return densify(X)
+
+    return Transform(planned[0].takes, last.gives, apply, dense)
 
 
 def _identity(step: Any) -> bool:
@@ -399,12 +412,14 @@ class Plan:
             out = self._join([self._block(X, block) for block in self.blocks])
         return out if self.rest is None else self.rest.apply(out)
 
-    @staticmethod
-    def _block(X: np.ndarray, block: Block) -> Any:
+    def _block(self, X: np.ndarray, block: Block) -> Any:
         part = X[:, block.positions]
-        if block.transform.takes == "numbers":
+        transform = block.transform
+        if transform.takes == "numbers":
             part = part.astype(np.float64)
-        return block.transform.apply(part)
+        if not self.sparse and transform.dense is not None:  # to be made dense anyway
+            return transform.dense(part)
+        return transform.apply(part)
 
     def _join(self, parts: list[Any]) -> Any:
         from scipy import sparse
