@@ -30,7 +30,11 @@ from sklearn.preprocessing import (
 from sklearn.tree import DecisionTreeClassifier
 
 import modelport
-from modelport.flavors.pipeline_plan import ReplayedPipeline, plan_pipeline
+from modelport.flavors.pipeline_plan import (
+    LogisticRegressionReplay,
+    ReplayedPipeline,
+    plan_pipeline,
+)
 from modelport.flavors.sklearn import SklearnPredictor
 from modelport.loaded import load_model, mixed_predictor
 from modelport.registry import Registry
@@ -216,6 +220,28 @@ def test_a_pipeline_on_numbers_only_is_replayed_on_the_float_array() -> None:
     array = np.asfortranarray(frame.to_numpy())
     proba = twin.predict_proba(array)
     assert proba is not None and np.array_equal(proba, pipeline.predict_proba(frame))
+
+
+@pytest.mark.parametrize("classes", [2, 3, 4])
+def test_logistic_regression_probabilities_are_its_own_bit_for_bit(classes: int) -> None:
+    labels = (np.nan_to_num(TRAIN["n0"]) * 3).astype(int) % classes
+    pipeline = make_pipeline(
+        numbers_and_text(StandardScaler(), OneHotEncoder(handle_unknown="ignore")),
+        LogisticRegression(max_iter=500, C=0.7),
+    ).fit(frame_of(TRAIN), labels)
+    twin = replayed(pipeline)
+    assert twin is not None and isinstance(twin.final, LogisticRegressionReplay)
+    for rows in (1, 2, 33, 400):
+        assert_same(pipeline, arrays(rows, seed=100 + rows, unknown=True))
+
+
+def test_rows_logistic_regression_refuses_go_to_it() -> None:
+    model = LogisticRegression().fit(frame_of(TRAIN)[NUMBERS].to_numpy(), labels_of(TRAIN))
+    replay = LogisticRegressionReplay(model)
+    rows = np.ascontiguousarray(frame_of(TRAIN)[NUMBERS].to_numpy()[:4])
+    rows[1, 2] = np.nan
+    with pytest.raises(modelport.errors.PredictionError, match="NaN"):
+        replay.predict_proba(rows)  # its own refusal, not NaN probabilities
 
 
 @pytest.mark.parametrize(

@@ -510,3 +510,56 @@ class ReplayedPipeline:
     def argmax_classes(self) -> np.ndarray | None:
         hook = getattr(self.pipeline, "argmax_classes", None)
         return hook() if callable(hook) else None
+
+
+class LogisticRegressionReplay:
+    """A fitted LogisticRegression's probabilities on dense float64 rows, as it computes them.
+
+    ``X @ coef_.T + intercept_``, then ``expit`` (two classes) or scikit-learn's own
+    ``softmax`` (more): the arithmetic of ``predict_proba``, without its validation, which
+    costs a call more than the rest of a replayed Pipeline. Anything else (sparse rows, a
+    NaN or an infinity, which it refuses) goes to the estimator itself, as does ``predict``.
+    """
+
+    task: Task = "classification"
+
+    def __init__(self, estimator: Any) -> None:
+        from modelport.flavors.sklearn import SklearnPredictor
+
+        self.estimator = SklearnPredictor(estimator)
+        self.classes = self.estimator.classes
+        self._coef_t = estimator.coef_.T
+        self._intercept = estimator.intercept_
+        self._binary = len(estimator.classes_) <= 2
+
+    @staticmethod
+    def replayable(estimator: Any) -> bool:
+        return (
+            _name(estimator) == "sklearn.linear_model._logistic.LogisticRegression"
+            and np.asarray(getattr(estimator, "coef_", None)).dtype == np.float64
+            and getattr(estimator, "classes_", None) is not None
+        )
+
+    def predict(self, batch: Any) -> np.ndarray:
+        return self.estimator.predict(batch)
+
+    def predict_proba(self, batch: Any) -> np.ndarray | None:
+        if not (
+            isinstance(batch, np.ndarray)
+            and batch.dtype == np.float64
+            and batch.ndim == 2
+            and np.isfinite(batch).all()
+        ):
+            return self.estimator.predict_proba(batch)
+        from scipy.special import expit
+        from sklearn.utils.extmath import softmax
+
+        with predicting("sklearn"):
+            scores = batch @ self._coef_t + self._intercept
+            if not self._binary:
+                return np.asarray(softmax(scores, copy=False))
+            positive = expit(scores.reshape(-1))
+            return np.stack([1 - positive, positive], axis=1)
+
+    def argmax_classes(self) -> np.ndarray | None:
+        return self.estimator.argmax_classes()

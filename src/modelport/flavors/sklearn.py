@@ -147,11 +147,16 @@ class SklearnPredictor:
 
         Every transforming step must be a scikit-learn transformer read by
         :mod:`.pipeline_plan`; the final estimator is called on the replayed steps' output
-        (a forest walked in NumPy, :mod:`.forest`). A batch the replay does not cover goes
+        (a forest walked in NumPy, :mod:`.forest`; a LogisticRegression's probabilities
+        computed as it computes them). A batch the replay does not cover goes
         to the Pipeline, on ``to_frame`` of it. None for anything else.
         """
         from modelport.flavors.forest import ForestWalker, walkable
-        from modelport.flavors.pipeline_plan import ReplayedPipeline, plan_pipeline
+        from modelport.flavors.pipeline_plan import (
+            LogisticRegressionReplay,
+            ReplayedPipeline,
+            plan_pipeline,
+        )
 
         if not _is_pipeline(self.estimator):
             return None
@@ -161,7 +166,11 @@ class SklearnPredictor:
         final = self.estimator.steps[-1][1]
         if final is None or isinstance(final, str):
             return None
-        called: Predictor = ForestWalker(final) if walkable(final) else SklearnPredictor(final)
+        called: Predictor = SklearnPredictor(final)
+        if walkable(final):
+            called = ForestWalker(final)
+        elif LogisticRegressionReplay.replayable(final):
+            called = LogisticRegressionReplay(final)
         return ReplayedPipeline(plan, called, self, to_frame)
 
     def argmax_classes(self) -> np.ndarray | None:
