@@ -159,8 +159,11 @@ class LoadedModel:
 
     def _outputs(self, prepared: Any, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         predictor = self.predictor
-        if isinstance(prepared, np.ndarray):
-            predictor = self.on_arrays or self.on_mixed_arrays or predictor
+        if isinstance(prepared, np.ndarray):  # what assemble built for the proven twin
+            if self.on_arrays is not None:
+                predictor = self.on_arrays
+            elif self.on_mixed_arrays is not None:
+                predictor = self.on_mixed_arrays
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             labels = argmax_classes(predictor)
             if labels is not None:  # what the estimator's own predict computes

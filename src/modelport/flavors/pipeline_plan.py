@@ -387,6 +387,8 @@ def _column_transformer(
         if transform.takes != kind or transform.gives == "text":
             return None
         blocks.append(Block(positions, transform))
+    if not blocks:
+        return None  # every column dropped: an empty output, not worth a plan
     return blocks, bool(ct.sparse_output_)
 
 
