@@ -248,7 +248,7 @@ def array_predictor(
 def mixed_predictor(
     predictor: Predictor, signature: Signature | None, directory: Path
 ) -> Predictor | None:
-    """A faster predictor of a Pipeline trained on a frame of float64 numbers and text, or None.
+    """A faster predictor of a Pipeline trained on a frame of numbers and text, or None.
 
     The flavor's optional ``for_mixed_arrays`` hook offers the model on one 2-D object array
     of its features (:func:`~modelport.schema.columns.mixed_matrix`: no frame built per batch;

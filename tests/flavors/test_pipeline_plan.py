@@ -383,3 +383,38 @@ def test_the_bench_pipeline_is_served_by_its_replay(tmp_path: Path) -> None:
     assert np.array_equal(model.predict_proba(records), pipeline.predict_proba(expected_frame))
     assert model.predict(records).tolist() == pipeline.predict(expected_frame).tolist()
     assert model.on_mixed_arrays.fallbacks == 0  # type: ignore[attr-defined]
+
+
+def test_a_pipeline_with_integer_columns_is_replayed_through_the_api(tmp_path: Path) -> None:
+    """The demo's kind of model: an integer age and a float income scaled, text one-hot
+    encoded (strict), an integer count passed through, a LogisticRegression."""
+    rng = np.random.default_rng(11)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": np.round(rng.lognormal(10.8, 0.4, n), 2),
+            "home": rng.choice(["rent", "own", "mortgage"], n).astype(object),
+            "children": rng.integers(0, 4, n).astype(np.int32),
+        }
+    )
+    y = ((frame["age"] - 45) / 15 + (frame["home"] == "rent") > 0.3).astype(int).to_numpy()
+    pipeline = make_pipeline(
+        ColumnTransformer(
+            [("num", StandardScaler(), ["age", "income"]), ("cat", OneHotEncoder(), ["home"])],
+            remainder="passthrough",
+        ),
+        LogisticRegression(max_iter=500),
+    ).fit(frame, y)
+    settings = Settings(home=tmp_path / "home", user="tester")
+    modelport.register(pipeline, "credit", sample=frame, settings=settings)
+    model = load_model(Registry(settings), "credit")
+    assert model.on_mixed_arrays is not None
+    test = frame.sample(60, random_state=0).reset_index(drop=True)
+    records = [
+        {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
+        for row in test.astype(object).to_dict(orient="records")
+    ]
+    assert np.array_equal(model.predict_proba(records), pipeline.predict_proba(test))
+    assert model.predict(records).tolist() == pipeline.predict(test).tolist()
+    assert model.on_mixed_arrays.fallbacks == 0  # type: ignore[attr-defined]

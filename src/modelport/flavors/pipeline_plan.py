@@ -436,7 +436,9 @@ class Plan:
 
 def plan_pipeline(pipeline: Any, columns: Sequence[str], numbers: frozenset[str]) -> Plan | None:
     """The plan of a fitted Pipeline whose input is a frame of ``columns`` (those in
-    ``numbers`` float64, the others text); None unless every step is known."""
+    ``numbers`` numbers, float64 or integer, the others text); None unless every step is
+    known. Whole numbers reach the numeric transformers as float64, which is what they
+    convert an integer column to."""
     if _name(pipeline) != "sklearn.pipeline.Pipeline" or len(pipeline.steps) < 2:
         return None
     steps = [s for _, s in pipeline.steps[:-1] if s is not None and not _is_passthrough(s)]

@@ -143,7 +143,8 @@ class SklearnPredictor:
         to_frame: Callable[[np.ndarray], Any],
     ) -> Predictor | None:
         """A Pipeline replayed on one 2-D object array of ``columns`` in order (those in
-        ``numbers`` float64, the others text), without its per-call frame work.
+        ``numbers`` float64 or integer numbers, held as floats, the others text), without its
+        per-call frame work.
 
         Every transforming step must be a scikit-learn transformer read by
         :mod:`.pipeline_plan`; the final estimator is called on the replayed steps' output

@@ -70,8 +70,8 @@ class Layout:
     nullable: np.ndarray
     #: the positions in ``numbers`` of the integer features
     integers: np.ndarray
-    #: every feature is a float64 number or text (no integers, booleans, dates or pandas
-    #: categories): :func:`mixed_matrix` holds exactly the frame's values
+    #: every feature is a float64 or integer number or text (no float32, booleans, dates
+    #: or pandas categories): :func:`mixed_matrix` holds exactly the frame's values
     numbers_and_text: bool
     #: the positions in the signature of the numeric and of the other features
     numeric_positions: np.ndarray
@@ -120,7 +120,7 @@ def layout_of(signature: Signature) -> Layout:
         nullable=np.array([f.nullable for f in numeric], dtype=bool),
         integers=np.array([i for i, f in enumerate(numeric) if f.kind == "integer"], dtype=int),
         numbers_and_text=bool(signature.inputs)
-        and all(_float64(f) or _text(f) for f in signature.inputs),
+        and all(_float64(f) or _whole(f) or _text(f) for f in signature.inputs),
         numeric_positions=np.array(
             [i for i, f in enumerate(signature.inputs) if f.kind in NUMERIC_KINDS], dtype=np.intp
         ),
@@ -137,6 +137,11 @@ def layout_of(signature: Signature) -> Layout:
 
 def _float64(spec: FeatureSpec) -> bool:
     return spec.kind == "float" and spec.dtype == "float64"
+
+
+def _whole(spec: FeatureSpec) -> bool:
+    # an integer column of the frame holds the same value as its float64 in ``numbers``
+    return spec.kind == "integer" and (spec.dtype.startswith(("int", "uint")) or _float64(spec))
 
 
 def _text(spec: FeatureSpec) -> bool:
@@ -200,9 +205,9 @@ def matrix(signature: Signature, parts: Sequence[Columns]) -> np.ndarray:
 def mixed_matrix(signature: Signature, parts: Sequence[Columns]) -> np.ndarray:
     """Every feature of ``parts`` in signature order as one 2-D object array.
 
-    Only for a signature of float64 numbers and text (``Layout.numbers_and_text``): the
-    numbers as floats, the text as the strings validated (None for null), the values a
-    frame of them holds, without building the frame.
+    Only for a signature of float64 or integer numbers and text (``Layout.numbers_and_text``):
+    the numbers as floats (integers as whole ones), the text as the strings validated (None
+    for null), the values a frame of them holds, without building the frame.
     """
     layout = layout_of(signature)
     assert layout.numbers_and_text, "mixed_matrix() takes only float64 and text features"
