@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier
@@ -387,7 +388,10 @@ def test_the_bench_pipeline_is_served_by_its_replay(tmp_path: Path) -> None:
 
 def test_a_pipeline_with_integer_columns_is_replayed_through_the_api(tmp_path: Path) -> None:
     """The demo's kind of model: an integer age and a float income scaled, text one-hot
-    encoded (strict), an integer count passed through, a LogisticRegression."""
+    encoded (strict), an integer count passed through, a LogisticRegression.
+
+    The object array holds what the frame holds, typed alike for its readers (the
+    prediction log converts it column by column to Arrow)."""
     rng = np.random.default_rng(11)
     n = 1500
     frame = pd.DataFrame(
@@ -395,7 +399,7 @@ def test_a_pipeline_with_integer_columns_is_replayed_through_the_api(tmp_path: P
             "age": rng.integers(18, 80, n),
             "income": np.round(rng.lognormal(10.8, 0.4, n), 2),
             "home": rng.choice(["rent", "own", "mortgage"], n).astype(object),
-            "children": rng.integers(0, 4, n).astype(np.int32),
+            "children": rng.integers(0, 4, n),
         }
     )
     y = ((frame["age"] - 45) / 15 + (frame["home"] == "rent") > 0.3).astype(int).to_numpy()
@@ -415,6 +419,9 @@ def test_a_pipeline_with_integer_columns_is_replayed_through_the_api(tmp_path: P
         {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
         for row in test.astype(object).to_dict(orient="records")
     ]
+    prepared = model.prepare(records)
+    for j, name in enumerate(test.columns):
+        assert pa.array(prepared[:, j]).type == pa.array(test[name].to_numpy()).type, name
     assert np.array_equal(model.predict_proba(records), pipeline.predict_proba(test))
     assert model.predict(records).tolist() == pipeline.predict(test).tolist()
     assert model.on_mixed_arrays.fallbacks == 0  # type: ignore[attr-defined]

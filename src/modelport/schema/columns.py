@@ -141,7 +141,9 @@ def _float64(spec: FeatureSpec) -> bool:
 
 def _whole(spec: FeatureSpec) -> bool:
     # an integer column of the frame holds the same value as its float64 in ``numbers``
-    return spec.kind == "integer" and (spec.dtype.startswith(("int", "uint")) or _float64(spec))
+    # (int64 only of the integer dtypes: the values a log of the array keeps are then typed
+    # as the frame's column, see mixed_matrix)
+    return spec.kind == "integer" and spec.dtype in ("int64", "float64")
 
 
 def _text(spec: FeatureSpec) -> bool:
@@ -214,6 +216,11 @@ def mixed_matrix(signature: Signature, parts: Sequence[Columns]) -> np.ndarray:
     numbers = _joined([p.numbers for p in parts])
     out = np.empty((len(numbers), len(signature.inputs)), dtype=object)
     out[:, layout.numeric_positions] = numbers
+    for i in layout.integers.tolist():
+        # Python ints where the frame's column is int64 (no null in this batch), as
+        # whoever reads the array (the prediction log's Arrow conversion) finds the frame's
+        spec = layout.numeric[i]
+        out[:, layout.numeric_positions[i]] = numeric_column(spec, numbers[:, i])
     for spec, j in zip(layout.others, layout.other_positions.tolist(), strict=True):
         out[:, j] = _joined([p.others[spec.name] for p in parts])
     return out
