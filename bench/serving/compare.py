@@ -2,6 +2,11 @@
 
     git archive <commit> src | tar -x -C /tmp/baseline
     python bench/serving/compare.py --baseline /tmp/baseline/src [--rounds 3] [--duration 10]
+        [--model lr|pipeline]
+
+``--model pipeline`` serves run.py's ``pipeline`` case instead (StandardScaler on 16
+numbers, OneHotEncoder on 4 text columns, LogisticRegression, fitted on a frame; one V1
+record per request).
 
 A regression of a few microseconds per request is smaller than what other work on a shared
 machine does to req/s between two runs minutes apart. So this script serves the same LR
@@ -35,6 +40,32 @@ X, y = make_classification(n_samples=20000, n_features=20, n_informative=10, ran
 modelport.register(LogisticRegression(max_iter=1000).fit(X, y), "lr", sample=X,
                    settings=Settings(home=sys.argv[1], user="bench"))
 print(json.dumps({"instances": [X[123].tolist()]}))
+"""
+_REGISTER_PIPELINE = """
+import json, sys
+import numpy as np, pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+import modelport
+from modelport.settings import Settings
+X, y = make_classification(n_samples=20000, n_features=20, n_informative=10, random_state=0)
+mixed = pd.DataFrame(X[:, :16], columns=[f"n{i}" for i in range(16)])
+for j in range(4):  # as run.py's build_models: quintiles of the last four features
+    edges = np.quantile(X[:, 16 + j], [0.2, 0.4, 0.6, 0.8])
+    mixed[f"c{j}"] = np.asarray(list("abcde"), dtype=object)[np.digitize(X[:, 16 + j], edges)]
+pipeline = make_pipeline(
+    ColumnTransformer([
+        ("num", StandardScaler(), [f"n{i}" for i in range(16)]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), [f"c{j}" for j in range(4)]),
+    ]),
+    LogisticRegression(max_iter=1000),
+).fit(mixed, y)
+modelport.register(pipeline, "lr", sample=mixed, settings=Settings(home=sys.argv[1], user="bench"))
+row = {k: (v if isinstance(v, str) else float(v)) for k, v in mixed.iloc[123].to_dict().items()}
+print(json.dumps({"instances": [row]}))
 """
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -76,8 +107,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, required=True, help="the older tree's src/")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--model", choices=("lr", "pipeline"), default="lr")
     parser.add_argument("server_args", nargs="*", help="after --: options for both servers")
     args = parser.parse_args()
+    register = _REGISTER if args.model == "lr" else _REGISTER_PIPELINE
 
     trees = {"baseline": args.baseline.resolve(), "current": REPO_SRC.resolve()}
     homes: dict[str, str] = {}
@@ -85,7 +118,7 @@ def main() -> None:
     for tag, src in trees.items():
         homes[tag] = tempfile.mkdtemp(prefix=f"modelport-compare-{tag}-")
         out = subprocess.run(
-            [sys.executable, "-c", _REGISTER, homes[tag]],
+            [sys.executable, "-c", register, homes[tag]],
             env={**os.environ, "PYTHONPATH": str(src)},
             capture_output=True,
             text=True,
@@ -126,7 +159,7 @@ def main() -> None:
         loads.append(os.getloadavg()[0])
 
     print(
-        f"{args.rounds} rounds x {args.duration} s, LR at 64 connections; 1-minute load "
+        f"{args.rounds} rounds x {args.duration} s, {args.model} at 64 connections; 1-minute load "
         f"average at start and after each round: {', '.join(f'{x:.1f}' for x in loads)}"
     )
     print("| server | req/s (median) | p99 ms | CPU us/req: loop | others | total |")

@@ -9,7 +9,8 @@ Input reaches the model in two steps, so that a server pays for a DataFrame once
 :meth:`LoadedModel.columns` validates one request into plain columns, and
 :meth:`LoadedModel.assemble` builds the model-ready input of many (``prepare`` is both).
 Where it is proven safe at load time, a model trained on a frame of float64 numbers is
-called on one array instead (:func:`array_predictor`).
+called on one array instead (:func:`array_predictor`), and a Pipeline trained on a frame of
+numbers and text on one object array of them (:func:`mixed_predictor`): no frame is built.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from modelport.flavors.base import Predictor
 from modelport.reference import Reference
 from modelport.registry import ModelVersion, Registry
 from modelport.schema import Signature, validate
-from modelport.schema.columns import assemble, layout_of, matrix
+from modelport.schema.columns import (
+    assemble,
+    layout_of,
+    matrix,
+    mixed_columns,
+    mixed_matrix,
+)
 from modelport.schema.validation import require_rows, validate_columns
 from modelport.training_sample import read_sample
 
@@ -50,6 +57,7 @@ class LoadedModel:
         load_seconds: float,
         *,
         on_arrays: Predictor | None = None,
+        on_mixed_arrays: Predictor | None = None,
     ) -> None:
         self.version = version
         self.predictor = predictor
@@ -59,6 +67,9 @@ class LoadedModel:
         #: the same model called on one float64 array instead of a frame (proven at load
         #: time to answer exactly as on the frame); None: it gets its frame
         self.on_arrays = on_arrays
+        #: the same model called on one 2-D object array of its numbers and text (proven
+        #: at load time, :func:`mixed_predictor`); None: it gets its frame
+        self.on_mixed_arrays = on_mixed_arrays
 
     @property
     def ref(self) -> Reference:
@@ -89,8 +100,11 @@ class LoadedModel:
             if isinstance(parts[0], pd.DataFrame):
                 return pd.concat(parts, ignore_index=True)
             return np.concatenate(parts)
-        if self.on_arrays is not None and self.signature.input_kind == "dataframe":
-            return matrix(self.signature, parts)
+        if self.signature.input_kind == "dataframe":
+            if self.on_arrays is not None:
+                return matrix(self.signature, parts)
+            if self.on_mixed_arrays is not None:
+                return mixed_matrix(self.signature, parts)
         return assemble(self.signature, parts)
 
     def predict(self, data: Any) -> np.ndarray:
@@ -145,8 +159,11 @@ class LoadedModel:
 
     def _outputs(self, prepared: Any, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         predictor = self.predictor
-        if self.on_arrays is not None and isinstance(prepared, np.ndarray):
-            predictor = self.on_arrays
+        if isinstance(prepared, np.ndarray):  # what assemble built for the proven twin
+            if self.on_arrays is not None:
+                predictor = self.on_arrays
+            elif self.on_mixed_arrays is not None:
+                predictor = self.on_mixed_arrays
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             labels = argmax_classes(predictor)
             if labels is not None:  # what the estimator's own predict computes
@@ -187,7 +204,10 @@ def load_model(
         ) from exc
     signature = Signature.from_dict(version.signature) if version.signature else None
     twin = array_predictor(predictor, signature, directory)
-    return LoadedModel(version, predictor, time.perf_counter() - started, on_arrays=twin)
+    mixed = None if twin is not None else mixed_predictor(predictor, signature, directory)
+    return LoadedModel(
+        version, predictor, time.perf_counter() - started, on_arrays=twin, on_mixed_arrays=mixed
+    )
 
 
 def array_predictor(
@@ -220,6 +240,56 @@ def array_predictor(
             return None
         frame = validate(signature, sample)  # what the model gets otherwise
         array = matrix(signature, [validate_columns(signature, sample)]) if frame_trained else frame
+    except Exception:  # in doubt: the frame
+        return None
+    return twin if proven(predictor, frame, twin, array) else None
+
+
+def mixed_predictor(
+    predictor: Predictor, signature: Signature | None, directory: Path
+) -> Predictor | None:
+    """A faster predictor of a Pipeline trained on a frame of numbers and text, or None.
+
+    The flavor's optional ``for_mixed_arrays`` hook offers the model on one 2-D object array
+    of its features (:func:`~modelport.schema.columns.mixed_matrix`: no frame built per batch;
+    a scikit-learn Pipeline replayed in NumPy, :mod:`modelport.flavors.pipeline_plan`), and it
+    is taken only if it gives exactly the model's own outputs on the kept training rows, as
+    :func:`array_predictor` requires, without handing any of them back to the model.
+    """
+    if signature is None or signature.input_kind != "dataframe":
+        return None
+    layout = layout_of(signature)
+    if not layout.numbers_and_text or layout.all_float64:
+        return None
+    hook = getattr(predictor, "for_mixed_arrays", None)
+    if not callable(hook):
+        return None
+    numbers = frozenset(f.name for f in layout.numeric)
+
+    def to_frame(array: np.ndarray) -> pd.DataFrame:  # what the model gets otherwise
+        return assemble(signature, [mixed_columns(signature, array)])  # type: ignore[no-any-return]
+
+    try:
+        sample = read_sample(directory)
+        if sample is None or sample.empty:
+            return None
+        twin = hook(signature.names, numbers, to_frame)
+        if twin is None:
+            return None
+        frame = validate(signature, sample)
+        array = mixed_matrix(signature, [validate_columns(signature, sample)])
+    except Exception:  # in doubt: the frame
+        return None
+    return twin if proven(predictor, frame, twin, array) else None
+
+
+def proven(predictor: Predictor, frame: Any, twin: Predictor, array: Any) -> bool:
+    """Whether ``twin`` on ``array`` answers exactly as ``predictor`` on ``frame``, by itself.
+
+    Labels and probabilities bit for bit, no warning, and no batch handed back to the model
+    (a twin's ``fallbacks`` count, when it has one, must stay zero). Any failure: False.
+    """
+    try:
         # recorded, never raised: a server loads versions in a thread while others predict,
         # and an error filter would turn their warnings into failed requests (one of theirs
         # caught here only makes this proof refuse, the safe side)
@@ -227,8 +297,8 @@ def array_predictor(
             warnings.simplefilter("always")
             same = same_outputs(predictor, frame, twin, array)
     except Exception:  # in doubt: the frame
-        return None
-    return twin if same and not caught else None
+        return False
+    return same and not caught and not getattr(twin, "fallbacks", 0)
 
 
 def same_outputs(first: Predictor, first_input: Any, second: Predictor, second_input: Any) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,7 +112,8 @@ class SklearnPredictor:
         frame, and warns on an array when the estimator has names. Only a scikit-learn
         class whose names, if it has any, are exactly ``columns``: a Pipeline or
         ColumnTransformer selects columns by name and keeps its frame, and a subclass may
-        read the names in its own code.
+        read the names in its own code. A Pipeline of known steps is replayed
+        (:meth:`for_mixed_arrays`).
         """
         import copy
 
@@ -120,6 +121,8 @@ class SklearnPredictor:
 
         estimator = self.estimator
         cls = type(estimator)
+        if _is_pipeline(estimator):
+            return self.for_mixed_arrays(columns, frozenset(columns), _float_frame(columns))
         if not cls.__module__.startswith("sklearn.") or cls.__name__ in _FRAME_STEPS:
             return None
         names = getattr(estimator, "feature_names_in_", None)
@@ -132,6 +135,44 @@ class SklearnPredictor:
         twin = copy.copy(estimator)
         del twin.feature_names_in_
         return SklearnPredictor(twin)
+
+    def for_mixed_arrays(
+        self,
+        columns: Sequence[str],
+        numbers: frozenset[str],
+        to_frame: Callable[[np.ndarray], Any],
+    ) -> Predictor | None:
+        """A Pipeline replayed on one 2-D object array of ``columns`` in order (those in
+        ``numbers`` float64 or integer numbers, held as floats, the others text), without its
+        per-call frame work.
+
+        Every transforming step must be a scikit-learn transformer read by
+        :mod:`.pipeline_plan`; the final estimator is called on the replayed steps' output
+        (a forest walked in NumPy, :mod:`.forest`; a LogisticRegression's probabilities
+        computed as it computes them). A batch the replay does not cover goes
+        to the Pipeline, on ``to_frame`` of it. None for anything else.
+        """
+        from modelport.flavors.forest import ForestWalker, walkable
+        from modelport.flavors.pipeline_plan import (
+            LogisticRegressionReplay,
+            ReplayedPipeline,
+            plan_pipeline,
+        )
+
+        if not _is_pipeline(self.estimator):
+            return None
+        plan = plan_pipeline(self.estimator, list(columns), numbers)
+        if plan is None:
+            return None
+        final = self.estimator.steps[-1][1]
+        if final is None or isinstance(final, str):
+            return None
+        called: Predictor = SklearnPredictor(final)
+        if walkable(final):
+            called = ForestWalker(final)
+        elif LogisticRegressionReplay.replayable(final):
+            called = LogisticRegressionReplay(final)
+        return ReplayedPipeline(plan, called, self, to_frame)
 
     def argmax_classes(self) -> np.ndarray | None:
         """``classes_`` when the (final) estimator's predict is the argmax of its probabilities.
@@ -155,6 +196,19 @@ class SklearnPredictor:
     def accepts_unknown_categories(self, columns: Sequence[str]) -> set[str]:
         """The input columns whose values unseen at fit time the estimator copes with."""
         return tolerant_columns(self.estimator, list(columns))
+
+
+def _is_pipeline(estimator: Any) -> bool:
+    cls = type(estimator)
+    return f"{cls.__module__}.{cls.__qualname__}" == "sklearn.pipeline.Pipeline"
+
+
+def _float_frame(columns: Sequence[str]) -> Callable[[np.ndarray], Any]:
+    """The frame of a 2-D float array with ``columns``: what a Pipeline gets otherwise."""
+    import pandas as pd
+
+    names = list(columns)
+    return lambda array: pd.DataFrame(array, columns=names)
 
 
 def tolerant_columns(estimator: Any, columns: list[str]) -> set[str]:

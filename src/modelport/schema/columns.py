@@ -6,8 +6,9 @@ scikit-learn's checks on a frame cost it as much again, so the served path build
 per batch instead: :func:`assemble` concatenates the columns of every request of a batch
 and gives the model what it was trained on, once. A DataFrame with the training dtypes,
 categories and column order for models trained on a frame; one 2-D array otherwise;
-:func:`matrix` gives the numeric features of a frame-trained model as one array, for the
-models proven to answer the same on it (:mod:`modelport.loaded`).
+:func:`matrix` gives the numeric features of a frame-trained model as one array, and
+:func:`mixed_matrix` numbers and text as one object array, for the models proven to answer
+the same on it (:mod:`modelport.loaded`).
 
 The layout of a signature (which features are numbers, the categories' codes) is worked out
 once per signature, not per request.
@@ -69,6 +70,12 @@ class Layout:
     nullable: np.ndarray
     #: the positions in ``numbers`` of the integer features
     integers: np.ndarray
+    #: every feature is a float64 or integer number or text (no float32, booleans, dates
+    #: or pandas categories): :func:`mixed_matrix` holds exactly the frame's values
+    numbers_and_text: bool
+    #: the positions in the signature of the numeric and of the other features
+    numeric_positions: np.ndarray
+    other_positions: np.ndarray
 
 
 #: per signature, its layout (a signature is immutable; the entry keeps it alive, so its
@@ -112,11 +119,36 @@ def layout_of(signature: Signature) -> Layout:
         numeric_getter=getter,
         nullable=np.array([f.nullable for f in numeric], dtype=bool),
         integers=np.array([i for i, f in enumerate(numeric) if f.kind == "integer"], dtype=int),
+        numbers_and_text=bool(signature.inputs)
+        and all(_float64(f) or _whole(f) or _text(f) for f in signature.inputs),
+        numeric_positions=np.array(
+            [i for i, f in enumerate(signature.inputs) if f.kind in NUMERIC_KINDS], dtype=np.intp
+        ),
+        other_positions=np.array(
+            [i for i, f in enumerate(signature.inputs) if f.kind not in NUMERIC_KINDS],
+            dtype=np.intp,
+        ),
     )
     if len(_LAYOUTS) >= 1024:  # a process that builds many signatures: start again
         _LAYOUTS.clear()
     _LAYOUTS[id(signature)] = (signature, layout)
     return layout
+
+
+def _float64(spec: FeatureSpec) -> bool:
+    return spec.kind == "float" and spec.dtype == "float64"
+
+
+def _whole(spec: FeatureSpec) -> bool:
+    # an integer column of the frame holds the same value as its float64 in ``numbers``
+    # (int64 only of the integer dtypes: the values a log of the array keeps are then typed
+    # as the frame's column, see mixed_matrix)
+    return spec.kind == "integer" and spec.dtype in ("int64", "float64")
+
+
+def _text(spec: FeatureSpec) -> bool:
+    # validated into an object array of str (None for null), as the frame column holds them
+    return spec.kind in ("category", "string") and spec.dtype != "category"
 
 
 def numeric_column(spec: FeatureSpec, values: np.ndarray) -> np.ndarray:
@@ -170,3 +202,36 @@ def matrix(signature: Signature, parts: Sequence[Columns]) -> np.ndarray:
     """
     assert layout_of(signature).all_float64, "matrix() takes only float64 features"
     return np.asfortranarray(_joined([p.numbers for p in parts]))
+
+
+def mixed_matrix(signature: Signature, parts: Sequence[Columns]) -> np.ndarray:
+    """Every feature of ``parts`` in signature order as one 2-D object array.
+
+    Only for a signature of float64 or integer numbers and text (``Layout.numbers_and_text``):
+    the numbers as floats (integers as whole ones), the text as the strings validated (None
+    for null), the values a frame of them holds, without building the frame.
+    """
+    layout = layout_of(signature)
+    assert layout.numbers_and_text, "mixed_matrix() takes only float64 and text features"
+    numbers = _joined([p.numbers for p in parts])
+    out = np.empty((len(numbers), len(signature.inputs)), dtype=object)
+    out[:, layout.numeric_positions] = numbers
+    for i in layout.integers.tolist():
+        # Python ints where the frame's column is int64 (no null in this batch), as
+        # whoever reads the array (the prediction log's Arrow conversion) finds the frame's
+        spec = layout.numeric[i]
+        out[:, layout.numeric_positions[i]] = numeric_column(spec, numbers[:, i])
+    for spec, j in zip(layout.others, layout.other_positions.tolist(), strict=True):
+        out[:, j] = _joined([p.others[spec.name] for p in parts])
+    return out
+
+
+def mixed_columns(signature: Signature, matrix: np.ndarray) -> Columns:
+    """The :class:`Columns` a :func:`mixed_matrix` was made of (for the frame of it)."""
+    layout = layout_of(signature)
+    numbers = np.asarray(matrix[:, layout.numeric_positions], dtype=np.float64)
+    others = {
+        spec.name: np.array(matrix[:, j], dtype=object)
+        for spec, j in zip(layout.others, layout.other_positions.tolist(), strict=True)
+    }
+    return Columns(len(matrix), numbers, others)
