@@ -25,6 +25,11 @@ scoring and (later) explanations call these and never reach into a flavor's inte
   array of them instead, without its library's per-call work on a frame (feature-name
   checks, pandas conversion); None when there is no such shortcut. The runtime takes it
   only after it gave exactly the frame's outputs on the version's kept training rows.
+* ``for_mixed_arrays(columns, numbers, to_frame) -> Predictor | None``: the same for a model
+  trained on a frame of numbers and text (a scikit-learn Pipeline replayed in NumPy,
+  :mod:`.pipeline_plan`): it takes one 2-D object array of ``columns`` in order (those in
+  ``numbers`` as floats, the others text) and hands a batch it does not cover to the model
+  itself on ``to_frame(array)``. Taken under the same proof.
 * ``close() -> None``: release what the model holds (sessions, threads) when a version is
   unloaded; the runtime calls it once, after the last prediction.
 
