@@ -140,3 +140,16 @@ def test_a_batch_without_time_gets_the_flushs(n: int) -> None:
     table = batches_table([batch])
     when = table.column("ts").to_pylist()
     assert len(set(when)) == 1 and when[0].year >= 2024
+
+
+def test_batches_go_to_the_partition_of_their_utc_day(tmp_path: Path) -> None:
+    midnight = 1_796_342_400.0  # 2026-12-04 00:00:00 UTC
+    writer = PredictionLogWriter(str(tmp_path))
+    for ts in (midnight - 0.1, midnight + 0.1, midnight + 86_399.9):
+        writer.append(
+            LoggedBatch("m", 1, new_prediction_ids(1, ts), np.zeros((1, 1)), ["x"], [0], ts=ts)
+        )
+    writer.flush()
+    days = sorted(p.parent.name for p in tmp_path.rglob("*.parquet"))
+    assert days == ["date=2026-12-03", "date=2026-12-04"]
+    assert len(list(tmp_path.rglob("date=2026-12-04/*.parquet"))) == 1  # one segment a day

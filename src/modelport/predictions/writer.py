@@ -158,9 +158,15 @@ class PredictionLogWriter:
             if not batches:
                 return 0
             groups: dict[tuple[str, int, str], list[LoggedBatch]] = defaultdict(list)
+            days: dict[int, str] = {}  # the day's name, made once per day, not per batch
             for batch in batches:
                 when = batch.ts if isinstance(batch.ts, (int, float)) else batch.ts[0]
-                day = datetime.fromtimestamp(when or time.time(), UTC).strftime("%Y-%m-%d")
+                number = int((when or time.time()) // 86400)
+                day = days.get(number)
+                if day is None:
+                    day = days[number] = datetime.fromtimestamp(number * 86400, UTC).strftime(
+                        "%Y-%m-%d"
+                    )
                 groups[(batch.model, batch.version, day)].append(batch)
             written = 0
             try:
@@ -225,8 +231,8 @@ def _numbers(
 def _texts(batches: list[LoggedBatch], n: int, per_row: Any) -> pa.Array:
     """A string column from every batch's ``per_row(batch)`` (None: the batch has none)."""
     parts = [per_row(b) for b in batches]
-    if all(part is None for part in parts):
-        return pa.nulls(n, pa.string())
+    if all(part is None or part.count(None) == len(part) for part in parts):
+        return pa.nulls(n, pa.string())  # the common case, without a list of n Nones
     return pa.array(
         [v for b, part in zip(batches, parts, strict=True) for v in (part or [None] * len(b))],
         pa.string(),
