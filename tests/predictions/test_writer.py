@@ -128,9 +128,16 @@ def test_per_request_values_of_data_frame_inputs(tmp_path: Path) -> None:
     assert read["prediction"].tolist() == ["no", "yes", "no"] * 2
 
 
-def test_ids_of_another_shape_are_written_as_given(tmp_path: Path) -> None:
-    odd = ["short", "é" * 32, "x" * 40]
-    table = batches_table([LoggedBatch("m", 1, odd, np.zeros((3, 1)), ["x"], np.zeros(3), ts=TS)])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        ["short", "é" * 32, "x" * 40],
+        ["y" * 31, "z" * 33],  # 64 ASCII characters for two ids, but not 32 each
+    ],
+)
+def test_ids_of_another_shape_are_written_as_given(odd: list[str]) -> None:
+    n = len(odd)
+    table = batches_table([LoggedBatch("m", 1, odd, np.zeros((n, 1)), ["x"], np.zeros(n), ts=TS)])
     assert table.column("prediction_id").to_pylist() == odd
 
 

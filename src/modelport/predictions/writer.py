@@ -38,10 +38,10 @@ import pyarrow as pa
 from modelport.storage import open_location
 
 #: zstd at its default level; dictionaries only for the columns that repeat a few values.
-#: Ids, times, latencies and inputs are nearly all distinct: a dictionary page was built
-#: for each, found too large and thrown away, which cost a third of the write and left
-#: the files larger (LR at 64 connections: 1.28 MB per 100k rows with dictionaries
-#: everywhere, 0.92 MB without; zstd level 3 is slower and no smaller).
+#: Ids, times, latencies and real inputs are nearly all distinct: a dictionary page was
+#: built for each, found too large and thrown away, which cost a third to two thirds of the
+#: write and left the files larger (distinct rows of the bench's LR: 21.5 MB per 100k rows
+#: with dictionaries everywhere, 17.4 MB without; zstd level 3 is slower and no smaller).
 _PARQUET: dict[str, Any] = {
     "compression": "zstd",
     "use_dictionary": ["deployment", "key", "ood_features"],
@@ -253,7 +253,8 @@ def _ids(batches: list[LoggedBatch], n: int) -> pa.Array:
     """The ids as one string array; ours (32 ASCII characters each) from one buffer."""
     ids = list(itertools.chain.from_iterable(b.ids for b in batches))
     text = "".join(ids)
-    if len(text) != 32 * n or not text.isascii():  # ids of another shape: one by one
+    # ids of another shape, or more than 32-bit offsets can address: one by one
+    if set(map(len, ids)) != {32} or not text.isascii() or len(text) >= 2**31:
         return pa.array(ids, pa.string())
     offsets = np.arange(0, 32 * n + 1, 32, dtype=np.int32)
     return pa.Array.from_buffers(
