@@ -9,7 +9,9 @@ thread: the event loop, the batch thread (``predict-*``), the log writer
 (``prediction-log``) and the rest; the threads get their kernel names from
 ``thread_names/sitecustomize.py``, put first on the servers' PYTHONPATH. After each logged
 run the server is stopped gracefully and the Parquet it wrote is measured: bytes per 100,000
-rows.
+rows. With ``--held`` a third server logs but flushes only when it stops
+(``--log-flush-interval 3600``): the writer thread then does nothing during the run, which
+separates what its flushes do to the other threads from what logging costs them directly.
 """
 
 from __future__ import annotations
@@ -76,13 +78,20 @@ def parquet_size(root: Path) -> tuple[int, int]:
     return rows, size
 
 
-def one_run(src: Path, home: str, logged: bool, body: str, duration: int, out: Path) -> Point:
+#: the server's options per case
+CASES = {
+    "on": (),
+    "off": ("--log-sample-rate", "0"),
+    "held": ("--log-flush-interval", "3600"),
+}
+
+
+def one_run(src: Path, home: str, case: str, body: str, duration: int, out: Path) -> Point:
     port = free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="modelport-logcost-"))
     cmd = [
         *("taskset", "-c", "0", sys.executable, "-m", "modelport.serving", "--no-auth", "lr"),
-        *("--port", str(port)),
-        *(() if logged else ("--log-sample-rate", "0")),
+        *("--port", str(port), *CASES[case]),
     ]
     env = {
         **os.environ,
@@ -112,6 +121,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="an older tree's src/ to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--held", action="store_true", help="also log without flushing")
     args = parser.parse_args()
 
     trees = {"current": REPO_SRC.resolve()}
@@ -130,14 +140,15 @@ def main() -> None:
         ).stdout
         body = out.strip().splitlines()[-1]
     logs = Path(tempfile.mkdtemp(prefix="modelport-logcost-out-"))
-    cases = [(tag, logged) for tag in trees for logged in (True, False)]
-    points: dict[tuple[str, bool], list[Point]] = {case: [] for case in cases}
+    kinds = ["on", "off", *(["held"] if args.held else [])]
+    cases = [(tag, kind) for tag in trees for kind in kinds]
+    points: dict[tuple[str, str], list[Point]] = {case: [] for case in cases}
     loads = [os.getloadavg()[0]]
     for _ in range(args.rounds):
-        for tag, logged in cases:
-            out = logs / f"{tag}-{'on' if logged else 'off'}.log"
-            points[tag, logged].append(
-                one_run(trees[tag], homes[tag], logged, body, args.duration, out)
+        for tag, kind in cases:
+            out = logs / f"{tag}-{kind}.log"
+            points[tag, kind].append(
+                one_run(trees[tag], homes[tag], kind, body, args.duration, out)
             )
         loads.append(os.getloadavg()[0])
 
@@ -150,26 +161,28 @@ def main() -> None:
         " bytes per 100k rows |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    totals: dict[tuple[str, bool], float] = {}
-    rates: dict[tuple[str, bool], float] = {}
-    for (tag, logged), runs in points.items():
+    totals: dict[tuple[str, str], float] = {}
+    rates: dict[tuple[str, str], float] = {}
+    for (tag, kind), runs in points.items():
         by_role = {r: statistics.median(p.cpu[r] for p in runs) for r in ROLES}
-        totals[tag, logged] = statistics.median(sum(p.cpu.values()) for p in runs)
-        rates[tag, logged] = statistics.median(p.run.rps for p in runs)
+        totals[tag, kind] = statistics.median(sum(p.cpu.values()) for p in runs)
+        rates[tag, kind] = statistics.median(p.run.rps for p in runs)
         rows = sum(p.rows for p in runs)
         size = f"{sum(p.bytes for p in runs) / rows * 1e5:,.0f}" if rows else ""
         print(
-            f"| {tag} | {'on' if logged else 'off'} | {rates[tag, logged]:,.0f} | "
+            f"| {tag} | {kind} | {rates[tag, kind]:,.0f} | "
             f"{statistics.median(p.run.p99_ms for p in runs):.2f} | "
             + " | ".join(f"{by_role[r]:.1f}" for r in ROLES)
-            + f" | {totals[tag, logged]:.1f} | {size} |"
+            + f" | {totals[tag, kind]:.1f} | {size} |"
         )
     for tag in trees:
-        on, off = totals[tag, True], totals[tag, False]
-        print(
-            f"{tag}: the log costs {on - off:+.1f} us per request ({on / off - 1:+.1%} by CPU, "
-            f"{1 - rates[tag, True] / rates[tag, False]:.1%} fewer req/s)"
-        )
+        for kind in kinds[:1] + kinds[2:]:
+            on, off = totals[tag, kind], totals[tag, "off"]
+            print(
+                f"{tag}, {kind} against off: {on - off:+.1f} us per request "
+                f"({on / off - 1:+.1%} by CPU, {1 - rates[tag, kind] / rates[tag, 'off']:.1%} "
+                "fewer req/s)"
+            )
 
 
 if __name__ == "__main__":
