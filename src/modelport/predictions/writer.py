@@ -22,6 +22,7 @@ Layout (Hive-partitioned, read by DuckDB or Spark):
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -36,6 +37,16 @@ import pyarrow as pa
 
 from modelport.storage import open_location
 
+#: zstd at its default level; dictionaries only for the columns that repeat a few values.
+#: Ids, times, latencies and real inputs are nearly all distinct: a dictionary page was
+#: built for each, found too large and thrown away, which cost a third to two thirds of the
+#: write and left the files larger (distinct rows of the bench's LR: 21.5 MB per 100k rows
+#: with dictionaries everywhere, 17.4 MB without; zstd level 3 is slower and no smaller).
+_PARQUET: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": ["deployment", "key", "ood_features"],
+}
+
 
 @dataclass(slots=True)
 class LoggedBatch:
@@ -48,16 +59,22 @@ class LoggedBatch:
     feature_names: list[str]
     predictions: Any
     proba: Any | None = None
-    latency_ms: float | list[float] = 0.0
-    #: epoch seconds: one for the batch, or one per row (after :func:`merge`)
+    #: one for the batch, or one per row (per request with ``request_rows``)
+    latency_ms: float | list[float] | np.ndarray = 0.0
+    #: epoch seconds: one for the batch, or one per row
     ts: float | list[float] = 0.0
-    #: the deployment that routed the request: one for the batch, or one per row
+    #: the deployment that routed the request: one for the batch, or one per row (per
+    #: request with ``request_rows``)
     deployment: str | list[str | None] | None = None
+    #: the sticky key per row (per request with ``request_rows``)
     keys: list[str | None] | None = None
     #: per row, the out-of-distribution score (None: the version has no profile)
     ood_score: Any | None = None
     #: per row, the features unlike training joined by commas (None where there are none)
     ood_features: list[str | None] | None = None
+    #: the rows of each request, when latency, deployment and keys are given per request:
+    #: the writer repeats them per row when it converts, off the predict thread
+    request_rows: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -141,14 +158,20 @@ class PredictionLogWriter:
             if not batches:
                 return 0
             groups: dict[tuple[str, int, str], list[LoggedBatch]] = defaultdict(list)
+            days: dict[int, str] = {}  # the day's name, made once per day, not per batch
             for batch in batches:
                 when = batch.ts if isinstance(batch.ts, (int, float)) else batch.ts[0]
-                day = datetime.fromtimestamp(when or time.time(), UTC).strftime("%Y-%m-%d")
+                number = int((when or time.time()) // 86400)
+                day = days.get(number)
+                if day is None:
+                    day = days[number] = datetime.fromtimestamp(number * 86400, UTC).strftime(
+                        "%Y-%m-%d"
+                    )
                 groups[(batch.model, batch.version, day)].append(batch)
             written = 0
             try:
                 for (model, version, day), members in groups.items():
-                    table = batch_table(merge(members))
+                    table = batches_table(members)
                     self._write(model, version, day, table)
                     written += table.num_rows
             except BaseException:
@@ -170,80 +193,109 @@ class PredictionLogWriter:
         if self.local:
             os.makedirs(directory, exist_ok=True)
             tmp = f"{directory}/.{name}.tmp"
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, **_PARQUET)
             os.replace(tmp, f"{directory}/{name}")
         else:
             with self.fs.open(f"{directory}/{name}", "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
+                pq.write_table(table, fh, **_PARQUET)
         self.segments += 1
 
 
-def merge(batches: list[LoggedBatch]) -> LoggedBatch:
-    """Many small batches of one model version as one: a single conversion per flush.
+def _rows(batch: LoggedBatch, values: Any) -> Any:
+    """One batch's per-request values (a list, with ``request_rows``) repeated per row."""
+    if batch.request_rows is None or len(batch.request_rows) == len(batch):
+        return values
+    if isinstance(values, np.ndarray):
+        return np.repeat(values, batch.request_rows)
+    return [v for v, n in zip(values, batch.request_rows, strict=True) for _ in range(n)]
 
-    The server logs every model call (often a handful of rows); converting each to
-    Arrow separately would cost more than the predictions did.
-    """
-    if len(batches) == 1:
-        return batches[0]
-    first = batches[0]
-    if isinstance(first.inputs, pd.DataFrame):
-        inputs: Any = pd.concat([b.inputs for b in batches], ignore_index=True)
-    else:
-        inputs = np.concatenate([np.asarray(b.inputs) for b in batches])
-    probas = [b.proba for b in batches]
-    proba = None
-    if any(p is not None for p in probas):
-        width = next(np.asarray(p).shape[1] for p in probas if p is not None)
-        proba = np.concatenate(
-            [
-                np.asarray(p, dtype=np.float64)
-                if p is not None
-                else np.full((len(b), width), np.nan)
-                for p, b in zip(probas, batches, strict=True)
-            ]
-        )
-    return LoggedBatch(
-        model=first.model,
-        version=first.version,
-        ids=[i for b in batches for i in b.ids],
-        inputs=inputs,
-        feature_names=first.feature_names,
-        predictions=np.concatenate([np.asarray(b.predictions) for b in batches]),
-        proba=proba,
-        latency_ms=np.concatenate([_per_row(b.latency_ms, len(b)) for b in batches]).tolist(),
-        ts=np.concatenate([_per_row(b.ts or time.time(), len(b)) for b in batches]).tolist(),
-        deployment=[d for b in batches for d in _deployments(b)],
-        keys=[k for b in batches for k in (b.keys or [None] * len(b))],
-        ood_score=_ood_scores(batches),
-        ood_features=_ood_features(batches),
+
+def _numbers(
+    batches: list[LoggedBatch], values: list[Any], dtype: type, *, per_request: bool = False
+) -> np.ndarray:
+    """One number per row from each batch's value: a scalar is repeated, a list or array
+    is per row (per request with ``per_request`` where the batch has ``request_rows``)."""
+    if not any(isinstance(v, (list, np.ndarray)) for v in values):
+        return np.repeat(np.asarray(values, dtype=dtype), [len(b) for b in batches])
+    parts: list[np.ndarray] = []
+    for b, v in zip(batches, values, strict=True):
+        if not isinstance(v, (list, np.ndarray)):
+            parts.append(np.full(len(b), v, dtype=dtype))
+        elif per_request:
+            parts.append(_rows(b, np.asarray(v, dtype=dtype)))
+        else:
+            parts.append(np.asarray(v, dtype=dtype))
+    return np.concatenate(parts)
+
+
+def _texts(batches: list[LoggedBatch], n: int, per_row: Any) -> pa.Array:
+    """A string column from every batch's ``per_row(batch)`` (None: the batch has none)."""
+    parts = [per_row(b) for b in batches]
+    if all(part is None or part.count(None) == len(part) for part in parts):
+        return pa.nulls(n, pa.string())  # the common case, without a list of n Nones
+    return pa.array(
+        [v for b, part in zip(batches, parts, strict=True) for v in (part or [None] * len(b))],
+        pa.string(),
     )
 
 
-def _ood_scores(batches: list[LoggedBatch]) -> np.ndarray | None:
-    if all(b.ood_score is None for b in batches):
-        return None
-    return np.concatenate(
-        [_per_row(np.nan if b.ood_score is None else b.ood_score, len(b)) for b in batches]
-    )
-
-
-def _ood_features(batches: list[LoggedBatch]) -> list[str | None] | None:
-    if all(b.ood_features is None for b in batches):
-        return None
-    return [f for b in batches for f in (b.ood_features or [None] * len(b))]
-
-
-def _deployments(batch: LoggedBatch) -> list[str | None]:
+def _deployments(batch: LoggedBatch) -> list[str | None] | None:
     if isinstance(batch.deployment, list):
-        return batch.deployment
-    return [batch.deployment] * len(batch)
+        return _rows(batch, batch.deployment)  # type: ignore[no-any-return]
+    return None if batch.deployment is None else [batch.deployment] * len(batch)
 
 
-def _per_row(value: Any, n: int) -> np.ndarray:
-    if isinstance(value, (list, np.ndarray)):
-        return np.asarray(value, dtype=np.float64)
-    return np.full(n, value, dtype=np.float64)
+def _keys(batch: LoggedBatch) -> list[str | None] | None:
+    return None if batch.keys is None else _rows(batch, batch.keys)
+
+
+def _ids(batches: list[LoggedBatch], n: int) -> pa.Array:
+    """The ids as one string array; ours (32 ASCII characters each) from one buffer."""
+    ids = list(itertools.chain.from_iterable(b.ids for b in batches))
+    text = "".join(ids)
+    # ids of another shape, or more than 32-bit offsets can address: one by one
+    if set(map(len, ids)) != {32} or not text.isascii() or len(text) >= 2**31:
+        return pa.array(ids, pa.string())
+    offsets = np.arange(0, 32 * n + 1, 32, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text.encode("ascii"))]
+    )
+
+
+def _inputs(batches: list[LoggedBatch]) -> pa.StructArray:
+    names = list(batches[0].feature_names)
+    if isinstance(batches[0].inputs, pd.DataFrame):
+        frame = (
+            batches[0].inputs
+            if len(batches) == 1
+            else pd.concat([b.inputs for b in batches], ignore_index=True)
+        )
+        children = [_column(frame[name].array) for name in names]
+    else:
+        matrix = np.concatenate([np.asarray(b.inputs) for b in batches])
+        # one copy into feature-major order, so each column is a contiguous buffer
+        columns = np.ascontiguousarray(matrix.T)
+        children = [pa.array(columns[i]) for i in range(columns.shape[0])]
+    return pa.StructArray.from_arrays(children, names=names)
+
+
+def _proba(batches: list[LoggedBatch]) -> pa.FixedSizeListArray | None:
+    probas = [b.proba for b in batches]
+    if all(p is None for p in probas):
+        return None
+    width = next(np.asarray(p).shape[1] for p in probas if p is not None)
+    proba = np.concatenate(
+        [
+            np.asarray(p, dtype=np.float64) if p is not None else np.full((len(b), width), np.nan)
+            for p, b in zip(probas, batches, strict=True)
+        ]
+    )
+    rows_missing = np.isnan(proba).all(axis=1)  # requests that did not ask for them
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(proba.ravel()),
+        proba.shape[1],
+        mask=pa.array(rows_missing) if rows_missing.any() else None,
+    )
 
 
 def _column(values: Any) -> pa.Array:
@@ -259,44 +311,39 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def batch_table(batch: LoggedBatch) -> pa.Table:
-    """One logged batch as an Arrow table (inputs as a struct column)."""
-    n = len(batch.ids)
-    if isinstance(batch.inputs, pd.DataFrame):
-        children = [_column(batch.inputs[name].array) for name in batch.feature_names]
-    else:
-        matrix = np.asarray(batch.inputs)
-        children = [pa.array(matrix[:, i]) for i in range(matrix.shape[1])]
-    inputs = pa.StructArray.from_arrays(children, names=list(batch.feature_names))
-    latency = batch.latency_ms
-    latency_col = (
-        pa.array(latency, pa.float32())
-        if isinstance(latency, list)
-        else pa.array(np.full(n, latency, dtype=np.float32))
-    )
+def batches_table(batches: list[LoggedBatch]) -> pa.Table:
+    """Batches of one model version as one Arrow table (inputs as a struct column).
+
+    The server logs every model call (often a handful of rows), so a flush holds hundreds
+    of batches: each column is built once for all of them, from their arrays, and values
+    given once per batch or per request are repeated here, off the predict thread.
+    """
+    n = sum(len(b) for b in batches)
+    now = time.time()  # for a batch without a time
+    ts = _numbers(batches, [b.ts or now for b in batches], np.float64)
+    latency = _numbers(batches, [b.latency_ms for b in batches], np.float32, per_request=True)
     columns: dict[str, Any] = {
-        "prediction_id": pa.array(batch.ids, pa.string()),
-        "ts": pa.array((_per_row(batch.ts or time.time(), n) * 1e6).astype(np.int64)).cast(
-            pa.timestamp("us", tz="UTC")
-        ),
-        "deployment": pa.array(_deployments(batch), pa.string()),
-        "key": pa.array(batch.keys if batch.keys is not None else [None] * n, pa.string()),
-        "latency_ms": latency_col,
-        "inputs": inputs,
-        "prediction": _column(batch.predictions),
+        "prediction_id": _ids(batches, n),
+        "ts": pa.array((ts * 1e6).astype(np.int64)).cast(pa.timestamp("us", tz="UTC")),
+        "deployment": _texts(batches, n, _deployments),
+        "key": _texts(batches, n, _keys),
+        "latency_ms": pa.array(latency, pa.float32()),
+        "inputs": _inputs(batches),
+        "prediction": _column(np.concatenate([np.asarray(b.predictions) for b in batches])),
     }
-    if batch.ood_score is not None:
-        # NaN where a batch of another version had no score: null, not a number
-        score = np.asarray(batch.ood_score, dtype=np.float32)
-        columns["ood_score"] = pa.array(score, pa.float32(), mask=np.isnan(score))
-        features = batch.ood_features if batch.ood_features is not None else [None] * n
-        columns["ood_features"] = pa.array(features, pa.string())
-    if batch.proba is not None:
-        proba = np.asarray(batch.proba, dtype=np.float64)
-        rows_missing = np.isnan(proba).all(axis=1)  # requests that did not ask for them
-        columns["proba"] = pa.FixedSizeListArray.from_arrays(
-            pa.array(proba.ravel()),
-            proba.shape[1],
-            mask=pa.array(rows_missing) if rows_missing.any() else None,
+    if any(b.ood_score is not None for b in batches):
+        # null, not a number, where a batch of another version had no score
+        score = np.concatenate(
+            [
+                np.full(len(b), np.nan, np.float32)
+                if b.ood_score is None
+                else np.asarray(b.ood_score, dtype=np.float32)
+                for b in batches
+            ]
         )
+        columns["ood_score"] = pa.array(score, pa.float32(), mask=np.isnan(score))
+        columns["ood_features"] = _texts(batches, n, lambda b: b.ood_features)
+    proba = _proba(batches)
+    if proba is not None:
+        columns["proba"] = proba
     return pa.table(columns)

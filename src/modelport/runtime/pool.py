@@ -285,26 +285,33 @@ class ServedVersion:
             return
         now = time.time()
         perf = time.perf_counter()
+        rows = lengths
         if len(logged) < len(items):  # sampling: keep only the rows of logged requests
             offsets = np.cumsum([0, *lengths])
-            rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in logged])
+            kept = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in logged])
             batch = (
-                batch.iloc[rows].reset_index(drop=True)
+                batch.iloc[kept].reset_index(drop=True)
                 if isinstance(batch, pd.DataFrame)
-                else batch[rows]
+                else batch[kept]
             )
-            predictions = predictions[rows]
-            probas = probas[rows] if probas is not None else None
-            scores = scores.take(rows) if scores is not None else None
-        ids = [pid for i in logged for pid in (items[i][2] or [])]
-        latency = [(perf - items[i][3]) * 1000.0 for i in logged for _ in range(lengths[i])]
-        # one value for the batch in the common case (no deployment, no sticky key): the
-        # writer repeats it per row when it converts, off the predict thread
-        routed = any(items[i][4] is not None or items[i][5] is not None for i in logged)
-        deployments: list[str | None] | None = (
-            [items[i][4] for i in logged for _ in range(lengths[i])] if routed else None
+            predictions = predictions[kept]
+            probas = probas[kept] if probas is not None else None
+            scores = scores.take(kept) if scores is not None else None
+            items = [items[i] for i in logged]
+            rows = [lengths[i] for i in logged]
+        # Per request, not per row: the writer repeats latency, deployment and key for the
+        # rows of a request when it converts, off this thread.
+        one_row_each = rows.count(1) == len(rows)
+        ids = (
+            [item[2][0] for item in items]  # type: ignore[index]
+            if one_row_each
+            else [pid for item in items for pid in item[2] or ()]
         )
-        keys = [items[i][5] for i in logged for _ in range(lengths[i])] if routed else None
+        latency = [(perf - item[3]) * 1000.0 for item in items]
+        deployments = [item[4] for item in items]
+        keys = [item[5] for item in items]
+        # one value for the batch in the common case (no deployment, no sticky key)
+        routed = deployments.count(None) < len(items) or keys.count(None) < len(items)
         self.log_writer.append(
             LoggedBatch(
                 model=self.name,
@@ -316,10 +323,11 @@ class ServedVersion:
                 proba=probas,
                 latency_ms=latency,
                 ts=now,
-                deployment=deployments,
-                keys=keys,
+                deployment=deployments if routed else None,
+                keys=keys if routed else None,
                 ood_score=scores.score if scores is not None else None,
                 ood_features=scores.feature_text() if scores is not None else None,
+                request_rows=None if one_row_each else rows,
             )
         )
 
