@@ -330,6 +330,7 @@ def serve_and_monitor(
     ):
         console.print(f"  serving {MODEL}@production at {url} (--rate-limit {RATE_LIMIT} per key)")
         console.print(f"  API docs {url}/docs · metrics {url}/metrics · V2 {url}/v2/models/{MODEL}")
+        console.print(f"  per batch, {called_on(load_model(registry, f'{MODEL}@production'))}")
         security_checks(client, url, result, console)
         _until_next_window(WINDOW_SECONDS)
         first, second = normal.iloc[::2], normal.iloc[1::2]
@@ -413,6 +414,18 @@ def serve_and_monitor(
         f"  {MODEL}@production now → version {result.production} "
         "(a running server follows the alias without a restart)"
     )
+
+
+def called_on(loaded: Any) -> str:
+    """How the server calls a model: the fast path its load proved, or its own frame."""
+    if loaded.on_mixed_arrays is not None:
+        return (
+            "the Pipeline is replayed in NumPy on one array of numbers and text "
+            "(proven equal to the Pipeline bit for bit on its kept training rows)"
+        )
+    if loaded.on_arrays is not None:
+        return "the model gets one float array (proven equal to its DataFrame's answers)"
+    return "the model gets one DataFrame with its training dtypes"
 
 
 def _ood_line(logged: pd.DataFrame) -> str:
