@@ -87,11 +87,17 @@ def _standard_scaler(step: Any) -> Transform | None:
     scale = _float_vector(getattr(step, "scale_", None)) if step.with_std else None
     if (step.with_mean and mean is None) or (step.with_std and scale is None):
         return None
+    return _centred_and_scaled(mean, scale)
+
+
+def _centred_and_scaled(center: np.ndarray | None, scale: np.ndarray | None) -> Transform:
+    """``(X - center) / scale``, each step only if given: StandardScaler's and RobustScaler's
+    arithmetic, in their order."""
 
     def apply(X: Any) -> np.ndarray:
         out = _numbers(X)
-        if mean is not None:
-            out = out - mean
+        if center is not None:
+            out = out - center
         if scale is not None:
             out = out / scale
         return out if out is not X else out.copy()
@@ -117,16 +123,7 @@ def _robust_scaler(step: Any) -> Transform | None:
     scale = _float_vector(step.scale_) if step.with_scaling else None
     if (step.with_centering and center is None) or (step.with_scaling and scale is None):
         return None
-
-    def apply(X: Any) -> np.ndarray:
-        out = _numbers(X)
-        if center is not None:
-            out = out - center
-        if scale is not None:
-            out = out / scale
-        return out if out is not X else out.copy()
-
-    return Transform("numbers", "numbers", apply)
+    return _centred_and_scaled(center, scale)
 
 
 def _max_abs_scaler(step: Any) -> Transform | None:

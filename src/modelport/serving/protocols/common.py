@@ -177,19 +177,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     inflater = inflater_for(request.headers.get("content-encoding"), limit)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"the body has {declared} bytes; the limit is {limit}",
-            hint="split the rows into several requests",
-        )
+        raise _declared_too_large(declared, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(
-                f"the body exceeds the limit of {limit} bytes",
-                hint="split the rows into several requests",
-            )
+            raise _too_large(limit)
         if inflater is None:
             chunks.append(chunk)
         elif chunk:
@@ -213,10 +207,7 @@ async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         elif key == b"content-encoding":
             return await read_body(Request(scope, receive), limit)
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"the body has {declared.decode()} bytes; the limit is {limit}",
-            hint="split the rows into several requests",
-        )
+        raise _declared_too_large(declared.decode(), limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -226,13 +217,23 @@ async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(
-                f"the body exceeds the limit of {limit} bytes",
-                hint="split the rows into several requests",
-            )
+            raise _too_large(limit)
         if not message.get("more_body", False):
             if not chunks:
                 return chunk
             chunks.append(chunk)
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _declared_too_large(declared: str, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body has {declared} bytes; the limit is {limit}",
+        hint="split the rows into several requests",
+    )
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body exceeds the limit of {limit} bytes", hint="split the rows into several requests"
+    )
