@@ -102,6 +102,24 @@ def one_run(
     return run, loop / n * 1e6, others / n * 1e6
 
 
+def register_in(trees: dict[str, Path], script: str, prefix: str) -> tuple[dict[str, str], str]:
+    """Register the model of ``script`` with each tree's own code in its own MODELPORT_HOME:
+    (the homes by tag, the request body the script printed)."""
+    homes: dict[str, str] = {}
+    body = ""
+    for tag, src in trees.items():
+        homes[tag] = tempfile.mkdtemp(prefix=f"{prefix}-{tag}-")
+        out = subprocess.run(
+            [sys.executable, "-c", script, homes[tag]],
+            env={**os.environ, "PYTHONPATH": str(src)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        body = out.strip().splitlines()[-1]
+    return homes, body
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="the older tree's src/")
@@ -113,18 +131,7 @@ def main() -> None:
     register = _REGISTER if args.model == "lr" else _REGISTER_PIPELINE
 
     trees = {"baseline": args.baseline.resolve(), "current": REPO_SRC.resolve()}
-    homes: dict[str, str] = {}
-    body = ""
-    for tag, src in trees.items():
-        homes[tag] = tempfile.mkdtemp(prefix=f"modelport-compare-{tag}-")
-        out = subprocess.run(
-            [sys.executable, "-c", register, homes[tag]],
-            env={**os.environ, "PYTHONPATH": str(src)},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        body = out.strip().splitlines()[-1]
+    homes, body = register_in(trees, register, "modelport-compare")
     logs = Path(tempfile.mkdtemp(prefix="modelport-compare-logs-"))
     results: dict[str, list[tuple[WrkRun, float, float]]] = {t: [] for t in ("bare", *trees)}
     loads = [os.getloadavg()[0]]

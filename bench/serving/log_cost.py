@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compare import _REGISTER
+from compare import _REGISTER, register_in
 from run import HERE, WrkRun, free_port, start, stop, wrk
 
 REPO_SRC = HERE.parent.parent / "src"
@@ -127,18 +126,7 @@ def main() -> None:
     trees = {"current": REPO_SRC.resolve()}
     if args.baseline is not None:
         trees = {"baseline": args.baseline.resolve(), **trees}
-    homes: dict[str, str] = {}
-    body = ""
-    for tag, src in trees.items():
-        homes[tag] = tempfile.mkdtemp(prefix=f"modelport-logcost-{tag}-")
-        out = subprocess.run(
-            [sys.executable, "-c", _REGISTER, homes[tag]],
-            env={**os.environ, "PYTHONPATH": str(src)},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        body = out.strip().splitlines()[-1]
+    homes, body = register_in(trees, _REGISTER, "modelport-logcost")
     logs = Path(tempfile.mkdtemp(prefix="modelport-logcost-out-"))
     kinds = ["on", "off", *(["held"] if args.held else [])]
     cases = [(tag, kind) for tag in trees for kind in kinds]
