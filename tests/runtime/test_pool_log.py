@@ -71,3 +71,19 @@ def test_logged_requests_read_back_row_by_row(settings: Settings, tmp_path: Path
             requests[i]
         )
         assert [None if pd.isna(v) else v for v in rows["key"]] == [key] * len(requests[i])
+
+
+def test_a_dropped_version_is_freed_though_its_queue_gauge_stays(settings: Settings) -> None:
+    import gc
+    import weakref
+
+    metrics = Metrics()
+    served = ServedVersion(load_model(Registry(settings), "lr"), ServeConfig(), metrics)
+    gone = weakref.ref(served)
+    label = 'modelport_queue_depth{model="lr",version="1"} 0.0'
+    assert label in metrics.exposition().decode()
+    served.batcher._executor.shutdown(wait=True)
+    del served
+    gc.collect()
+    assert gone() is None  # the gauge's reader holds no strong reference
+    assert label in metrics.exposition().decode()  # and reads 0 for a version that is gone

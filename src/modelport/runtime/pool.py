@@ -19,7 +19,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,10 +115,19 @@ class ServedVersion:
             # a Python model may wait on I/O, which its CPU time does not show: the loop
             # must never be held by it
             inline_seconds=0.0 if loaded.version.flavor == "python" else INLINE_SECONDS,
-            on_depth=metrics.follow_queue(
-                self.name, self.version_label, lambda: self.batcher.depth
-            ),
+            on_depth=metrics.follow_queue(self.name, self.version_label, self._depth_reader()),
         )
+
+    def _depth_reader(self) -> Callable[[], int]:
+        """The queue depth for the metrics, read through a weak reference: the gauge outlives
+        the version (labels stay), and must not keep a retired model in memory."""
+        me = weakref.ref(self)
+
+        def depth() -> int:
+            served = me()
+            return 0 if served is None else served.batcher.depth
+
+        return depth
 
     def prepare(self, data: Any) -> Any:
         """Validate and coerce one request's input (raises ValidationError naming fields)
